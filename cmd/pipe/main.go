@@ -1,0 +1,15 @@
+// Command pipe runs CI/CD pipelines described in .pipe.yml, each step in a fresh
+// hermetic container. This package is wiring only: flags, output and exit codes.
+package main
+
+import (
+	"os"
+
+	"github.com/pipe-run/pipe/isolation"
+)
+
+func main() {
+	// A re-executed container init never returns from here.
+	isolation.MaybeInit()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}

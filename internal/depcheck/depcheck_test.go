@@ -1,0 +1,57 @@
+// Package depcheck holds a test that keeps the import arrows of DESIGN.md:
+// cmd/pipe -> executor -> {pipeline, cache, isolation}, and the three leaves
+// import nothing of pipe's (their tests may use internal/ test helpers).
+package depcheck
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/pipe-run/pipe/"
+
+// allowed maps a package to the pipe packages its non-test code may import.
+var allowed = map[string][]string{
+	"pipeline":  {},
+	"cache":     {},
+	"isolation": {},
+	"executor":  {"pipeline", "cache", "isolation"},
+}
+
+func TestImportArrows(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "../../...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkg := strings.TrimPrefix(f[0], module)
+		top := strings.SplitN(pkg, "/", 2)[0]
+		ok, ruled := allowed[top]
+		if !ruled {
+			continue
+		}
+		for _, imp := range f[1:] {
+			if !strings.HasPrefix(imp, module) {
+				continue
+			}
+			dep := strings.SplitN(strings.TrimPrefix(imp, module), "/", 2)[0]
+			if dep == top {
+				continue
+			}
+			if !contains(ok, dep) {
+				t.Errorf("%s imports %s: DESIGN.md allows %s only %v", pkg, imp, top, ok)
+			}
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,5 @@
+package testimage
+
+import "runtime"
+
+func hostArch() string { return runtime.GOARCH }
