@@ -1,0 +1,26 @@
+// Package executor runs a pipeline: it schedules the steps of a pipeline.Graph
+// on readiness (a step starts the moment its own dependencies are done, bounded
+// by a number of jobs), gives each step its life (key, cache hit or a fresh
+// container from isolation, output layer committed to the cache), starts the
+// services a step names, and reports everything as a stream of Events to Sinks
+// (terminal, CI markers, JSON lines, JUnit).
+//
+// It is the only package that knows about pipeline, cache and isolation. It
+// reaches containers only through its own Runtime interface, which
+// *isolation.Runtime satisfies (NewIsolationRuntime) and a fake satisfies in
+// tests (the fake runs the argv as host processes). It never prints to a
+// terminal by itself and never chooses exit codes: cmd/pipe does.
+//
+// Semantics the scheduler guarantees (schedule.go):
+//   - fail fast by default: when a step fails, the steps still running are
+//     cancelled (status canceled) and the ones not started are skipped with the
+//     reason; with KeepGoing every step that does not depend on a failure runs;
+//   - a step with allow_failure that fails is reported as failed but does not
+//     fail the pipeline, and the steps that need it still run (they see its
+//     output layer as empty);
+//   - a step skipped by its `when` condition skips the steps that need it
+//     (as GitHub Actions does with `needs`), with the reason;
+//   - retry: a failed step is re-run up to N more times, each in a fresh
+//     container, with the attempt number in its events; a cancelled step is
+//     never retried.
+package executor
