@@ -1,0 +1,130 @@
+package isolation
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// capabilityNumbers maps the names in defaultCapabilities to their numbers.
+var capabilityNumbers = map[string]uintptr{
+	"CAP_CHOWN":            unix.CAP_CHOWN,
+	"CAP_DAC_OVERRIDE":     unix.CAP_DAC_OVERRIDE,
+	"CAP_FOWNER":           unix.CAP_FOWNER,
+	"CAP_FSETID":           unix.CAP_FSETID,
+	"CAP_KILL":             unix.CAP_KILL,
+	"CAP_NET_BIND_SERVICE": unix.CAP_NET_BIND_SERVICE,
+	"CAP_SETFCAP":          unix.CAP_SETFCAP,
+	"CAP_SETGID":           unix.CAP_SETGID,
+	"CAP_SETPCAP":          unix.CAP_SETPCAP,
+	"CAP_SETUID":           unix.CAP_SETUID,
+	"CAP_SYS_CHROOT":       unix.CAP_SYS_CHROOT,
+}
+
+// dropCapabilities reduces every thread of this process to
+// defaultCapabilities: the bounding set first (dropping from it needs
+// CAP_SETPCAP, which is kept anyway), then the ambient set, then permitted,
+// effective and inheritable. Capabilities are per thread in Linux, and a child
+// inherits those of the thread that forked it, so each step is applied to
+// all threads at once (AllThreadsSyscall); otherwise a goroutine that
+// migrated to another thread could start a process with full privileges.
+// A default capability that this process does not have itself stays
+// missing: the set only ever shrinks.
+func dropCapabilities() error {
+	keep, err := capabilityMask(defaultCapabilities)
+	if err != nil {
+		return err
+	}
+	last, err := lastCapability()
+	if err != nil {
+		return err
+	}
+	if err := dropBounding(keep, last); err != nil {
+		return err
+	}
+	if err := allThreads(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); err != nil {
+		return fmt.Errorf("drop capabilities: clear the ambient set: %w", err)
+	}
+	return capsetAll(keep)
+}
+
+// capabilityMask turns capability names into a bit mask.
+func capabilityMask(names []string) (uint64, error) {
+	var mask uint64
+	for _, n := range names {
+		nr, ok := capabilityNumbers[n]
+		if !ok {
+			return 0, fmt.Errorf("drop capabilities: unknown capability %q", n)
+		}
+		mask |= 1 << nr
+	}
+	return mask, nil
+}
+
+// lastCapability is the highest capability number the kernel knows.
+func lastCapability() (uintptr, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		return 0, fmt.Errorf("drop capabilities: is /proc mounted? %w", err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 8)
+	if err != nil || n > 63 {
+		return 0, fmt.Errorf("drop capabilities: /proc/sys/kernel/cap_last_cap: unexpected %q", b)
+	}
+	return uintptr(n), nil
+}
+
+// dropBounding removes every capability not in keep from the bounding set.
+func dropBounding(keep uint64, last uintptr) error {
+	for c := uintptr(0); c <= last; c++ {
+		if keep&(1<<c) != 0 {
+			continue
+		}
+		if err := allThreads(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0); err != nil {
+			return fmt.Errorf("drop capabilities: PR_CAPBSET_DROP %d (needs CAP_SETPCAP): %w", c, err)
+		}
+	}
+	return nil
+}
+
+// capsetAll sets permitted, effective and inheritable to keep, intersected
+// with what this thread has now (asking for more fails with EPERM).
+func capsetAll(keep uint64) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("drop capabilities: capget: %w", err)
+	}
+	have := uint64(data[0].Permitted) | uint64(data[1].Permitted)<<32
+	set := keep & have
+	for i := range data {
+		v := uint32(set >> (32 * i))
+		data[i] = unix.CapUserData{Effective: v, Permitted: v, Inheritable: v}
+	}
+	hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	err := allThreads(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
+	if err != nil {
+		return fmt.Errorf("drop capabilities: capset: %w", err)
+	}
+	return nil
+}
+
+// allThreads runs a syscall on every thread of the process. A binary that
+// links cgo cannot do that (ENOTSUP); there it runs on the calling thread
+// only, and the caller must keep its goroutine locked to that thread and
+// start every child from it. pipe itself is built without cgo.
+func allThreads(trap, a1, a2, a3 uintptr) error {
+	_, _, errno := syscall.AllThreadsSyscall(trap, a1, a2, a3)
+	if errno == syscall.ENOTSUP {
+		_, _, errno = syscall.RawSyscall6(trap, a1, a2, a3, 0, 0, 0)
+	}
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
