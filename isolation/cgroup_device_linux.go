@@ -22,7 +22,8 @@ func (m *cgroupManager) setIODeviceOf(path string) error {
 
 // blockDeviceOf returns "major:minor" of the whole disk that holds path:
 // st_dev of path, mapped from a partition to its disk through
-// sysfs/dev/block/MAJ:MIN/../dev, because the blkio and io throttles only
+// sysfs/dev/block/MAJ:MIN/../dev (the
+// symlink resolved), because the blkio and io throttles only
 // take whole disks. Filesystems without a block device (tmpfs, overlay,
 // btrfs subvolumes with anonymous devices) are an error: no I/O limits there.
 func blockDeviceOf(path, sysfs string) (string, error) {
@@ -44,7 +45,13 @@ func wholeDisk(dev, sysfs, path string) (string, error) {
 	if _, err := os.Stat(filepath.Join(link, "partition")); errors.Is(err, os.ErrNotExist) {
 		return dev, nil
 	}
-	b, err := os.ReadFile(filepath.Join(link, "..", "dev"))
+	// The link points at .../block/sda/sda1; the disk is its parent dir.
+	// (filepath.Join would clean "link/.." lexically, hence EvalSymlinks.)
+	real, err := filepath.EvalSymlinks(link)
+	if err != nil {
+		return "", fmt.Errorf("find the disk of partition %s (holding %s): %w", dev, path, err)
+	}
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(real), "dev"))
 	if err != nil {
 		return "", fmt.Errorf("find the disk of partition %s (holding %s): %w", dev, path, err)
 	}
