@@ -11,6 +11,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+//go:generate go run seccomp_gen.go
+
 // errNoSeccompArch is returned by loadSeccomp on an architecture pipe has no
 // syscall table for.
 var errNoSeccompArch = errors.New("no seccomp syscall table for this architecture (pipe supports amd64 and arm64)")
