@@ -9,54 +9,54 @@ import (
 
 // Values the profile's conditions are about (linux/personality.h, SIGCHLD).
 const (
-	sigchld    = 17
-	perLinux32 = 0x0008
-	perBSD     = 0x0006
+	seccompSIGCHLD    = 17
+	seccompPerLinux32 = 0x0008
+	seccompPerBSD     = 0x0006
 )
 
-// amd64Calls are a syscall of the default profile on amd64 with its expected
+// seccompAMD64Calls are a syscall of the default profile on amd64 with its expected
 // verdict.
-func amd64Calls() []call {
+func seccompAMD64Calls() []seccompCall {
 	enosys := unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
 	nr := func(name string) uint32 { return seccompSyscallsAMD64[name] }
 	a0 := func(v uint64) [6]uint64 { return [6]uint64{v} }
-	return []call{
-		{name: "read", nr: nr("read"), want: retAllow},
-		{name: "futex", nr: nr("futex"), want: retAllow},
-		{name: "execve", nr: nr("execve"), want: retAllow},
-		{name: "mount", nr: nr("mount"), want: retEPERM},
-		{name: "umount2", nr: nr("umount2"), want: retEPERM},
-		{name: "unshare", nr: nr("unshare"), want: retEPERM},
-		{name: "setns", nr: nr("setns"), want: retEPERM},
-		{name: "keyctl", nr: nr("keyctl"), want: retEPERM},
-		{name: "add_key", nr: nr("add_key"), want: retEPERM},
-		{name: "kexec_load", nr: nr("kexec_load"), want: retEPERM},
-		{name: "open_by_handle_at", nr: nr("open_by_handle_at"), want: retEPERM},
-		{name: "bpf", nr: nr("bpf"), want: retEPERM},
-		{name: "init_module", nr: nr("init_module"), want: retEPERM},
-		{name: "reboot", nr: nr("reboot"), want: retEPERM},
-		{name: "chroot (CAP_SYS_CHROOT kept)", nr: nr("chroot"), want: retAllow},
-		{name: "ptrace (allowed on kernels >= 4.8)", nr: nr("ptrace"), want: retAllow},
+	return []seccompCall{
+		{name: "read", nr: nr("read"), want: seccompRetAllow},
+		{name: "futex", nr: nr("futex"), want: seccompRetAllow},
+		{name: "execve", nr: nr("execve"), want: seccompRetAllow},
+		{name: "mount", nr: nr("mount"), want: seccompRetEPERM},
+		{name: "umount2", nr: nr("umount2"), want: seccompRetEPERM},
+		{name: "unshare", nr: nr("unshare"), want: seccompRetEPERM},
+		{name: "setns", nr: nr("setns"), want: seccompRetEPERM},
+		{name: "keyctl", nr: nr("keyctl"), want: seccompRetEPERM},
+		{name: "add_key", nr: nr("add_key"), want: seccompRetEPERM},
+		{name: "kexec_load", nr: nr("kexec_load"), want: seccompRetEPERM},
+		{name: "open_by_handle_at", nr: nr("open_by_handle_at"), want: seccompRetEPERM},
+		{name: "bpf", nr: nr("bpf"), want: seccompRetEPERM},
+		{name: "init_module", nr: nr("init_module"), want: seccompRetEPERM},
+		{name: "reboot", nr: nr("reboot"), want: seccompRetEPERM},
+		{name: "chroot (CAP_SYS_CHROOT kept)", nr: nr("chroot"), want: seccompRetAllow},
+		{name: "ptrace (allowed on kernels >= 4.8)", nr: nr("ptrace"), want: seccompRetAllow},
 		{name: "clone3", nr: nr("clone3"), want: enosys},
-		{name: "clone fork", nr: nr("clone"), args: a0(sigchld), want: retAllow},
-		{name: "clone vfork+pidfd", nr: nr("clone"), args: a0(unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_PIDFD | sigchld), want: retAllow},
-		{name: "clone thread", nr: nr("clone"), args: a0(0x50f00), want: retAllow},
-		{name: "clone newns", nr: nr("clone"), args: a0(unix.CLONE_NEWNS | sigchld), want: retEPERM},
-		{name: "clone newuser", nr: nr("clone"), args: a0(unix.CLONE_NEWUSER), want: retEPERM},
-		{name: "clone newnet", nr: nr("clone"), args: a0(unix.CLONE_NEWNET), want: retEPERM},
-		{name: "personality query", nr: nr("personality"), args: a0(0xffffffff), want: retAllow},
-		{name: "personality linux", nr: nr("personality"), args: a0(0), want: retAllow},
-		{name: "personality linux32", nr: nr("personality"), args: a0(perLinux32), want: retAllow},
-		{name: "personality bsd", nr: nr("personality"), args: a0(perBSD), want: retEPERM},
-		{name: "personality 64-bit query", nr: nr("personality"), args: a0(0xffffffff_ffffffff), want: retEPERM},
-		{name: "socket unix", nr: nr("socket"), args: a0(unix.AF_UNIX), want: retAllow},
-		{name: "socket inet", nr: nr("socket"), args: a0(unix.AF_INET), want: retAllow},
-		{name: "socket inet6", nr: nr("socket"), args: a0(unix.AF_INET6), want: retAllow},
-		{name: "socket netlink", nr: nr("socket"), args: a0(unix.AF_NETLINK), want: retAllow},
-		{name: "socket vsock", nr: nr("socket"), args: a0(unix.AF_VSOCK), want: retEPERM},
-		{name: "socket alg", nr: nr("socket"), args: a0(unix.AF_ALG), want: retEPERM},
-		{name: "socket inet with high bits", nr: nr("socket"), args: a0(1<<32 | unix.AF_INET), want: retEPERM},
-		{name: "x32 read", nr: x32SyscallBit | nr("read"), want: retKill},
+		{name: "clone fork", nr: nr("clone"), args: a0(seccompSIGCHLD), want: seccompRetAllow},
+		{name: "clone vfork+pidfd", nr: nr("clone"), args: a0(unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_PIDFD | seccompSIGCHLD), want: seccompRetAllow},
+		{name: "clone thread", nr: nr("clone"), args: a0(0x50f00), want: seccompRetAllow},
+		{name: "clone newns", nr: nr("clone"), args: a0(unix.CLONE_NEWNS | seccompSIGCHLD), want: seccompRetEPERM},
+		{name: "clone newuser", nr: nr("clone"), args: a0(unix.CLONE_NEWUSER), want: seccompRetEPERM},
+		{name: "clone newnet", nr: nr("clone"), args: a0(unix.CLONE_NEWNET), want: seccompRetEPERM},
+		{name: "personality query", nr: nr("personality"), args: a0(0xffffffff), want: seccompRetAllow},
+		{name: "personality linux", nr: nr("personality"), args: a0(0), want: seccompRetAllow},
+		{name: "personality linux32", nr: nr("personality"), args: a0(seccompPerLinux32), want: seccompRetAllow},
+		{name: "personality bsd", nr: nr("personality"), args: a0(seccompPerBSD), want: seccompRetEPERM},
+		{name: "personality 64-bit query", nr: nr("personality"), args: a0(0xffffffff_ffffffff), want: seccompRetEPERM},
+		{name: "socket unix", nr: nr("socket"), args: a0(unix.AF_UNIX), want: seccompRetAllow},
+		{name: "socket inet", nr: nr("socket"), args: a0(unix.AF_INET), want: seccompRetAllow},
+		{name: "socket inet6", nr: nr("socket"), args: a0(unix.AF_INET6), want: seccompRetAllow},
+		{name: "socket netlink", nr: nr("socket"), args: a0(unix.AF_NETLINK), want: seccompRetAllow},
+		{name: "socket vsock", nr: nr("socket"), args: a0(unix.AF_VSOCK), want: seccompRetEPERM},
+		{name: "socket alg", nr: nr("socket"), args: a0(unix.AF_ALG), want: seccompRetEPERM},
+		{name: "socket inet with high bits", nr: nr("socket"), args: a0(1<<32 | unix.AF_INET), want: seccompRetEPERM},
+		{name: "x32 read", nr: x32SyscallBit | nr("read"), want: seccompRetKill},
 	}
 }
 
@@ -68,8 +68,8 @@ func TestSeccompDefaultProfileAMD64(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkCalls(t, prog, amd64Calls())
-	if got := eval(t, prog, seccompData{arch: unix.AUDIT_ARCH_I386}); got != retKill {
+	checkSeccompCalls(t, prog, seccompAMD64Calls())
+	if got := evalSeccomp(t, prog, seccompData{arch: unix.AUDIT_ARCH_I386}); got != seccompRetKill {
 		t.Errorf("i386 syscall: got %#x, want kill", got)
 	}
 	t.Logf("filter: %d instructions", len(prog))
@@ -81,7 +81,7 @@ func TestSeccompDefaultProfileARM64Table(t *testing.T) {
 		t.Fatal(err)
 	}
 	arch := &seccompArch{name: "arm64", audit: unix.AUDIT_ARCH_AARCH64, syscalls: seccompSyscallsARM64}
-	prog := mustCompile(t, p, arch)
+	prog := mustCompileSeccomp(t, p, arch)
 	nr := func(name string) uint32 {
 		n, ok := seccompSyscallsARM64[name]
 		if !ok {
@@ -89,18 +89,18 @@ func TestSeccompDefaultProfileARM64Table(t *testing.T) {
 		}
 		return n
 	}
-	for _, c := range []call{
-		{name: "openat", nr: nr("openat"), want: retAllow},
-		{name: "mount", nr: nr("mount"), want: retEPERM},
-		{name: "clone newns", nr: nr("clone"), args: [6]uint64{unix.CLONE_NEWNS}, want: retEPERM},
-		{name: "x32 bit is not special", nr: x32SyscallBit, want: retEPERM},
+	for _, c := range []seccompCall{
+		{name: "openat", nr: nr("openat"), want: seccompRetAllow},
+		{name: "mount", nr: nr("mount"), want: seccompRetEPERM},
+		{name: "clone newns", nr: nr("clone"), args: [6]uint64{unix.CLONE_NEWNS}, want: seccompRetEPERM},
+		{name: "x32 bit is not special", nr: x32SyscallBit, want: seccompRetEPERM},
 	} {
 		d := seccompData{nr: c.nr, arch: unix.AUDIT_ARCH_AARCH64, args: c.args}
-		if got := eval(t, prog, d); got != c.want {
+		if got := evalSeccomp(t, prog, d); got != c.want {
 			t.Errorf("%s: got %#x, want %#x", c.name, got, c.want)
 		}
 	}
-	if got := eval(t, prog, seccompData{nr: nr("openat"), arch: unix.AUDIT_ARCH_X86_64}); got != retKill {
+	if got := evalSeccomp(t, prog, seccompData{nr: nr("openat"), arch: unix.AUDIT_ARCH_X86_64}); got != seccompRetKill {
 		t.Errorf("x86_64 syscall on an arm64 filter: got %#x, want kill", got)
 	}
 }

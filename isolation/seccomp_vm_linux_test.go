@@ -60,13 +60,13 @@ func runBPF(prog []unix.SockFilter, d seccompData) (uint32, error) {
 		case unix.BPF_JMP | unix.BPF_JA:
 			pc += int(in.K)
 		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K:
-			pc += branch(a == in.K, in)
+			pc += bpfBranch(a == in.K, in)
 		case unix.BPF_JMP | unix.BPF_JGT | unix.BPF_K:
-			pc += branch(a > in.K, in)
+			pc += bpfBranch(a > in.K, in)
 		case unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K:
-			pc += branch(a >= in.K, in)
+			pc += bpfBranch(a >= in.K, in)
 		case unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
-			pc += branch(a&in.K != 0, in)
+			pc += bpfBranch(a&in.K != 0, in)
 		case unix.BPF_RET | unix.BPF_K:
 			return in.K, nil
 		case unix.BPF_RET | unix.BPF_A:
@@ -81,7 +81,7 @@ func runBPF(prog []unix.SockFilter, d seccompData) (uint32, error) {
 	return 0, fmt.Errorf("fell off the end of the program")
 }
 
-func branch(cond bool, in unix.SockFilter) int {
+func bpfBranch(cond bool, in unix.SockFilter) int {
 	if cond {
 		return int(in.Jt)
 	}
