@@ -88,14 +88,14 @@ func (x *extractor) writeFile(ctx context.Context, fd int, e at, hdr *tar.Header
 func copyToFd(ctx context.Context, fd int, r io.Reader, buf []byte) (int64, error) {
 	var n int64
 	for {
-		m, rerr := io.ReadFull(r, buf)
+		m, rerr := fill(r, buf)
 		if m > 0 {
 			if err := writeAll(fd, buf[:m]); err != nil {
 				return n, err
 			}
 			n += int64(m)
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if rerr == io.EOF {
 			return n, nil
 		}
 		if rerr != nil {
@@ -105,6 +105,20 @@ func copyToFd(ctx context.Context, fd int, r io.Reader, buf []byte) (int64, erro
 			return n, err
 		}
 	}
+}
+
+// fill reads into buf until it is full or r ends; unlike io.ReadFull it
+// keeps io.ErrUnexpectedEOF for a truncated stream, and io.EOF for its end.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // writeAll writes b to fd, retrying short writes and EINTR.
@@ -154,7 +168,7 @@ func (x *extractor) hardlink(e at, hdr *tar.Header) error {
 	tfd := e.pfd
 	if tdir != x.parentName {
 		if tfd, err = openBeneath(x.root, tdir, unix.O_PATH|unix.O_DIRECTORY); err != nil {
-			return x.lookupError(tdir, fmt.Errorf("hardlink target %q", hdr.Linkname), err)
+			return x.lookupError(tdir, fmt.Sprintf("hardlink target %q", hdr.Linkname), err)
 		}
 		defer unix.Close(tfd)
 	}

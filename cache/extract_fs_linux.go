@@ -59,7 +59,7 @@ func (x *extractor) makeParents(dir string) (int, error) {
 			unix.Close(cur)
 		}
 		if err != nil {
-			return -1, x.lookupError(dir[:end], errors.New("parent"), err)
+			return -1, x.lookupError(dir[:end], "", err)
 		}
 		cur, done = fd, end+1
 	}
@@ -83,20 +83,24 @@ func (x *extractor) openOrMkdir(dfd int, base string) (int, error) {
 
 // lookupError explains why the dir p cannot be used: a symlink in the way is
 // an attempt to write through it.
-func (x *extractor) lookupError(p string, what, err error) error {
+// what, if not empty, says which path of the entry is concerned.
+func (x *extractor) lookupError(p string, what string, err error) error {
+	if what != "" {
+		what += ": "
+	}
 	if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.EXDEV) {
 		for q := p; q != "."; q, _ = splitName(q) {
 			var st unix.Stat_t
 			if unix.Fstatat(x.root, q, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-				return unsafeEntry("%v: writes through a symlink: %q is a symlink in this layer", what, q)
+				return unsafeEntry("%swrites through a symlink: %q is a symlink in this layer", what, q)
 			}
 		}
-		return fmt.Errorf("%v: %q is not a directory", what, p)
+		return fmt.Errorf("%s%q is not a directory", what, p)
 	}
 	if errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("%v: %q does not exist in this layer", what, p)
+		return fmt.Errorf("%s%q does not exist in this layer", what, p)
 	}
-	return fmt.Errorf("%v: open %q: %w", what, p, err)
+	return fmt.Errorf("%sopen %q: %w", what, p, err)
 }
 
 // openBeneath opens name (clean, relative) below root without following any
