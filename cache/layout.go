@@ -1,0 +1,86 @@
+package cache
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// The store's layout, relative to its root. Every directory pipe writes is
+// listed here and nowhere else.
+//
+//	layout.json               {"version": 1}: refuses roots written by a newer layout
+//	blobs/sha256/<hex>        manifests, indexes and image configs, by digest, verified
+//	                          before they are kept (layer blobs are streamed into
+//	                          layers/ and not kept compressed)
+//	layers/sha256/<diffid>/   one extracted image layer, by uncompressed digest:
+//	    fs/                   the tree in overlay form (whiteouts as 0/0 char devices,
+//	                          opaque dirs by xattr): an overlay lower dir, read-only
+//	    meta.json             layerMeta: compressed digest, media type, sizes
+//	images/<id>.json          the image index: one imageRecord per (reference, platform),
+//	                          id = sha256(ref NUL platform); ref → manifest digest,
+//	                          config digest, diffIDs
+//	results/<key>/            one step result, by step key
+//	    fs/                   the step's output layer in overlay form
+//	    meta.json             ResultMeta; its mtime is the last use
+//	volumes/<name>/           a named cache volume (locked by locks/volume-<name>.lock)
+//	runs/                     run logs, owned by the executor
+//	tmp/<pid>-<start>-<rnd>-<kind>/  staging: every write starts here; an entry whose
+//	                          creating process (pid + start time) is gone is removed
+//	locks/                    flock files: gc.lock (shared by writers, exclusive
+//	                          by prune), layer-<diffid>.lock, volume-<name>.lock
+//	leases/<pid>-<start>-<rnd>.lock|.json  one lease per live run: the .lock is
+//	                          flocked while the run lives, the .json lists what it uses
+const (
+	layoutFile = "layout.json"
+	blobsDir   = "blobs/sha256"
+	layersDir  = "layers/sha256"
+	imagesDir  = "images"
+	resultsDir = "results"
+	volumesDir = "volumes"
+	runsDir    = "runs"
+	tmpDir     = "tmp"
+	locksDir   = "locks"
+	leasesDir  = "leases"
+
+	entryFS   = "fs"        // the tree inside a layer or result entry
+	entryMeta = "meta.json" // the metadata inside a layer or result entry
+
+	layoutVersion = 1
+)
+
+// storeDirs are created by Open.
+var storeDirs = []string{blobsDir, layersDir, imagesDir, resultsDir, volumesDir, runsDir, tmpDir, locksDir, leasesDir}
+
+var (
+	hexDigestRE = regexp.MustCompile(`^[a-f0-9]{64}$`)
+	nameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+)
+
+// checkDigest validates a digest before any part of it becomes a path.
+func checkDigest(h v1.Hash) error {
+	if h.Algorithm != "sha256" || !hexDigestRE.MatchString(h.Hex) {
+		return fmt.Errorf("digest %q: want sha256 with 64 lowercase hex digits", h.String())
+	}
+	return nil
+}
+
+// checkName validates a result key or volume name before it becomes a path.
+func checkName(kind, name string) error {
+	if !nameRE.MatchString(name) || strings.Contains(name, "..") {
+		return fmt.Errorf("%s name %q: use 1-128 letters, digits, '_', '.', '-', starting with a letter or digit", kind, name)
+	}
+	return nil
+}
+
+func (s *Store) path(elem ...string) string {
+	return filepath.Join(append([]string{s.root}, elem...)...)
+}
+
+func (s *Store) blobPath(h v1.Hash) string    { return s.path(blobsDir, h.Hex) }
+func (s *Store) layerPath(h v1.Hash) string   { return s.path(layersDir, h.Hex) }
+func (s *Store) resultPath(key string) string { return s.path(resultsDir, key) }
+func (s *Store) lockPath(name string) string  { return s.path(locksDir, name+".lock") }

@@ -1,0 +1,81 @@
+package cache
+
+import (
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// parseRef reads a reference the way Docker does ("alpine" is
+// index.docker.io/library/alpine:latest). Registries on loopback are spoken
+// to over plain HTTP, as Docker does; every other registry over HTTPS.
+func parseRef(ref string) (name.Reference, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("image reference %q: %w (want e.g. alpine, ghcr.io/org/img:tag or img@sha256:<hex>)", ref, err)
+	}
+	if isLoopback(r.Context().RegistryStr()) {
+		return name.ParseReference(ref, name.Insecure)
+	}
+	return r, nil
+}
+
+// isLoopback reports whether a registry host[:port] is this machine.
+func isLoopback(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// hostPlatform is the platform containers run on here.
+func hostPlatform() v1.Platform {
+	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	if runtime.GOARCH == "arm" {
+		p.Variant = "v7"
+	}
+	return p
+}
+
+func platformOf(o PullOptions) v1.Platform {
+	if o.Platform != nil {
+		return *o.Platform
+	}
+	return hostPlatform()
+}
+
+// choosePlatform picks the manifest of an index that runs on plat.
+func choosePlatform(idx *v1.IndexManifest, plat v1.Platform) (v1.Descriptor, error) {
+	var have []string
+	for _, d := range idx.Manifests {
+		if d.Platform == nil || !d.MediaType.IsImage() {
+			continue
+		}
+		if d.Platform.Satisfies(plat) {
+			return d, nil
+		}
+		have = append(have, d.Platform.String())
+	}
+	return v1.Descriptor{}, fmt.Errorf("no image for platform %s in the index (it has: %s)", plat.String(), strings.Join(have, ", "))
+}
+
+// checkConfigPlatform refuses an image built for another platform.
+func checkConfigPlatform(cf *v1.ConfigFile, plat v1.Platform) error {
+	if cf.OS == "" && cf.Architecture == "" {
+		return nil
+	}
+	p := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	if !p.Satisfies(v1.Platform{OS: plat.OS, Architecture: plat.Architecture}) {
+		return fmt.Errorf("image is for %s, not %s", p.String(), plat.String())
+	}
+	return nil
+}
