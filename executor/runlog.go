@@ -1,0 +1,314 @@
+package executor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Run logs: every run keeps its steps' full (masked) logs under
+// runsDir/<runID>/<step>.log and a summary in runsDir/<runID>/run.json, for
+// the last few runs; `pipe logs` prints them.
+const (
+	// DefaultKeepRuns is how many runs' logs are kept by default.
+	DefaultKeepRuns = 20
+	// MaxStepLogBytes bounds one step's log file; the rest is counted and the
+	// file ends with a line saying how much was cut.
+	MaxStepLogBytes = 100 << 20
+	// RunSummarySchema names the version of run.json.
+	RunSummarySchema = "pipe.run/v1"
+	runSummaryFile   = "run.json"
+)
+
+// RunSummary is run.json: what `pipe logs` needs to find a run and its steps.
+type RunSummary struct {
+	Schema   string         `json:"schema"`
+	RunID    string         `json:"run_id"`
+	Pipeline string         `json:"pipeline,omitempty"`
+	Started  time.Time      `json:"started"`
+	Finished time.Time      `json:"finished,omitzero"`
+	Status   string         `json:"status"` // "running", then ok, failed or canceled
+	Counts   map[Status]int `json:"counts,omitempty"`
+	Steps    []RunStep      `json:"steps"`
+}
+
+// RunStep is one step of a RunSummary, in the order steps were queued.
+type RunStep struct {
+	Name       string `json:"name"`
+	Status     Status `json:"status,omitempty"` // empty while it runs
+	ExitCode   int    `json:"exit_code,omitempty"`
+	DurationMS int64  `json:"duration_ms,omitempty"`
+	Key        string `json:"key,omitempty"`
+	CachedFrom string `json:"cached_from,omitempty"`
+	Error      string `json:"error,omitempty"`
+	Log        string `json:"log,omitempty"` // file name in the run's dir, when the step logged
+}
+
+// RunLog keeps the logs of one run. It is also a Sink: fed the run's
+// events, it keeps run.json up to date (written at pipeline_started, at each
+// step_finished and at pipeline_finished, each time atomically). Its methods
+// are safe for concurrent use.
+type RunLog struct {
+	dir string
+	mu  sync.Mutex
+	sum RunSummary
+	err error // first error writing run.json
+}
+
+// NewRunLog creates runsDir/runID and removes the oldest runs so that at
+// most keep (DefaultKeepRuns when keep <= 0) are kept, this one included.
+func NewRunLog(runsDir, runID string, keep int) (*RunLog, error) {
+	if err := checkRunID(runID); err != nil {
+		return nil, err
+	}
+	if keep <= 0 {
+		keep = DefaultKeepRuns
+	}
+	if err := os.MkdirAll(runsDir, 0o755); err != nil {
+		return nil, fmt.Errorf("run logs: %w", err)
+	}
+	if err := pruneRuns(runsDir, keep-1); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(runsDir, runID)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run logs: %w", err)
+	}
+	r := &RunLog{dir: dir, sum: RunSummary{Schema: RunSummarySchema, RunID: runID, Started: time.Now(), Status: "running"}}
+	return r, r.write()
+}
+
+// checkRunID rejects IDs that are not a single plain path element.
+func checkRunID(id string) error {
+	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, `/\`) || strings.ContainsRune(id, 0) {
+		return fmt.Errorf("run logs: run ID %q is not a plain name", id)
+	}
+	return nil
+}
+
+// Dir returns the run's directory.
+func (r *RunLog) Dir() string { return r.dir }
+
+// Step returns the log file of step: runDir/<step>.log, created (or
+// truncated for a retry). Writes beyond MaxStepLogBytes are dropped and
+// counted; Close then appends a line "… [log cut: N bytes not kept]".
+// Give it to NewStepLog, which writes masked lines only.
+func (r *RunLog) Step(step string) (io.WriteCloser, error) {
+	name := StepLogFile(step)
+	f, err := os.OpenFile(filepath.Join(r.dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("run log of step %s: %w", step, err)
+	}
+	r.mu.Lock()
+	r.stepEntry(step).Log = name
+	r.mu.Unlock()
+	return &cappedFile{f: f, left: MaxStepLogBytes}, nil
+}
+
+// StepLogFile is the file name of step's log in a run's directory: the
+// name escaped so that any step name is one safe path element.
+func StepLogFile(step string) string {
+	name := url.PathEscape(step)
+	if strings.HasPrefix(name, ".") {
+		name = "%2E" + name[1:]
+	}
+	return name + ".log"
+}
+
+// cappedFile writes up to left bytes to f and counts the rest.
+type cappedFile struct {
+	f       *os.File
+	left    int64
+	dropped int64
+}
+
+// Write writes what fits and reports all of p written (the rest is counted).
+func (c *cappedFile) Write(p []byte) (int, error) {
+	n := int64(len(p))
+	if n > c.left {
+		c.dropped += n - c.left
+		p = p[:c.left]
+	}
+	if _, err := c.f.Write(p); err != nil {
+		return 0, err
+	}
+	c.left -= int64(len(p))
+	return int(n), nil
+}
+
+// Close marks a cut and closes the file.
+func (c *cappedFile) Close() error {
+	var err error
+	if c.dropped > 0 {
+		_, err = fmt.Fprintf(c.f, "\n… [log cut: %d bytes not kept, the limit is %d MB per step]\n", c.dropped, MaxStepLogBytes>>20)
+	}
+	return errors.Join(err, c.f.Close())
+}
+
+// stepEntry returns the summary entry of step, adding it if new.
+func (r *RunLog) stepEntry(step string) *RunStep {
+	for i := range r.sum.Steps {
+		if r.sum.Steps[i].Name == step {
+			return &r.sum.Steps[i]
+		}
+	}
+	r.sum.Steps = append(r.sum.Steps, RunStep{Name: step})
+	return &r.sum.Steps[len(r.sum.Steps)-1]
+}
+
+// Emit records e in run.json.
+func (r *RunLog) Emit(e Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch e.Type {
+	case EventPipelineStarted:
+		r.sum.Started, r.sum.Pipeline = e.Time, e.Pipeline
+	case EventStepQueued, EventStepStarted:
+		r.stepEntry(e.Step)
+		return
+	case EventStepFinished:
+		s := r.stepEntry(e.Step)
+		s.Status, s.ExitCode, s.DurationMS = e.Status, e.ExitCode, e.Duration.Milliseconds()
+		s.Key, s.CachedFrom, s.Error = e.Key, e.CachedFrom, e.Error
+	case EventPipelineFinished:
+		r.sum.Finished, r.sum.Status, r.sum.Counts = e.Time, string(e.Status), copyCounts(e.Counts)
+	default:
+		return
+	}
+	if err := r.writeLocked(); err != nil && r.err == nil {
+		r.err = err
+	}
+}
+
+// copyCounts copies a Counts map (a Sink must not keep the event's).
+func copyCounts(m map[Status]int) map[Status]int {
+	if m == nil {
+		return nil
+	}
+	c := make(map[Status]int, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// Close writes run.json a last time (status "canceled" when the run never
+// reported its end) and returns the first error writing it.
+func (r *RunLog) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sum.Status == "running" {
+		r.sum.Status, r.sum.Finished = string(StatusCanceled), time.Now()
+	}
+	return errors.Join(r.err, r.writeLocked())
+}
+
+func (r *RunLog) write() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.writeLocked()
+}
+
+// writeLocked writes run.json atomically.
+func (r *RunLog) writeLocked() error {
+	b, err := json.MarshalIndent(r.sum, "", "  ")
+	if err != nil {
+		return fmt.Errorf("run logs: %w", err)
+	}
+	return writeDataFileAtomic(filepath.Join(r.dir, runSummaryFile), append(b, '\n'))
+}
+
+// writeDataFileAtomic writes b to a temp file next to name and renames it over
+// name, so readers see the old or the new content, never a part.
+func writeDataFileAtomic(name string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(b)
+	if err = errors.Join(err, tmp.Chmod(0o644), tmp.Close()); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// ListRuns returns the runs kept in runsDir, newest first. Directories
+// without a readable run.json are listed with their name as RunID, their
+// mtime as Started and status "unknown".
+func ListRuns(runsDir string) ([]RunSummary, error) {
+	ents, err := os.ReadDir(runsDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("run logs: %w", err)
+	}
+	var runs []RunSummary
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		s, err := ReadRun(runsDir, e.Name())
+		if err != nil {
+			s = RunSummary{RunID: e.Name(), Status: "unknown"}
+			if fi, err := e.Info(); err == nil {
+				s.Started = fi.ModTime()
+			}
+		}
+		runs = append(runs, s)
+	}
+	sort.SliceStable(runs, func(i, j int) bool {
+		if !runs[i].Started.Equal(runs[j].Started) {
+			return runs[i].Started.After(runs[j].Started)
+		}
+		return runs[i].RunID > runs[j].RunID
+	})
+	return runs, nil
+}
+
+// ReadRun reads the run.json of one run.
+func ReadRun(runsDir, runID string) (RunSummary, error) {
+	var s RunSummary
+	if err := checkRunID(runID); err != nil {
+		return s, err
+	}
+	b, err := os.ReadFile(filepath.Join(runsDir, runID, runSummaryFile))
+	if err != nil {
+		return s, fmt.Errorf("run %s: %w", runID, err)
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("run %s: %s: %w", runID, runSummaryFile, err)
+	}
+	return s, nil
+}
+
+// pruneRuns removes all but the newest keep runs.
+func pruneRuns(runsDir string, keep int) error {
+	runs, err := ListRuns(runsDir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := keep; i < len(runs); i++ {
+		if err := os.RemoveAll(filepath.Join(runsDir, runs[i].RunID)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("run logs: remove old runs: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,291 @@
+package executor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Workspace is a snapshot of a repo: the files git would commit, as a tree
+// at Dir that shares its files' data with the repo, and the content hash of
+// every file. A step's /workspace is an overlay with the snapshot as its
+// lowest lower dir; overlay lower dirs are read-only and a step's writes are
+// copied up into its upper dir, so although the snapshot's files are hard
+// links to the user's checkout (same inode), the checkout is never changed by
+// a step. The reverse is not true: a program that rewrites a checkout file in
+// place (same inode) while a step runs changes what the step sees; editors
+// and git replace files (new inode) and do not.
+//
+// A Workspace is immutable once Snapshot returns and safe for concurrent use.
+type Workspace struct {
+	dir   string
+	files []wsFile // sorted by path
+	notes []string
+}
+
+// wsFile is one file of a snapshot.
+type wsFile struct {
+	path      string // slash-separated, relative to the repo
+	symlink   bool
+	exec      bool     // any execute bit: the only mode bit in a digest (as in git)
+	sum       [32]byte // sha256 of the content, or of the link target
+	stat      statKey
+	cacheable bool // the hash is known good for stat (goes to the hash cache)
+}
+
+// Snapshot makes the workspace of a run: what git would commit in repo —
+// tracked files and untracked files git does not ignore (`git ls-files
+// --cached --others --exclude-standard`), minus tracked files deleted from the
+// work tree, minus what repo/.pipeignore excludes (gitignore syntax, see
+// ignoreList) — as a tree at dst, which must not exist or be empty. Outside a
+// git work tree (or without git installed) it takes every file under repo
+// except .git, minus .pipeignore. Submodules and nested repos are taken whole
+// (their files, not their .git). .git itself is never in a snapshot.
+//
+// No file data is copied: files are hard-linked into dst. If dst is on
+// another filesystem (EXDEV), files are reflinked (FICLONE) where the
+// filesystem can, else copied; Notes says so. Symlinks stay symlinks (their
+// targets are not followed); file modes and, when pipe runs as root, owners
+// are kept; directories get their source's mode and owner. Sockets, FIFOs and
+// devices are left out.
+//
+// Every file is hashed (sha256, in parallel on GOMAXPROCS workers). hashCache
+// names a file (created if missing; "" for none) that keeps hashes between
+// runs keyed by path, size, mtime, inode and mode, like git's index; only
+// changed and racily clean files are read again. It is written atomically.
+func Snapshot(ctx context.Context, repo, dst, hashCache string) (*Workspace, error) {
+	repo, err := filepath.Abs(repo)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", repo, err)
+	}
+	created, err := prepareSnapshotDir(dst)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", repo, err)
+	}
+	w, err := snapshot(ctx, repo, dst, hashCache)
+	if err != nil {
+		if created {
+			os.RemoveAll(dst)
+		}
+		return nil, fmt.Errorf("snapshot %s into %s: %w", repo, dst, err)
+	}
+	return w, nil
+}
+
+// snapshot lists, places and hashes the files of repo.
+func snapshot(ctx context.Context, repo, dst, hashCache string) (*Workspace, error) {
+	ign, err := loadPipeIgnore(repo)
+	if err != nil {
+		return nil, err
+	}
+	paths, _, err := listFiles(ctx, repo, ign)
+	if err != nil {
+		return nil, err
+	}
+	s := newSnapshotter(repo, dst, loadHashCache(hashCache))
+	files, err := s.placeAll(ctx, paths, ign)
+	if err != nil {
+		return nil, err
+	}
+	w := &Workspace{dir: dst, files: files, notes: s.notes()}
+	if err := s.cache.save(files); err != nil {
+		w.notes = append(w.notes, err.Error()+" (hashes are recomputed next run)")
+	}
+	return w, nil
+}
+
+// prepareSnapshotDir makes sure dst exists and is empty.
+func prepareSnapshotDir(dst string) (created bool, err error) {
+	err = os.Mkdir(dst, 0o755)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return false, err
+	}
+	ents, err := os.ReadDir(dst)
+	if err != nil {
+		return false, err
+	}
+	if len(ents) > 0 {
+		return false, fmt.Errorf("%s is not empty: a snapshot needs an empty or missing directory", dst)
+	}
+	return false, nil
+}
+
+// Dir returns the snapshot's directory: the lowest lower dir of every
+// step's /workspace overlay.
+func (w *Workspace) Dir() string { return w.dir }
+
+// Notes returns what the caller should tell the user about how the snapshot
+// was made: files copied instead of linked (dst on another filesystem),
+// special files left out, a hash cache that could not be written.
+func (w *Workspace) Notes() []string { return append([]string(nil), w.notes...) }
+
+// Len returns the number of files (and symlinks) in the snapshot.
+func (w *Workspace) Len() int { return len(w.files) }
+
+// Digest returns the digest ("sha256:<hex>") of the files the globs select,
+// or of all files when globs is empty. It covers each file's path, whether it
+// is a symlink, its execute bit (the only mode bit git keeps, so a umask
+// difference between a laptop and CI does not change keys) and the sha256 of
+// its content (of its target for a symlink). See Files for the glob syntax.
+// A selection that matches no file has the digest of the empty set.
+func (w *Workspace) Digest(globs []string) (string, error) {
+	sel, err := newSelector(globs)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	io.WriteString(h, "pipe.inputs/v1\n")
+	for i := range w.files {
+		f := &w.files[i]
+		if sel.match(f.path) {
+			fmt.Fprintf(h, "%s %x %d:%s\n", f.kind(), f.sum, len(f.path), f.path)
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Files returns the paths the globs select, sorted (all when globs is empty).
+// Globs are slash-separated and anchored at the repo root: "*", "?" and
+// "[...]" match within one path element, "**" any number of elements; a glob
+// that matches a directory selects every file under it; a glob starting
+// with "!" deselects what it matches (the last matching glob wins, as in
+// .gitignore). Use it to warn about a step's `inputs:` that match nothing.
+func (w *Workspace) Files(globs []string) ([]string, error) {
+	sel, err := newSelector(globs)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for i := range w.files {
+		if sel.match(w.files[i].path) {
+			out = append(out, w.files[i].path)
+		}
+	}
+	return out, nil
+}
+
+// kind is a file's type and mode as written in a digest.
+func (f *wsFile) kind() string {
+	switch {
+	case f.symlink:
+		return "link"
+	case f.exec:
+		return "exec"
+	}
+	return "file"
+}
+
+// inputSelector is a compiled list of input globs.
+type inputSelector []globPattern
+
+// newSelector compiles globs (see Workspace.Files).
+func newSelector(globs []string) (inputSelector, error) {
+	var sel inputSelector
+	for _, g := range globs {
+		p := globPattern{}
+		if strings.HasPrefix(g, "!") {
+			p.negate, g = true, g[1:]
+		}
+		g = strings.Trim(strings.TrimPrefix(g, "./"), "/")
+		if g == "" || g == "." {
+			g = "**"
+		}
+		re, err := compileGlob(g)
+		if err != nil {
+			return nil, fmt.Errorf("inputs: %w", err)
+		}
+		p.re = re
+		sel = append(sel, p)
+	}
+	return sel, nil
+}
+
+// match reports whether name is selected.
+func (sel inputSelector) match(name string) bool {
+	if len(sel) == 0 {
+		return true
+	}
+	in := sel[0].negate
+	for _, p := range sel {
+		if p.re.MatchString(name) || matchesParent(p, name) {
+			in = !p.negate
+		}
+	}
+	return in
+}
+
+// matchesParent reports whether p matches a parent directory of name.
+func matchesParent(p globPattern, name string) bool {
+	for i := 0; i < len(name); i++ {
+		if name[i] == '/' && p.re.MatchString(name[:i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// sortWsFiles sorts files by path.
+func sortWsFiles(files []wsFile) {
+	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+}
+
+// workers is how many files are placed and hashed at once.
+func hashWorkers() int { return max(2, runtime.GOMAXPROCS(0)) }
+
+// forEachFile runs fn(i) for i in [0,n) on workers goroutines; the first error
+// (or ctx's) stops the rest.
+func forEachFile(ctx context.Context, n int, fn func(i int, buf []byte) error) error {
+	var (
+		mu    sync.Mutex
+		next  int
+		first error
+		wg    sync.WaitGroup
+	)
+	for range min(hashWorkers(), n) {
+		wg.Go(func() {
+			buf := make([]byte, 128<<10)
+			for {
+				mu.Lock()
+				i := next
+				next++
+				stop := first != nil || i >= n
+				mu.Unlock()
+				if stop {
+					return
+				}
+				err := ctx.Err()
+				if err == nil {
+					err = fn(i, buf)
+				}
+				if err != nil {
+					mu.Lock()
+					first = firstErr(first, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+// cmp keeps the first non-nil error.
+func firstErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
+}

@@ -1,0 +1,155 @@
+package executor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// listFiles returns what git would commit under repo, as sorted
+// slash-separated paths relative to repo: tracked and untracked-not-ignored
+// files (`git ls-files --cached --others --exclude-standard`). Outside a git
+// work tree (or without git) it is every file under repo except .git. Either
+// way, paths .pipeignore excludes are left out. Tracked files deleted from
+// the work tree are still listed here; the snapshot skips them. Directories
+// git lists as one entry (submodules, nested repos) are walked by expandDir.
+func listFiles(ctx context.Context, repo string, ign *ignoreList) (paths []string, inGit bool, err error) {
+	out, err := gitLsFiles(ctx, repo)
+	switch {
+	case errors.Is(err, errNotGit):
+		paths, err = walkFiles(repo, "", ign)
+		return paths, false, err
+	case err != nil:
+		return nil, false, err
+	}
+	for _, p := range bytes.Split(out, []byte{0}) {
+		if len(p) == 0 {
+			continue
+		}
+		name := strings.TrimSuffix(string(p), "/")
+		if !ign.excluded(name) && !isGitPath(name) {
+			paths = append(paths, name)
+		}
+	}
+	sort.Strings(paths)
+	return dedupSorted(paths), true, nil
+}
+
+// errNotGit says repo is not in a git work tree (or git is not installed).
+var errNotGit = errors.New("not a git work tree")
+
+// gitLsFiles runs git ls-files in repo. It disables the fsmonitor hook (the
+// only way ls-files runs code from the repo's config) and trusts the repo
+// whoever owns it (`sudo pipe run` in a user's checkout is the normal case).
+func gitLsFiles(ctx context.Context, repo string) ([]byte, error) {
+	if _, err := exec.LookPath("git"); err != nil {
+		return nil, errNotGit
+	}
+	git := func(args ...string) *exec.Cmd {
+		base := []string{"-C", repo, "-c", "core.fsmonitor=false", "-c", "safe.directory=*"}
+		cmd := exec.CommandContext(ctx, "git", append(base, args...)...)
+		cmd.Env = gitEnv()
+		return cmd
+	}
+	if out, err := git("rev-parse", "--is-inside-work-tree").Output(); err != nil || strings.TrimSpace(string(out)) != "true" {
+		return nil, errNotGit
+	}
+	var stderr bytes.Buffer
+	cmd := git("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("list files of %s with git ls-files: %w: %s", repo, err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+// gitEnv is the environment minus variables that would point git elsewhere
+// (set when pipe runs from a git hook).
+func gitEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_COMMON_DIR":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "GIT_OPTIONAL_LOCKS=0")
+}
+
+// walkFiles lists every file and symlink under repo/sub except .git and what
+// ign excludes (excluded directories are not entered).
+func walkFiles(repo, sub string, ign *ignoreList) ([]string, error) {
+	var paths []string
+	root := filepath.Join(repo, filepath.FromSlash(sub))
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("walk %s: %w", repo, err)
+		}
+		rel, err := filepath.Rel(repo, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if rel == "." {
+			return nil
+		}
+		if d.Name() == ".git" {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if ign.dirExcludedPath(rel) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !ign.excluded(rel) {
+			paths = append(paths, rel)
+		}
+		return nil
+	})
+	return paths, err
+}
+
+// dirExcludedPath reports whether directory rel or one of its parents is
+// excluded.
+func (l *ignoreList) dirExcludedPath(rel string) bool {
+	if l == nil || len(l.patterns) == 0 {
+		return false
+	}
+	for i := 0; i < len(rel); i++ {
+		if rel[i] == '/' && l.dirExcluded(rel[:i]) {
+			return true
+		}
+	}
+	return l.dirExcluded(rel)
+}
+
+// isGitPath reports a path inside a .git directory (never in a snapshot).
+func isGitPath(name string) bool {
+	return name == ".git" || strings.HasPrefix(name, ".git/") || strings.Contains(name, "/.git/") || strings.HasSuffix(name, "/.git")
+}
+
+// dedupSorted removes adjacent duplicates.
+func dedupSorted(s []string) []string {
+	w := 0
+	for i, v := range s {
+		if i == 0 || v != s[w-1] {
+			s[w] = v
+			w++
+		}
+	}
+	return s[:w]
+}

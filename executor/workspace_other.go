@@ -1,0 +1,19 @@
+//go:build !linux
+
+package executor
+
+import (
+	"errors"
+	"io/fs"
+)
+
+// cloneFile is not available: reflinks are used on Linux only.
+func cloneFile(src, dst string, perm fs.FileMode) error {
+	return errors.ErrUnsupported
+}
+
+// inodeOf returns 0: the hash cache then relies on size and mtime.
+func inodeOf(fi fs.FileInfo) uint64 { return 0 }
+
+// ownerOf reports no owner.
+func ownerOf(fi fs.FileInfo) (uid, gid int, ok bool) { return 0, 0, false }
