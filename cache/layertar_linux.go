@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -53,14 +52,15 @@ type layerTarWriter struct {
 	buf   *[]byte
 }
 
-// dirContent writes the opaque marker of the dir rel (at path p), then its
-// entries sorted by name, each dir followed by its own content.
+// dirContent writes the entries of the dir rel (at path p): its opaque
+// marker, its whiteouts, then its other entries, each group sorted by name
+// and each dir followed by its own content. The OCI spec asks for whiteouts
+// before their sibling entries.
 func (lt *layerTarWriter) dirContent(rel, p string) error {
 	if opaque, err := isOpaque(p); err != nil {
 		return err
 	} else if opaque {
-		h := &tar.Header{Typeflag: tar.TypeReg, Name: rel + opaqueMarker, ModTime: markerTime, Format: tar.FormatPAX}
-		if err := lt.tw.WriteHeader(h); err != nil {
+		if err := lt.marker(rel + opaqueMarker); err != nil {
 			return err
 		}
 	}
@@ -68,49 +68,72 @@ func (lt *layerTarWriter) dirContent(rel, p string) error {
 	if err != nil {
 		return err
 	}
-	names := make([]string, len(ents))
-	for i, e := range ents {
-		names[i] = e.Name()
+	var rest []*tarItem
+	for _, e := range ents {
+		it, err := statItem(rel+e.Name(), filepath.Join(p, e.Name()))
+		if err != nil {
+			return err
+		}
+		if it.whiteout {
+			dir, base := splitName(it.name)
+			if err := lt.marker(strings.TrimPrefix(dir+"/", "./") + whiteoutPrefix + base); err != nil {
+				return err
+			}
+			continue
+		}
+		rest = append(rest, it)
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		if err := lt.entry(rel+n, filepath.Join(p, n)); err != nil {
+	for _, it := range rest {
+		if err := lt.entry(it); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// marker writes a whiteout or opaque marker: an empty file, mode 0, owned
+// by root, at markerTime.
+func (lt *layerTarWriter) marker(name string) error {
+	return lt.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, ModTime: markerTime, Format: tar.FormatPAX})
+}
+
+// tarItem is a dir entry with what layerTar needs to know of it.
+type tarItem struct {
+	name, path string
+	st         unix.Stat_t
+	xattrs     map[string]string
+	whiteout   bool
+}
+
+// statItem stats p (not following it) and reads its xattrs.
+func statItem(name, p string) (*tarItem, error) {
+	it := &tarItem{name: name, path: p}
+	if err := unix.Lstat(p, &it.st); err != nil {
+		return nil, err
+	}
+	var err error
+	if it.xattrs, err = readXattrs(p); err != nil {
+		return nil, err
+	}
+	it.whiteout = isWhiteout(&it.st, it.xattrs)
+	return it, nil
+}
+
 // entry writes one entry (and a dir's content).
-func (lt *layerTarWriter) entry(name, p string) error {
-	var st unix.Stat_t
-	if err := unix.Lstat(p, &st); err != nil {
-		return err
-	}
-	xattrs, err := readXattrs(p)
-	if err != nil {
-		return err
-	}
-	if isWhiteout(&st, xattrs) {
-		dir, base := splitName(name)
-		wh := whiteoutPrefix + base
-		if dir != "." {
-			wh = dir + "/" + wh
-		}
-		return lt.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: wh, ModTime: markerTime, Format: tar.FormatPAX})
-	}
-	h := statHeader(name, &st, xattrs)
-	switch st.Mode & unix.S_IFMT {
+func (lt *layerTarWriter) entry(it *tarItem) error {
+	h := statHeader(it.name, &it.st, it.xattrs)
+	switch it.st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		h.Name += "/"
 		if err := lt.tw.WriteHeader(h); err != nil {
 			return err
 		}
-		return lt.dirContent(h.Name, p)
+		return lt.dirContent(h.Name, it.path)
 	case unix.S_IFREG:
-		return lt.regular(h, p, &st)
+		return lt.regular(h, it.path, &it.st)
 	case unix.S_IFLNK:
-		if h.Linkname, err = os.Readlink(p); err != nil {
+		var err error
+		if h.Linkname, err = os.Readlink(it.path); err != nil {
 			return err
 		}
 	case unix.S_IFSOCK:
