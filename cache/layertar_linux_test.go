@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"github.com/pipe-run/pipe/internal/testimage"
 	"golang.org/x/sys/unix"
 )
