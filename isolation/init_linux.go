@@ -1,12 +1,204 @@
 package isolation
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
-// containerInit is replaced by the real init (work in progress in this commit).
+// initSocketFD is where init finds its end of the control socketpair.
+const initSocketFD = 3
+
+// containerInit is the container's PID 1: pipe re-executed (from a sealed
+// memfd copy of itself) into fresh namespaces. It waits for its config (the
+// parent sends it only once the cgroup is set up), builds the root file
+// system, drops its own privileges, starts the main process, and then reaps,
+// forwards signals and starts Exec'd processes until the main process ends.
+//
+// Its goroutine stays locked to one thread, and every process is forked from
+// that thread: a joined network namespace and the cgroup namespace are per
+// thread until a child inherits them.
 func containerInit() int {
-	fmt.Fprintln(os.Stderr, "pipe: container init is not built yet")
-	return 3
+	runtime.LockOSThread()
+	// Non-dumpable: no process of the container may ptrace init or open its
+	// /proc/1/exe, mem or fds (CVE-2019-5736 and kin).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "pipe init: PR_SET_DUMPABLE:", err)
+		return 3
+	}
+	syscall.Umask(0)
+	// Nothing pipe had open may reach a container process (CVE-2024-21626).
+	if err := unix.CloseRange(initSocketFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		fmt.Fprintln(os.Stderr, "pipe init: close_range:", err)
+		return 3
+	}
+	c := newConn(initSocketFD)
+	in, err := receiveConfig(c)
+	if err != nil {
+		reportError(c, 0, "receive config", err)
+		return 3
+	}
+	if err := in.setup(); err != nil {
+		reportError(c, 0, "set up container", err)
+		return 3
+	}
+	return in.loop()
 }
+
+// initState is init's view of the container.
+type initState struct {
+	conn  *conn
+	cfg   *initConfig
+	stdio []int // the main process's stdin, stdout, stderr (nil with a TTY)
+	netns int   // a network namespace to join, or -1
+
+	procs    map[int]int // pid -> process ID (0 = main)
+	mainPid  int
+	mainDone bool
+}
+
+// receiveConfig reads the config message and its fds.
+func receiveConfig(c *conn) (*initState, error) {
+	m, fds, err := c.recv()
+	if err != nil {
+		return nil, err
+	}
+	if m.Kind != msgConfig || m.Config == nil {
+		closeFds(fds)
+		return nil, fmt.Errorf("expected a config message, got %q", m.Kind)
+	}
+	in := &initState{conn: c, cfg: m.Config, netns: -1, procs: map[int]int{}}
+	want := 0
+	if !m.Config.Process.TTY {
+		want = 3
+	}
+	if m.Config.JoinNet {
+		want++
+	}
+	if len(fds) != want {
+		closeFds(fds)
+		return nil, fmt.Errorf("config came with %d fds, want %d", len(fds), want)
+	}
+	if !m.Config.Process.TTY {
+		in.stdio = fds[:3]
+	}
+	if m.Config.JoinNet {
+		in.netns = fds[len(fds)-1]
+	}
+	return in, nil
+}
+
+// setup builds the container, then drops init's privileges to the
+// container's and starts the main process.
+func (in *initState) setup() error {
+	if in.netns >= 0 {
+		if err := unix.Setns(in.netns, unix.CLONE_NEWNET); err != nil {
+			return &os.PathError{Op: "setns", Path: "network namespace", Err: err}
+		}
+		unix.Close(in.netns)
+	}
+	// Entered now, after the parent moved init into its cgroup: the
+	// container then sees its own cgroup as the root.
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return &os.PathError{Op: "unshare", Path: "cgroup namespace", Err: err}
+	}
+	if err := setupRootfs(in.cfg); err != nil {
+		return err
+	}
+	if err := in.setupSystem(); err != nil {
+		return err
+	}
+	if err := dropPrivileges(); err != nil {
+		return err
+	}
+	syscall.Umask(0o022)
+	return in.start(0, &in.cfg.Process, in.stdio)
+}
+
+// setupSystem sets the hostname, brings loopback up and sets rlimits.
+func (in *initState) setupSystem() error {
+	if err := unix.Sethostname([]byte(in.cfg.Hostname)); err != nil {
+		return &os.PathError{Op: "sethostname", Path: in.cfg.Hostname, Err: err}
+	}
+	if in.cfg.NewNet {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
+	return setRlimits(in.cfg.NoFile)
+}
+
+// dropPrivileges gives init (and so every process it starts) the
+// container's privileges: Podman's capabilities, no_new_privs, seccomp.
+func dropPrivileges() error {
+	if err := dropCapabilities(); err != nil {
+		return err
+	}
+	if err := setNoNewPrivs(); err != nil {
+		return err
+	}
+	return loadSeccomp()
+}
+
+// reportError sends err to the parent as JSON; stderr is the fallback.
+func reportError(c *conn, id int, op string, err error) {
+	m := &message{Kind: msgError, ID: id, Error: &setupError{Op: op, Msg: err.Error()}}
+	if serr := c.send(m); serr != nil {
+		fmt.Fprintf(os.Stderr, "pipe init: %s: %v (and reporting it: %v)\n", op, err, serr)
+	}
+}
+
+// setRlimits sets the container's rlimits explicitly, never inheriting
+// pipe's (Go raises its own NOFILE), and never above the current hard
+// limits (raising one needs CAP_SYS_RESOURCE: EPERM).
+func setRlimits(nofile uint64) error {
+	var cur syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &cur); err != nil {
+		return fmt.Errorf("getrlimit NOFILE: %w", err)
+	}
+	want := syscall.Rlimit{Cur: 1024, Max: min(cur.Max, 1<<20)}
+	if nofile > 0 {
+		want = syscall.Rlimit{Cur: min(nofile, cur.Max), Max: min(nofile, cur.Max)}
+	}
+	want.Cur = min(want.Cur, want.Max)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
+		return fmt.Errorf("setrlimit NOFILE %d:%d: %w", want.Cur, want.Max, err)
+	}
+	var nproc unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NPROC, &nproc); err != nil {
+		return fmt.Errorf("getrlimit NPROC: %w", err)
+	}
+	nproc.Cur = nproc.Max
+	if err := unix.Setrlimit(unix.RLIMIT_NPROC, &nproc); err != nil {
+		return fmt.Errorf("setrlimit NPROC: %w", err)
+	}
+	return nil
+}
+
+// loopbackUp brings lo up in a fresh network namespace (SIOCSIFFLAGS).
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bring lo up: socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("bring lo up: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring lo up: SIOCGIFFLAGS: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring lo up: SIOCSIFFLAGS: %w", err)
+	}
+	return nil
+}
+
+// errParentGone means the control socket closed: pipe died or destroyed us.
+var errParentGone = errors.New("parent closed the control socket")

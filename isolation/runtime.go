@@ -1,0 +1,28 @@
+package isolation
+
+import "errors"
+
+// ErrUnsupported is returned by every Runtime operation on a system where
+// pipe cannot create containers (anything but Linux).
+var ErrUnsupported = errors.New("isolation: containers need Linux (namespaces, cgroups, overlayfs); run pipe on a Linux host or in a Linux VM")
+
+// Options configure a Runtime. The zero value is the default.
+type Options struct {
+	// StateDir holds a record of each live container (with the pid and start
+	// time of the pipe process that owns it), so that a later Runtime can
+	// clean up after a pipe that was killed. Default /run/pipe.
+	StateDir string
+
+	// ScratchDir holds the scratch upper/work dirs (and generated /etc files)
+	// of containers. pipe mounts a bounded tmpfs there, because deleting
+	// upper dirs on a disk is slow (MACHINE.md). Default StateDir/scratch.
+	ScratchDir string
+
+	// ScratchSize bounds the scratch tmpfs, in bytes. 0 means the kernel's
+	// default (half of RAM). A container that fills it gets ENOSPC.
+	ScratchSize int64
+
+	// CgroupParent is the parent cgroup of every container, relative to each
+	// hierarchy's root. Default "pipe".
+	CgroupParent string
+}

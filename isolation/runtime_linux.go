@@ -1,0 +1,188 @@
+package isolation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Runtime creates containers on this host. Its methods are safe for
+// concurrent use. One Runtime per pipe process is the intended use; several
+// pipe processes may share one StateDir.
+type Runtime struct {
+	opts Options
+	cg   *cgroupManager
+	exe  *os.File     // sealed memfd copy of pipe's own binary (CVE-2019-5736)
+	self procIdentity // this pipe process, as recorded in the state dir
+}
+
+// idRE is what a Spec.ID may be.
+var idRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
+
+// Available says whether containers can run here, and if not, what is
+// missing (nil when they can).
+func Available() error {
+	var errs []error
+	if os.Geteuid() != 0 {
+		errs = append(errs, errors.New("containers need root for now (rootless mode comes later): run pipe as root"))
+	}
+	for _, ns := range []string{"mnt", "pid", "uts", "ipc", "net", "cgroup"} {
+		if _, err := os.Stat("/proc/self/ns/" + ns); err != nil {
+			errs = append(errs, fmt.Errorf("the kernel has no %s namespaces: %w", ns, err))
+		}
+	}
+	if fd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC); err != nil {
+		errs = append(errs, fmt.Errorf("the kernel lacks the new mount API (fsopen, Linux 5.2+): %w", err))
+	} else {
+		unix.Close(fd)
+	}
+	if _, err := newCgroupManager(""); err != nil {
+		errs = append(errs, fmt.Errorf("no usable cgroups: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("containers cannot run here: %w", err)
+	}
+	return nil
+}
+
+// New returns a Runtime: it detects cgroup v1 or v2, prepares the state dir
+// and the scratch tmpfs, and removes what dead pipe processes left behind.
+func New(opts Options) (*Runtime, error) {
+	opts = opts.withDefaults()
+	for _, d := range []string{opts.StateDir, containersDir(opts), netnsDir(opts), opts.ScratchDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("isolation: state dir: %w", err)
+		}
+	}
+	cg, err := newCgroupManager(opts.CgroupParent)
+	if err != nil {
+		return nil, fmt.Errorf("isolation: %w", err)
+	}
+	self, err := identityOf(os.Getpid())
+	if err != nil {
+		return nil, fmt.Errorf("isolation: %w", err)
+	}
+	if err := mountScratch(opts); err != nil {
+		return nil, err
+	}
+	exe, err := sealedSelf()
+	if err != nil {
+		return nil, fmt.Errorf("isolation: %w", err)
+	}
+	r := &Runtime{opts: opts, cg: cg, exe: exe, self: self}
+	if err := r.Cleanup(); err != nil {
+		exe.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (o Options) withDefaults() Options {
+	if o.StateDir == "" {
+		o.StateDir = "/run/pipe"
+	}
+	if o.ScratchDir == "" {
+		o.ScratchDir = filepath.Join(o.StateDir, "scratch")
+	}
+	if o.CgroupParent == "" {
+		o.CgroupParent = defaultCgroupParent
+	}
+	return o
+}
+
+func containersDir(o Options) string { return filepath.Join(o.StateDir, "containers") }
+func netnsDir(o Options) string      { return filepath.Join(o.StateDir, "netns") }
+
+// mountScratch mounts the scratch tmpfs unless one is there already (from
+// another pipe process sharing the state dir).
+func mountScratch(o Options) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(o.ScratchDir, &st); err != nil {
+		return fmt.Errorf("isolation: scratch dir: %w", err)
+	}
+	if st.Type == unix.TMPFS_MAGIC && isMountPoint(o.ScratchDir) {
+		return nil
+	}
+	data := "mode=0700"
+	if o.ScratchSize > 0 {
+		data += fmt.Sprintf(",size=%d", o.ScratchSize)
+	}
+	if err := unix.Mount("pipe-scratch", o.ScratchDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
+		return fmt.Errorf("isolation: mount scratch tmpfs on %s: %w", o.ScratchDir, err)
+	}
+	return nil
+}
+
+// isMountPoint says whether dir is on another device than its parent.
+func isMountPoint(dir string) bool {
+	var a, b unix.Stat_t
+	if unix.Stat(dir, &a) != nil || unix.Stat(filepath.Dir(dir), &b) != nil {
+		return false
+	}
+	return a.Dev != b.Dev
+}
+
+// Close releases the Runtime: the memfd copy of pipe, and the scratch tmpfs
+// when no container of any pipe process is recorded in the state dir. Call
+// it after every container is destroyed.
+func (r *Runtime) Close() error {
+	r.exe.Close()
+	entries, err := os.ReadDir(containersDir(r.opts))
+	if err != nil || len(entries) > 0 || !isMountPoint(r.opts.ScratchDir) {
+		return nil
+	}
+	if err := unix.Unmount(r.opts.ScratchDir, unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("isolation: unmount scratch tmpfs %s: %w", r.opts.ScratchDir, err)
+	}
+	return nil
+}
+
+// Run starts the container, waits for its main process and destroys it.
+func (r *Runtime) Run(ctx context.Context, s *Spec) (Result, error) {
+	c, err := r.Start(ctx, s)
+	if err != nil {
+		return Result{}, err
+	}
+	res, err := c.Wait()
+	return res, errors.Join(err, c.Destroy())
+}
+
+// validateSpec checks what init would otherwise fail on late.
+func validateSpec(s *Spec) error {
+	if !idRE.MatchString(s.ID) {
+		return fmt.Errorf("container ID %q: want 1 to 128 of [a-zA-Z0-9_.-]", s.ID)
+	}
+	if len(s.Root.Lower) == 0 {
+		return fmt.Errorf("container %s: the root overlay has no lower dirs", s.ID)
+	}
+	if (s.Root.Upper == "") != (s.Root.Work == "") {
+		return fmt.Errorf("container %s: Root.Upper and Root.Work go together", s.ID)
+	}
+	if len(s.Process.Args) == 0 {
+		return fmt.Errorf("container %s: no command (Process.Args is empty)", s.ID)
+	}
+	for _, m := range s.Mounts {
+		if !strings.HasPrefix(m.Target, "/") {
+			return fmt.Errorf("container %s: mount target %q is not absolute", s.ID, m.Target)
+		}
+		if m.Type == MountOverlay && (m.Overlay.Upper == "") != (m.Overlay.Work == "") {
+			return fmt.Errorf("container %s: mount %s: Overlay.Upper and Overlay.Work go together", s.ID, m.Target)
+		}
+	}
+	switch s.Network.Mode {
+	case "", NetworkNone, NetworkHost:
+	case NetworkJoin:
+		if s.Network.Path == "" {
+			return fmt.Errorf("container %s: network join needs Network.Path (from NewNetNS)", s.ID)
+		}
+	default:
+		return fmt.Errorf("container %s: unknown network mode %q (want none, host or join)", s.ID, s.Network.Mode)
+	}
+	return nil
+}

@@ -1,0 +1,301 @@
+package isolation
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Start creates the container and starts its main process. It returns once
+// the process runs, or with the error that kept it from running (then
+// nothing of the container is left). ctx bounds the container's whole life:
+// when it is canceled every process in the container is killed
+// (Result.Canceled), when its deadline passes too (Result.TimedOut).
+func (r *Runtime) Start(ctx context.Context, s *Spec) (*Container, error) {
+	if err := validateSpec(s); err != nil {
+		return nil, fmt.Errorf("isolation: %w", err)
+	}
+	c := r.newContainer(s)
+	if err := c.start(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("start container %s: %w", s.ID, err), c.Destroy())
+	}
+	return c, nil
+}
+
+func (r *Runtime) newContainer(s *Spec) *Container {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := s.ID
+	if len(name) > 119 {
+		name = name[:119]
+	}
+	name += "-" + hex.EncodeToString(b[:])
+	return &Container{
+		r: r, spec: *s, name: name,
+		scratch: filepath.Join(r.opts.ScratchDir, name),
+		procs:   map[int]*procWaiter{}, stderr: &tailBuffer{max: 4096},
+		gone: make(chan struct{}), initDone: make(chan struct{}), mainDone: make(chan struct{}),
+	}
+}
+
+// start runs the container's setup in the order that keeps cleanup
+// possible on every path: state record, scratch, cgroup, init.
+func (c *Container) start(ctx context.Context) error {
+	if err := writeRecord(containersDir(c.r.opts), stateRecord{Name: c.name, Owner: c.r.self, Scratch: c.scratch}); err != nil {
+		return err
+	}
+	cfg, err := c.prepareScratch()
+	if err != nil {
+		return err
+	}
+	if c.cg, err = c.r.cg.create(c.name, c.spec.Limits); err != nil {
+		return err
+	}
+	id, w := c.register() // the main process is ID 0
+	var st *streams
+	if !c.spec.Process.TTY {
+		if st, err = newStreams(&c.spec.Process); err != nil {
+			return fmt.Errorf("stdio: %w", err)
+		}
+	}
+	fds, err := c.launch(ctx, cfg, st)
+	if err != nil {
+		if st != nil {
+			st.abort(nil)
+		}
+		return err
+	}
+	return c.release(id, w, cfg, st, fds)
+}
+
+// release sends init its config (after the cgroup is set up) and waits
+// until the main process runs.
+func (c *Container) release(id int, w *procWaiter, cfg *initConfig, st *streams, fds []int) error {
+	err := c.conn.send(&message{Kind: msgConfig, ID: id, Config: cfg}, fds...)
+	if st != nil {
+		st.sent()
+	}
+	if err != nil {
+		return err
+	}
+	rep, err := c.awaitStart(w)
+	if err != nil {
+		return err
+	}
+	var tty *ttySession
+	if rep.master != nil {
+		tty = startTTY(rep.master, &c.spec.Process)
+	}
+	go c.waitMain(w, st, tty)
+	return nil
+}
+
+// launch starts init in its namespaces and cgroup, paused on its config.
+func (c *Container) launch(ctx context.Context, cfg *initConfig, st *streams) ([]int, error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	child := os.NewFile(uintptr(pair[1]), "init-socket")
+	defer child.Close()
+	c.cmd = c.initCmd(child)
+	if err := c.cmd.Start(); err != nil {
+		unix.Close(pair[0])
+		c.cmd = nil
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	c.started = time.Now()
+	c.conn = newConn(pair[0])
+	go c.readMessages()
+	go func() { _ = c.cmd.Wait(); close(c.initDone) }()
+	c.stopCtx = context.AfterFunc(ctx, func() { c.onContextDone(ctx) })
+	if _, ok := c.cg.fd(); !ok {
+		if err := c.cg.addProc(c.cmd.Process.Pid); err != nil {
+			return nil, err
+		}
+	}
+	var fds []int
+	if st != nil {
+		fds = st.fds()
+	}
+	if cfg.JoinNet {
+		f, err := os.Open(c.spec.Network.Path)
+		if err != nil {
+			return nil, fmt.Errorf("network namespace: %w", err)
+		}
+		defer f.Close()
+		fds = append(fds, int(f.Fd()))
+	}
+	return fds, nil
+}
+
+// initCmd is pipe re-executed from its sealed memfd copy as a container init.
+func (c *Container) initCmd(sock *os.File) *exec.Cmd {
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if c.spec.Network.Mode == "" || c.spec.Network.Mode == NetworkNone {
+		flags |= unix.CLONE_NEWNET
+	}
+	sys := &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL}
+	if fd, ok := c.cg.fd(); ok {
+		sys.UseCgroupFD, sys.CgroupFD = true, fd
+	}
+	return &exec.Cmd{
+		Path:        fmt.Sprintf("/proc/self/fd/%d", c.r.exe.Fd()),
+		Args:        []string{InitArg0},
+		Env:         []string{},
+		ExtraFiles:  []*os.File{sock},
+		Stderr:      c.stderr,
+		SysProcAttr: sys,
+	}
+}
+
+// prepareScratch makes the container's scratch dir (root mount point,
+// upper/work dirs, /etc files) and returns init's config.
+func (c *Container) prepareScratch() (*initConfig, error) {
+	s := &c.spec
+	cfg := &initConfig{
+		Name: c.name, RootDir: filepath.Join(c.scratch, "root"), Root: s.Root,
+		EtcDir: filepath.Join(c.scratch, "etc"), Mounts: s.Mounts, Hostname: hostnameOf(s),
+		NewNet:  s.Network.Mode == "" || s.Network.Mode == NetworkNone,
+		JoinNet: s.Network.Mode == NetworkJoin, KeepAlive: s.KeepAlive,
+		NoFile: s.Limits.NoFile, Process: procConfigOf(&s.Process),
+	}
+	dirs := []string{c.scratch, cfg.RootDir, cfg.EtcDir}
+	if s.Root.Upper == "" {
+		cfg.Root.Upper, cfg.Root.Work = filepath.Join(c.scratch, "upper"), filepath.Join(c.scratch, "work")
+		dirs = append(dirs, cfg.Root.Upper, cfg.Root.Work)
+	}
+	cfg.Scratch = make([]Overlay, len(s.Mounts))
+	for i, m := range s.Mounts {
+		if m.Type == MountOverlay && m.Overlay.Upper == "" {
+			d := filepath.Join(c.scratch, fmt.Sprintf("m%d", i))
+			cfg.Scratch[i] = Overlay{Upper: d + "/upper", Work: d + "/work"}
+			dirs = append(dirs, d, d+"/upper", d+"/work")
+		}
+	}
+	for _, d := range dirs {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, fmt.Errorf("scratch dir: %w", err)
+		}
+	}
+	if err := writeEtcFiles(cfg.EtcDir, cfg.Hostname, s); err != nil {
+		return nil, err
+	}
+	cfg.Process.Size = terminalSizeOf(&s.Process)
+	return cfg, nil
+}
+
+func hostnameOf(s *Spec) string {
+	h := s.Hostname
+	if h == "" {
+		h = s.ID
+	}
+	if len(h) > 63 {
+		h = h[:63]
+	}
+	return h
+}
+
+// writeEtcFiles writes the container's /etc/hosts, hostname and resolv.conf.
+func writeEtcFiles(dir, hostname string, s *Spec) error {
+	var hosts strings.Builder
+	hosts.WriteString("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	fmt.Fprintf(&hosts, "127.0.1.1\t%s\n", hostname)
+	names := make([]string, 0, len(s.Hosts))
+	for n := range s.Hosts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(&hosts, "%s\t%s\n", s.Hosts[n], n)
+	}
+	resolv := []byte("# pipe: this container has no network\n")
+	if s.Network.Mode == NetworkHost {
+		if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+			resolv = b
+		}
+	}
+	files := map[string][]byte{"hosts": []byte(hosts.String()), "hostname": []byte(hostname + "\n"), "resolv.conf": resolv}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return fmt.Errorf("write /etc/%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// waitMain waits for the main process's end and records its Result.
+func (c *Container) waitMain(w *procWaiter, st *streams, tty *ttySession) {
+	var status *exitStatus
+	select {
+	case s := <-w.exited:
+		status = &s
+	case <-c.gone:
+		select {
+		case s := <-w.exited:
+			status = &s
+		default:
+		}
+	}
+	end := time.Now()
+	c.mu.Lock()
+	c.mainExited = true
+	reason := c.killReason
+	c.mu.Unlock()
+	if !c.spec.KeepAlive || status == nil {
+		<-c.initDone
+	}
+	c.finishStreams(st, tty)
+	c.mainResult, c.mainErr = c.result(status, reason, end)
+	close(c.mainDone)
+}
+
+func (c *Container) finishStreams(st *streams, tty *ttySession) {
+	grace := 2 * time.Second
+	if st != nil {
+		st.finish(grace)
+	}
+	if tty != nil {
+		tty.finish(grace)
+	}
+}
+
+// result builds the main process's Result from its status and the cgroup.
+func (c *Container) result(status *exitStatus, reason killReason, end time.Time) (Result, error) {
+	res := Result{WallTime: end.Sub(c.started), TimedOut: reason == killedTimeout, Canceled: reason == killedCanceled}
+	stats, serr := c.cg.stats()
+	res.PeakMemory, res.CPUTime, res.OOMKilled = stats.PeakMemory, stats.CPUTime, stats.OOMKilled
+	switch {
+	case status != nil:
+		res.ExitCode, res.Signal = status.Code, syscall.Signal(status.Signal)
+		if res.CPUTime == 0 {
+			res.CPUTime = time.Duration(status.CPU)
+		}
+	case reason != notKilled || res.OOMKilled:
+		res.ExitCode, res.Signal = 128+int(syscall.SIGKILL), syscall.SIGKILL
+	default:
+		return res, c.initDied()
+	}
+	if serr != nil {
+		return res, serr
+	}
+	return res, nil
+}
+
+// Wait waits for the main process to end and returns how it ended. With
+// KeepAlive the container stays up for Exec until Destroy.
+func (c *Container) Wait() (Result, error) {
+	<-c.mainDone
+	return c.mainResult, c.mainErr
+}
