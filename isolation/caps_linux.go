@@ -33,6 +33,9 @@ var capabilityNumbers = map[string]uintptr{
 // inherits those of the thread that forked it, so each step is applied to
 // all threads at once (AllThreadsSyscall); otherwise a goroutine that
 // migrated to another thread could start a process with full privileges.
+// A binary that links cgo cannot do that: there the capabilities change on
+// the calling thread only (see privilegesAllThreads), and the caller must
+// lock its goroutine to its thread first and start every child from it.
 // A default capability that this process does not have itself stays
 // missing: the set only ever shrinks.
 func dropCapabilities() error {
@@ -114,10 +117,20 @@ func capsetAll(keep uint64) error {
 	return nil
 }
 
-// allThreads runs a syscall on every thread of the process. A binary that
-// links cgo cannot do that (ENOTSUP); there it runs on the calling thread
-// only, and the caller must keep its goroutine locked to that thread and
-// start every child from it. pipe itself is built without cgo.
+// privilegesAllThreads reports whether dropCapabilities and setNoNewPrivs
+// reach every thread of this process. They do unless the binary links cgo
+// (pipe's release build does not; a `go test` binary that imports net with
+// cgo enabled does); then they reach the calling thread only, so the caller
+// must hold runtime.LockOSThread and fork every child from that goroutine.
+// The seccomp filter reaches every thread either way.
+func privilegesAllThreads() bool {
+	_, _, errno := syscall.AllThreadsSyscall(unix.SYS_GETPID, 0, 0, 0)
+	return errno != syscall.ENOTSUP
+}
+
+// allThreads runs a syscall on every thread of the process, or where cgo
+// makes that impossible (ENOTSUP) on the calling thread only (see
+// privilegesAllThreads).
 func allThreads(trap, a1, a2, a3 uintptr) error {
 	_, _, errno := syscall.AllThreadsSyscall(trap, a1, a2, a3)
 	if errno == syscall.ENOTSUP {

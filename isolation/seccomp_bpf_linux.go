@@ -31,7 +31,7 @@ const bpfMaxInsns = 4096
 
 // compileSeccomp compiles a specialised profile to a classic BPF seccomp
 // filter for arch. The program checks the architecture (anything else, and
-// x32 syscalls on amd64, kills the process), then binary-searches the
+// x32 syscalls on amd64, kill the process), then binary-searches the
 // syscall number over ranges of equal outcome, and for syscalls with
 // argument conditions tests them rule by rule.
 func compileSeccomp(p *specs.LinuxSeccomp, arch *seccompArch) ([]unix.SockFilter, error) {
@@ -45,7 +45,10 @@ func compileSeccomp(p *specs.LinuxSeccomp, arch *seccompArch) ([]unix.SockFilter
 	a.stmt(bpfRetK, unix.SECCOMP_RET_KILL_PROCESS)
 	a.stmt(bpfLdAbsW, seccompDataNr)
 	if arch.x32 {
-		a.jump(bpfJgeK, x32SyscallBit, 0, 1)
+		// x32 numbers kill, except -1 (a tracer's "skip this syscall"),
+		// which gets the default action, as with libseccomp.
+		a.jump(bpfJgeK, x32SyscallBit, 0, 2)
+		a.jump(bpfJeqK, ^uint32(0), 1, 0)
 		a.stmt(bpfRetK, unix.SECCOMP_RET_KILL_PROCESS)
 	}
 	a.tree(plan.ranges(), plan.defaultAction)

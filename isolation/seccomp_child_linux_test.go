@@ -48,6 +48,7 @@ func runPrivilegesTestChild() bool {
 //   - x32: the filter, then an x32 syscall, which must kill the process
 func privilegesChild(mode string) (map[string]string, error) {
 	unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{}) // a killed child leaves no core file
+	runtime.LockOSThread() // as the container init does: children fork from this thread
 	if mode == "all" {
 		startIdleThreads(4)
 		if err := dropCapabilities(); err != nil {
@@ -165,6 +166,8 @@ func privilegeChecks() map[string]string {
 	r := map[string]string{}
 	tasks, _ := filepath.Glob("/proc/self/task/*/status")
 	r["threads"] = fmt.Sprint(len(tasks))
+	r["all_threads"] = fmt.Sprint(privilegesAllThreads())
+	r["this_thread"] = statusFields("/proc/thread-self/status")
 	for _, f := range tasks {
 		r["task "+filepath.Base(filepath.Dir(f))] = statusFields(f)
 	}

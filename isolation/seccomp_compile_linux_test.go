@@ -89,7 +89,8 @@ func TestSeccompCompileActionsAndArch(t *testing.T) {
 		{name: "kill", nr: 500, want: seccompRetKill},
 		{name: "top of the native range", nr: 0x3fffffff, want: seccompRetAllow},
 		{name: "x32 bit", nr: x32SyscallBit | 2, want: seccompRetKill},
-		{name: "-1", nr: 0xffffffff, want: seccompRetKill},
+		{name: "-1 is not x32", nr: 0xffffffff, want: seccompRetEPERM},
+		{name: "top of the x32 range", nr: 0xfffffffe, want: seccompRetKill},
 	})
 	d := seccompData{nr: 0, arch: unix.AUDIT_ARCH_I386}
 	if got := evalSeccomp(t, prog, d); got != seccompRetKill {

@@ -32,6 +32,13 @@ func setNoNewPrivs() error {
 // this process (SECCOMP_FILTER_FLAG_TSYNC). Children inherit it; it cannot be
 // removed. Call setNoNewPrivs first.
 func loadSeccomp() error {
+	nnp, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)
+	if err != nil {
+		return fmt.Errorf("load seccomp filter: prctl(PR_GET_NO_NEW_PRIVS): %w", err)
+	}
+	if nnp != 1 {
+		return errors.New("load seccomp filter: no_new_privs is not set: call setNoNewPrivs first")
+	}
 	prog, err := defaultSeccompProgram()
 	if err != nil {
 		return err

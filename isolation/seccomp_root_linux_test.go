@@ -6,8 +6,11 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // privilegesNeedRoot skips without PIPE_TEST_ROOT=1 and fails when it is set
@@ -96,5 +99,17 @@ func TestSeccompKillsX32(t *testing.T) {
 	}
 	if ws := ee.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGSYS {
 		t.Fatalf("child ended with %v, want killed by SIGSYS", ee)
+	}
+}
+
+// TestSeccompNeedsNoNewPrivs checks that loading the filter without
+// no_new_privs is refused in this (test) process, which is left unchanged.
+func TestSeccompNeedsNoNewPrivs(t *testing.T) {
+	nnp, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0)
+	if err != nil || nnp != 0 {
+		t.Skipf("no_new_privs already set here (%d, %v)", nnp, err)
+	}
+	if err := loadSeccomp(); err == nil || !strings.Contains(err.Error(), "setNoNewPrivs") {
+		t.Fatalf("loadSeccomp without no_new_privs: %v, want a refusal", err)
 	}
 }
