@@ -48,7 +48,7 @@ func runPrivilegesTestChild() bool {
 //   - x32: the filter, then an x32 syscall, which must kill the process
 func privilegesChild(mode string) (map[string]string, error) {
 	unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{}) // a killed child leaves no core file
-	runtime.LockOSThread() // as the container init does: children fork from this thread
+	runtime.LockOSThread()                           // as the container init does: children fork from this thread
 	if mode == "all" {
 		startIdleThreads(4)
 		if err := dropCapabilities(); err != nil {
