@@ -13,7 +13,9 @@ export PIPE_TEST_ROOT ?= 1
 endif
 
 # Concurrent code is tested under the race detector; the container runtime is
-# tested without it (its re-executed init must stay small inside memory limits).
+# tested without it and without cgo, exactly as the release binary is built
+# (its re-executed init must stay small inside memory limits, and with cgo
+# capabilities cannot be dropped on every thread at once).
 RACE_PKGS := $(wildcard ./pipeline ./cache ./executor)
 PLAIN_PKGS := $(filter-out $(RACE_PKGS),$(shell $(GO) list ./... 2>/dev/null | sed 's|github.com/pipe-run/pipe|.|'))
 
@@ -31,7 +33,7 @@ install: build ## install pipe into $(PREFIX)/bin, the packages it needs, and it
 	./scripts/build-images $(PREFIX)/bin/pipe
 
 test: ## run every test (as root: the container tests too)
-	$(GO) test -count=1 $(PLAIN_PKGS)
+	CGO_ENABLED=0 $(GO) test -count=1 $(PLAIN_PKGS)
 	$(if $(RACE_PKGS),$(GO) test -race -count=1 $(addsuffix /...,$(RACE_PKGS)))
 
 lint: ## gofmt and go vet (also for a non-Linux target)
