@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"syscall"
 
@@ -31,6 +32,9 @@ func containerInit() int {
 		return 3
 	}
 	syscall.Umask(0)
+	// SIGINT and SIGTERM that come during setup wait for the main process.
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, syscall.SIGCHLD, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	// Nothing pipe had open may reach a container process (CVE-2024-21626).
 	if err := unix.CloseRange(initSocketFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		fmt.Fprintln(os.Stderr, "pipe init: close_range:", err)
@@ -46,7 +50,7 @@ func containerInit() int {
 		reportError(c, 0, "set up container", err)
 		return 3
 	}
-	return in.loop()
+	return in.loop(sigs)
 }
 
 // initState is init's view of the container.

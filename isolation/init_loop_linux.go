@@ -2,7 +2,6 @@ package isolation
 
 import (
 	"os"
-	"os/signal"
 	"syscall"
 	"time"
 )
@@ -15,9 +14,7 @@ type request struct {
 
 // loop runs until the main process has ended (and, with KeepAlive, until
 // the parent goes away). It returns init's exit code.
-func (in *initState) loop() int {
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, syscall.SIGCHLD, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+func (in *initState) loop(sigs <-chan os.Signal) int {
 	reqs := make(chan request, 4)
 	go in.readRequests(reqs)
 	in.reap() // a SIGCHLD may have come before Notify

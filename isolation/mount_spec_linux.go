@@ -47,7 +47,23 @@ func mountTarget(root int, target string, isDir bool) (int, error) {
 		unix.Close(fd)
 		return -1, err
 	}
+	if same, err := sameFile(fd, root); err != nil || same {
+		unix.Close(fd)
+		return -1, fmt.Errorf("target %s resolves to the container's root directory: refusing to mount over it (a symlink in the image?)", target)
+	}
 	return fd, nil
+}
+
+// sameFile says whether two fds refer to the same inode.
+func sameFile(a, b int) (bool, error) {
+	var sa, sb unix.Stat_t
+	if err := unix.Fstat(a, &sa); err != nil {
+		return false, err
+	}
+	if err := unix.Fstat(b, &sb); err != nil {
+		return false, err
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino, nil
 }
 
 // specMount makes the detached mount of m.

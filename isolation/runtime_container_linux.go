@@ -31,8 +31,10 @@ type Container struct {
 	mu         sync.Mutex
 	procs      map[int]*procWaiter
 	nextID     int
-	mainExited bool
+	mainStarted bool
+	mainExited  bool
 	killReason killReason
+	ctxErr     error // why the context ended, when it killed the container
 
 	gone       chan struct{} // closed when init's control socket closed
 	initDone   chan struct{} // closed when init was reaped
@@ -148,6 +150,12 @@ func (c *Container) awaitStart(w *procWaiter) (startReply, error) {
 // initDied explains a dead init.
 func (c *Container) initDied() error {
 	<-c.initDone
+	c.mu.Lock()
+	ctxErr := c.ctxErr
+	c.mu.Unlock()
+	if ctxErr != nil {
+		return fmt.Errorf("container %s: killed before its process started: %w", c.spec.ID, ctxErr)
+	}
 	msg := strings.TrimSpace(c.stderr.String())
 	if msg == "" && c.cmd.ProcessState != nil {
 		msg = c.cmd.ProcessState.String()
@@ -168,10 +176,13 @@ func (c *Container) onContextDone(ctx context.Context) {
 		return
 	}
 	if c.killReason == notKilled {
-		c.killReason = reason
+		c.killReason, c.ctxErr = reason, ctx.Err()
 	}
+	started := c.mainStarted
 	c.mu.Unlock()
-	if g := c.spec.Limits.TimeoutGrace; g > 0 {
+	// SIGTERM (which init forwards) only once the main process runs: before,
+	// there is nothing to be graceful to.
+	if g := c.spec.Limits.TimeoutGrace; g > 0 && started {
 		_ = c.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-c.initDone:
@@ -212,9 +223,15 @@ func (c *Container) destroy() error {
 	}
 	c.mu.Unlock()
 	var errs []error
-	errs = append(errs, c.killAll())
-	if c.cmd != nil && c.cmd.Process != nil {
-		<-c.initDone
+	select {
+	case <-c.initDone:
+		// init has ended, and with it every process of its pid namespace:
+		// the cgroup is empty (destroy checks again).
+	default:
+		errs = append(errs, c.killAll())
+		if c.cmd != nil && c.cmd.Process != nil {
+			<-c.initDone
+		}
 	}
 	if c.conn != nil {
 		c.conn.shutdown()

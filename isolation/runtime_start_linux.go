@@ -93,6 +93,9 @@ func (c *Container) release(id int, w *procWaiter, cfg *initConfig, st *streams,
 	if err != nil {
 		return err
 	}
+	c.mu.Lock()
+	c.mainStarted = true
+	c.mu.Unlock()
 	var tty *ttySession
 	if rep.master != nil {
 		tty = startTTY(rep.master, &c.spec.Process)

@@ -1,0 +1,36 @@
+package isolation
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"testing"
+
+	"github.com/pipe-run/pipe/internal/testimage"
+)
+
+// BenchmarkRunTrue is start-to-exit of /bin/true in a fresh container: a
+// fresh overlay root, a fresh network namespace (network none), a cgroup,
+// and Destroy. Compare with BenchmarkForkExecTrue (MACHINE.md's ratios).
+func BenchmarkRunTrue(b *testing.B) {
+	r := newTestRuntime(b)
+	root := testimage.Rootfs(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := range b.N {
+		s := &Spec{ID: fmt.Sprintf("bench-%d", i), Root: Overlay{Lower: []string{root}}, Process: Process{Args: []string{"/bin/true"}}}
+		res, err := r.Run(ctx, s)
+		if err != nil || res.ExitCode != 0 {
+			b.Fatalf("run: %v, exit %d", err, res.ExitCode)
+		}
+	}
+}
+
+// BenchmarkForkExecTrue is the baseline: fork+exec of /bin/true on the host.
+func BenchmarkForkExecTrue(b *testing.B) {
+	for range b.N {
+		if err := exec.Command("/bin/true").Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
