@@ -28,13 +28,13 @@ type Container struct {
 	started time.Time
 	stopCtx func() bool
 
-	mu         sync.Mutex
-	procs      map[int]*procWaiter
-	nextID     int
+	mu          sync.Mutex
+	procs       map[int]*procWaiter
+	nextID      int
 	mainStarted bool
 	mainExited  bool
-	killReason killReason
-	ctxErr     error // why the context ended, when it killed the container
+	killReason  killReason
+	ctxErr      error // why the context ended, when it killed the container
 
 	gone       chan struct{} // closed when init's control socket closed
 	initDone   chan struct{} // closed when init was reaped
