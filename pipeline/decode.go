@@ -142,6 +142,7 @@ func (d *decoder) collect(n *yaml.Node, field string, seen map[string]*yaml.Node
 func (d *decoder) merge(v *yaml.Node, field string, seen map[string]*yaml.Node, out *[]entry, depth int) {
 	if depth > 20 {
 		d.errorf(v, "merge fewer levels of anchors", "%s: merge keys nested too deep", field)
+		d.budget = -1 // stop merging anything else: one error is enough
 		return
 	}
 	srcs := []*yaml.Node{v}

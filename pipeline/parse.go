@@ -42,7 +42,7 @@ func Parse(filename string, data []byte) (p *Pipeline, err error) {
 	if errs != nil {
 		return nil, errs
 	}
-	ps := newParser(filename)
+	ps := newParser(filename, len(data))
 	ps.file(root)
 	if err := ps.errs.err(); err != nil {
 		return nil, err

@@ -9,9 +9,9 @@ import (
 // likely typo, else "".
 func suggest(s string, candidates []string) string {
 	best, bestD := "", -1
-	limit := 1 + len(s)/4
-	if limit > 3 {
-		limit = 3
+	limit := min(1+len(s)/4, 3)
+	if len(s) < 3 {
+		limit = 0 // every short name is one edit from another
 	}
 	for _, c := range candidates {
 		if abs(len(c)-len(s)) > limit {

@@ -18,9 +18,11 @@ type parser struct {
 	services map[string]*Service // declared services by name
 }
 
-func newParser(filename string) *parser {
+func newParser(filename string, size int) *parser {
 	return &parser{
-		decoder:  decoder{file: filename, budget: 1 << 20, hints: 200},
+		// A file without merge keys visits fewer mapping entries than it
+		// has bytes; the budget only stops alias bombs.
+		decoder:  decoder{file: filename, budget: max(1<<16, 2*size), hints: 100},
 		p:        &Pipeline{File: filename},
 		top:      &scope{vars: map[string]string{}, secrets: map[string]bool{}},
 		caches:   map[string]Cache{},
