@@ -412,7 +412,7 @@ func TestCgroupLimitFilesHere(t *testing.T) {
 	} else {
 		want = map[string]string{"memory/memory.limit_in_bytes": "100663296", "pids/pids.max": "77",
 			"cpu/cpu.cfs_quota_us": "150000", "cpu/cpu.cfs_period_us": "100000",
-			"blkio/blkio.throttle.read_bps_device": dev + " 1048576",
+			"blkio/blkio.throttle.read_bps_device":  dev + " 1048576",
 			"blkio/blkio.throttle.write_bps_device": dev + " 2097152"}
 		if fileExists(filepath.Join(c.dirs["memory"], "memory.memsw.limit_in_bytes")) {
 			want["memory/memory.memsw.limit_in_bytes"] = "100663296"
