@@ -25,7 +25,8 @@ const secretMask = "***"
 //   - its base64 forms, standard and URL alphabets, padded or not, also where
 //     the value sits inside a longer base64 stream: the value is encoded at
 //     each of the three alignments (after 0, 1 and 2 bytes) and only the
-//     characters that depend on the value alone are matched;
+//     characters that depend on the value alone are matched (the value
+//     encoded alone is masked whole, padding included);
 //   - its URL query and path escapes when they differ from the value.
 //
 // Overlapping or adjacent occurrences of different secrets are masked as one
@@ -106,6 +107,7 @@ func base64Forms(s string) []string {
 	var out []string
 	n := len(s)
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+		out = append(out, enc.EncodeToString([]byte(s))) // the value alone, with its padding
 		for k := 0; k < 3; k++ {
 			b := make([]byte, k+n)
 			copy(b[k:], s)

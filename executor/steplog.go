@@ -75,6 +75,7 @@ type StepLog struct {
 	tailNext int
 	budget   floodBudget
 	hidden   floodCount
+	flooding bool // lines are hidden until the budget and the queue recover
 	lastSum  time.Time
 	fileErr  error
 	closed   bool
@@ -193,23 +194,35 @@ func truncateUTF8(s string, n int) string {
 // deliver writes one clean line to the file, the tail and the event queue.
 func (l *StepLog) deliver(s string) {
 	if l.file != nil && l.fileErr == nil {
-		if _, err := l.file.WriteString(s + "\n"); err != nil {
+		l.file.WriteString(s)
+		if err := l.file.WriteByte('\n'); err != nil {
 			l.fileErr = fmt.Errorf("run log of step %s: %w", l.step, err)
 		}
 	}
 	l.addTail(s)
 	now := l.now()
-	if !l.budget.take(now, len(s)) || !l.enqueue(l.event(now, s, StreamOutput)) {
+	ok := l.budget.take(now, len(s))
+	if l.flooding && ok && l.budget.recovered() && l.queueRoom() {
+		l.flooding = false
+		l.summarise(now)
+	}
+	if l.flooding || !ok || !l.enqueue(l.event(now, s, StreamOutput)) {
+		if !l.flooding {
+			l.flooding, l.lastSum = true, now
+		}
 		l.hidden.lines++
 		l.hidden.bytes += int64(len(s))
 		if now.Sub(l.lastSum) >= floodSummaryEvery {
 			l.summarise(now)
 		}
-		return
 	}
-	if l.hidden.lines > 0 {
-		l.summarise(now)
-	}
+}
+
+// queueRoom reports whether the event queue is at most half full.
+func (l *StepLog) queueRoom() bool {
+	q := <-l.pending
+	l.pending <- q
+	return len(l.queue) < queueLines/2 && q < queueBytes/2
 }
 
 // event builds a step_log event.
@@ -325,6 +338,11 @@ type floodBudget struct {
 
 func newFloodBudget(now time.Time) floodBudget {
 	return floodBudget{lines: floodBurstLines, bytes: floodBurstBytes, last: now}
+}
+
+// recovered reports whether the bucket is at least half full again.
+func (b *floodBudget) recovered() bool {
+	return b.lines >= floodBurstLines/2 && b.bytes >= floodBurstBytes/2
 }
 
 // take spends one line of n bytes, refilling first; false when over budget.

@@ -52,8 +52,24 @@ func sanitizeText(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-// isPlain reports whether s is printable ASCII and tabs only: the fast path.
+// isPlain reports whether s is printable ASCII and tabs only: the fast
+// path, eight bytes at a time.
 func isPlain(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		del := x ^ (0x7f * ones)
+		if (x|((x-0x20*ones)&^x)|((del-ones)&^del))&highs != 0 && !isPlainBytes(s[i:i+8]) {
+			return false
+		}
+	}
+	return isPlainBytes(s[i:])
+}
+
+// isPlainBytes is isPlain one byte at a time.
+func isPlainBytes(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; (c < 0x20 && c != '\t') || c >= 0x7f {
 			return false

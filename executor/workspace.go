@@ -28,9 +28,10 @@ import (
 //
 // A Workspace is immutable once Snapshot returns and safe for concurrent use.
 type Workspace struct {
-	dir   string
-	files []wsFile // sorted by path
-	notes []string
+	dir      string
+	files    []wsFile // sorted by path
+	notes    []string
+	rehashed int // files read to hash them (the others came from the hash cache)
 }
 
 // wsFile is one file of a snapshot.
@@ -97,7 +98,7 @@ func snapshot(ctx context.Context, repo, dst, hashCache string) (*Workspace, err
 	if err != nil {
 		return nil, err
 	}
-	w := &Workspace{dir: dst, files: files, notes: s.notes()}
+	w := &Workspace{dir: dst, files: files, notes: s.notes(), rehashed: int(s.rehashed.Load())}
 	if err := s.cache.save(files); err != nil {
 		w.notes = append(w.notes, err.Error()+" (hashes are recomputed next run)")
 	}
