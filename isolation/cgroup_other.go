@@ -2,12 +2,9 @@
 
 package isolation
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
-var errCgroupsNeedLinux = fmt.Errorf("cgroups: containers need Linux: %w", errors.ErrUnsupported)
+var errCgroupsNeedLinux = fmt.Errorf("cgroups: %w", ErrUnsupported)
 
 func newCgroupManager(parent string) (*cgroupManager, error) { return nil, errCgroupsNeedLinux }
 

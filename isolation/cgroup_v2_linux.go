@@ -138,11 +138,20 @@ func (m *cgroupManager) applyV2(c *cgroup, l Limits) error {
 	if err := c.applyV2IO(enabled["io"], m.device(), l); err != nil {
 		return err
 	}
+	return c.openFD()
+}
+
+// openFD opens the cgroup's dir for CLONE_INTO_CGROUP. O_PATH is enough:
+// the kernel only needs the fd to name the cgroup.
+func (c *cgroup) openFD() error {
+	dir := c.dirs["memory"]
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: dir, Err: err}
 	}
+	c.mu.Lock()
 	c.dirFD = fd
+	c.mu.Unlock()
 	return nil
 }
 
@@ -208,19 +217,30 @@ func bps(v int64) string {
 }
 
 // killV2 writes cgroup.kill (Linux 5.14+), which kills the whole subtree at
-// once; older kernels get freeze, SIGKILL everything, thaw, until empty.
+// once, and waits until it is empty; older kernels get killV2ByFreezing.
 func (c *cgroup) killV2() error {
 	dir := c.dirs["memory"]
-	deadline := time.Now().Add(killTimeout)
-	if fileExists(filepath.Join(dir, "cgroup.kill")) {
-		if err := writeCgroupFile(dir, "cgroup.kill", "1"); err != nil {
-			return err
-		}
-		return c.waitEmpty(deadline)
+	if !fileExists(filepath.Join(dir, "cgroup.kill")) {
+		return c.killV2ByFreezing()
 	}
+	if err := writeCgroupFile(dir, "cgroup.kill", "1"); err != nil {
+		if !fileExists(dir) {
+			return nil
+		}
+		return err
+	}
+	return c.waitEmpty(time.Now().Add(killTimeout))
+}
+
+// killV2ByFreezing freezes the cgroup (so nothing forks meanwhile), sends
+// SIGKILL to every process, thaws it so the signals are delivered, and
+// repeats until it is empty.
+func (c *cgroup) killV2ByFreezing() error {
+	dir := c.dirs["memory"]
 	if !fileExists(dir) {
 		return nil
 	}
+	deadline := time.Now().Add(killTimeout)
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
 		frozeErr := freezeV2(dir)
 		pids, err := c.procs()
