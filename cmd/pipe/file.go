@@ -1,0 +1,85 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/pipe-run/pipe/pipeline"
+	"github.com/spf13/cobra"
+)
+
+// defaultFile is the name of the pipeline file pipe looks for.
+const defaultFile = ".pipe.yml"
+
+// addFileFlag adds -f/--file to a command that reads the pipeline.
+func addFileFlag(cmd *cobra.Command, file *string) {
+	cmd.Flags().StringVarP(file, "file", "f", "", "pipeline file (default: .pipe.yml in the current directory or the nearest parent that has one)")
+}
+
+// findPipeline returns the pipeline file to read: file when set, else
+// .pipe.yml in the current directory or the nearest parent that has one
+// (as git finds its repository), as a path relative to the current
+// directory so that error positions stay short and clickable.
+func findPipeline(file string) (string, error) {
+	if file != "" {
+		return file, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find %s: %w", defaultFile, err)
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		p := filepath.Join(dir, defaultFile)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			if rel, err := filepath.Rel(wd, p); err == nil {
+				return rel, nil
+			}
+			return p, nil
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
+			return "", fmt.Errorf("find %s: %w", defaultFile, err)
+		}
+		if filepath.Dir(dir) == dir {
+			return "", usageError("no %s in %s or any parent directory (create one, or name a file with -f FILE)", defaultFile, wd)
+		}
+	}
+}
+
+// loadPipeline finds and loads the pipeline. Problems in the file are
+// printed to stderr, one per line, and returned as a silent error with exit
+// code 2; an unreadable file is a command-line error (2) as well.
+func loadPipeline(o *output, file string) (*pipeline.Pipeline, error) {
+	path, err := findPipeline(file)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pipeline.Load(path)
+	var list pipeline.ErrorList
+	switch {
+	case err == nil:
+		return p, nil
+	case errors.As(err, &list):
+		printProblems(o, path, list)
+		return nil, withCode(ExitInvalid, silentError{err})
+	default:
+		return nil, withCode(ExitInvalid, err)
+	}
+}
+
+// printProblems prints every problem of a pipeline file, then a summary.
+func printProblems(o *output, path string, list pipeline.ErrorList) {
+	for _, e := range list {
+		fmt.Fprintf(o.stderr, "%s %s", o.bold(e.Pos.String()+":"), e.Msg)
+		if e.Hint != "" {
+			fmt.Fprintf(o.stderr, " %s", o.faint("("+e.Hint+")"))
+		}
+		fmt.Fprintln(o.stderr)
+	}
+	n := "1 problem"
+	if len(list) != 1 {
+		n = fmt.Sprintf("%d problems", len(list))
+	}
+	fmt.Fprintf(o.stderr, "%s %s is invalid: %s\n", o.red("error:"), path, n)
+}
