@@ -68,7 +68,7 @@ func archiveKind(p string, fi os.FileInfo) (string, error) {
 	}
 	names, err := tarNames(p)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("not an image archive: want a docker save tarball or an OCI layout, as a dir or a tar (%w)", err)
 	}
 	switch {
 	case names["oci-layout"] && names["index.json"]:
@@ -76,7 +76,7 @@ func archiveKind(p string, fi os.FileInfo) (string, error) {
 	case names["manifest.json"]:
 		return "docker", nil
 	}
-	return "", fmt.Errorf("not a docker save tarball (no manifest.json) nor an OCI layout tar (no oci-layout)")
+	return "", fmt.Errorf("not an image archive: want a docker save tarball (with manifest.json) or an OCI layout (with oci-layout), as a dir or a tar")
 }
 
 // tarNames lists the top-level names in a tar file.

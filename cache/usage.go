@@ -59,6 +59,9 @@ func diskUsage(ctx context.Context, root string, seen map[uint64]bool) (int64, e
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if p == root && d.IsDir() {
+			return nil // the kind's own directory is not an entry
+		}
 		fi, err := d.Info()
 		if err != nil {
 			return nil
