@@ -94,7 +94,7 @@ func confEnv(t *testing.T, u runtimeUnderTest) {
 	}
 }
 
-func writeFiles(t *testing.T, dir string, files map[string]string) string {
+func writeFiles(t testing.TB, dir string, files map[string]string) string {
 	t.Helper()
 	for name, body := range files {
 		p := filepath.Join(dir, name)
@@ -108,7 +108,7 @@ func writeFiles(t *testing.T, dir string, files map[string]string) string {
 	return dir
 }
 
-func readFile(t *testing.T, p string) string {
+func readFile(t testing.TB, p string) string {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {

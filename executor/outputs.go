@@ -7,6 +7,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/pipe-run/pipe/pipeline"
 )
 
 // An output layer is the upper dir of a step's /workspace overlay: what the
@@ -17,8 +19,8 @@ import (
 //
 // Filter rules: a path is kept when a glob matches it or one of its parent
 // directories ("dist" keeps all of dist/). Globs are slash-separated, relative
-// to /workspace, with path.Match syntax per segment and "**" for any number of
-// segments. Whiteouts follow the same rule as files (deleting a file that is
+// to /workspace, with pipeline.MatchGlob's syntax (path.Match per segment, "**" for any
+// number of segments). Whiteouts follow the same rule as files (deleting a file that is
 // not an output is not an output either). A directory that is kept only
 // because some of its entries are loses its opaque marker: that it was
 // replaced is a change of the directory itself, which the globs do not keep.
@@ -121,38 +123,14 @@ func countTree(p string, fi fs.FileInfo, st *layerStats) error {
 }
 
 // matchAnyGlob reports whether a glob matches rel or one of its parents.
+// Globs have pipeline.MatchGlob's syntax, as everywhere in the file format.
 func matchAnyGlob(pats []string, rel string) bool {
-	segs := strings.Split(rel, "/")
 	for _, p := range pats {
-		ps := strings.Split(p, "/")
-		for n := 1; n <= len(segs); n++ {
-			if matchSegments(ps, segs[:n]) {
+		for q := rel; q != "." && q != ""; q = path.Dir(q) {
+			if pipeline.MatchGlob(p, q) {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-// matchSegments matches a glob's segments against a path's, "**" matching
-// any number of them.
-func matchSegments(pat, segs []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			for i := 0; i <= len(segs); i++ {
-				if matchSegments(pat[1:], segs[i:]) {
-					return true
-				}
-			}
-			return false
-		}
-		if len(segs) == 0 {
-			return false
-		}
-		if ok, err := path.Match(pat[0], segs[0]); err != nil || !ok {
-			return false
-		}
-		pat, segs = pat[1:], segs[1:]
-	}
-	return len(segs) == 0
 }

@@ -11,7 +11,9 @@ import (
 func TestMain(m *testing.M) {
 	// Tests that start real containers re-execute this binary as their init.
 	isolation.MaybeInit()
-	os.Exit(m.Run())
+	code := m.Run()
+	removeSharedStore()
+	os.Exit(code)
 }
 
 // needsRoot skips a test that starts real containers unless PIPE_TEST_ROOT=1;

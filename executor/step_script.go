@@ -109,7 +109,7 @@ func (e *commandEcho) matchLine(p []byte) []byte {
 	line := strings.TrimSpace(string(e.pending[len(e.marker):]))
 	if n, err := strconv.Atoi(line); err == nil && n >= 1 && n <= len(e.commands) {
 		e.current = n
-		e.note("+ %s", firstLine(e.commands[n-1]))
+		e.note("+ %s", commandHead(e.commands[n-1]))
 	} else {
 		e.out.Write(e.pending)
 	}
@@ -133,8 +133,8 @@ func (e *commandEcho) Flush() {
 	}
 }
 
-// firstLine shortens a multi-line command for its "+ command" line.
-func firstLine(c string) string {
+// commandHead shortens a multi-line command for its "+ command" line.
+func commandHead(c string) string {
 	c = strings.TrimSpace(c)
 	if i := strings.IndexByte(c, '\n'); i >= 0 {
 		return c[:i] + " …"

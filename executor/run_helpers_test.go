@@ -1,0 +1,216 @@
+package executor
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/internal/testimage"
+	"github.com/pipe-run/pipe/pipeline"
+)
+
+// testImage is the name the busybox test image is imported under.
+const testImage = "pipe.test/busybox:1"
+
+// eventLog is a Sink that keeps every event.
+type eventLog struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+func (l *eventLog) Emit(e Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+}
+
+func (l *eventLog) all() []Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Event(nil), l.events...)
+}
+
+// finished returns the step_finished event of each step.
+func (l *eventLog) finished() map[string]Event {
+	m := map[string]Event{}
+	for _, e := range l.all() {
+		if e.Type == EventStepFinished {
+			m[e.Step] = e
+		}
+	}
+	return m
+}
+
+// statuses returns "step=status" for every finished step, sorted by step.
+func (l *eventLog) statuses() map[string]Status {
+	m := map[string]Status{}
+	for k, e := range l.finished() {
+		m[k] = e.Status
+	}
+	return m
+}
+
+// lines returns the step_log lines of step (both streams), in order.
+func (l *eventLog) lines(step string) []string {
+	var out []string
+	for _, e := range l.all() {
+		if e.Type == EventStepLog && e.Step == step {
+			out = append(out, e.Line)
+		}
+	}
+	return out
+}
+
+// text is every event rendered as text, to search for leaks.
+func (l *eventLog) text() string {
+	var b strings.Builder
+	for _, e := range l.all() {
+		j, _ := e.MarshalJSON()
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// testEnv is a store holding the busybox image, a repo, and a runtime.
+type testEnv struct {
+	t     testing.TB
+	store *cache.Store
+	rt    Runtime
+	fake  *fakeRuntime
+	repo  string
+	nonce string // in every step's env: keys unique to this testEnv
+}
+
+// newFakeEnv returns a testEnv whose runtime is the fake.
+func newFakeEnv(t testing.TB) *testEnv {
+	e := newStoreEnv(t)
+	e.fake = newFakeRuntime(t.TempDir())
+	e.rt = e.fake
+	return e
+}
+
+func newStoreEnv(t testing.TB) *testEnv {
+	t.Helper()
+	repo := t.TempDir()
+	writeFiles(t, repo, map[string]string{"src/main.txt": "main", "README": "readme"})
+	return &testEnv{t: t, store: sharedStore(t), repo: repo, nonce: randomHex(8)}
+}
+
+// The tests share one store holding the busybox image, because building and
+// importing the image takes seconds under the race detector. Each testEnv
+// adds a nonce to its steps' env, so no test ever hits another's results.
+var (
+	storeOnce sync.Once
+	storeDir  string
+	store     *cache.Store
+	storeErr  error
+)
+
+func sharedStore(t testing.TB) *cache.Store {
+	t.Helper()
+	storeOnce.Do(func() {
+		if storeDir, storeErr = os.MkdirTemp("", "pipe-executor-test-"); storeErr != nil {
+			return
+		}
+		if store, storeErr = cache.Open(filepath.Join(storeDir, "store")); storeErr != nil {
+			return
+		}
+		storeErr = importBusybox(store, storeDir)
+	})
+	if storeErr != nil {
+		t.Fatal(storeErr)
+	}
+	return store
+}
+
+// removeSharedStore is called by TestMain.
+func removeSharedStore() {
+	if storeDir != "" {
+		os.RemoveAll(storeDir)
+	}
+}
+
+func importBusybox(store *cache.Store, dir string) error {
+	img, err := testimage.Busybox()
+	if err != nil {
+		return err
+	}
+	tag, err := name.NewTag(testImage)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "busybox.tar")
+	if err := tarball.WriteToFile(path, tag, img); err != nil {
+		return err
+	}
+	_, err = store.Import(context.Background(), path, testImage)
+	return err
+}
+
+// parse parses a pipeline whose steps use the test image by default.
+func parse(t testing.TB, yml string) *pipeline.Pipeline {
+	t.Helper()
+	p, err := pipeline.Parse("test.pipe.yml", []byte("version: 1\nimage: "+testImage+"\n"+yml))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return p
+}
+
+// run runs yml with options changed by mod.
+func (e *testEnv) run(ctx context.Context, yml string, mod func(*Options)) (*Summary, *eventLog, error) {
+	e.t.Helper()
+	log := &eventLog{}
+	o := Options{Runtime: e.rt, Store: e.store, Sink: log, Repo: e.repo, Jobs: 4, Pull: cache.PullNever,
+		Env: []string{"PIPE_TEST_NONCE=" + e.nonce}}
+	if mod != nil {
+		mod(&o)
+	}
+	sum, err := Run(ctx, parse(e.t, yml), o)
+	return sum, log, err
+}
+
+// mustRun runs yml and fails the test on a run error.
+func (e *testEnv) mustRun(yml string, mod func(*Options)) (*Summary, *eventLog) {
+	e.t.Helper()
+	sum, log, err := e.run(context.Background(), yml, mod)
+	if err != nil {
+		e.t.Fatalf("run: %v\nevents:\n%s", err, log.text())
+	}
+	return sum, log
+}
+
+func wantStatuses(t testing.TB, log *eventLog, want map[string]Status) {
+	t.Helper()
+	got := log.statuses()
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("step %s: status %q, want %q (event %+v)\nevents:\n%s", k, got[k], v, log.finished()[k], log.text())
+			return
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("statuses %v, want %v", got, want)
+	}
+}
+
+func dirEntries(t testing.TB, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name())
+	}
+	return out
+}

@@ -1,0 +1,122 @@
+package executor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pipe-run/pipe/cache"
+)
+
+// maxParallelPulls bounds the image pulls at the start of a run.
+const maxParallelPulls = 4
+
+// prepare does what must succeed before any step runs: a lease on the store,
+// the run log, the images of the selected steps and their services, and the
+// workspace snapshot.
+func (r *run) prepare(ctx context.Context) error {
+	lease, err := r.o.Store.Lease(ctx)
+	if err != nil {
+		return fmt.Errorf("store %s: lease: %w", r.o.Store.Root(), err)
+	}
+	r.lease = lease
+	r.cleanup = append(r.cleanup, lease.Release)
+	if r.runLog, err = NewRunLog(r.o.Store.RunsDir(), r.id, r.o.KeepRuns); err != nil {
+		return fmt.Errorf("run log: %w", err)
+	}
+	r.cleanup = append(r.cleanup, func() { r.runLog.Close() })
+	if err := r.pullImages(ctx); err != nil {
+		return err
+	}
+	return r.snapshot(ctx)
+}
+
+// imageRefs lists the images the selected steps and their services use.
+func (r *run) imageRefs() ([]string, error) {
+	set := map[string]bool{}
+	for _, s := range r.steps {
+		if s.Image == "" {
+			return nil, fmt.Errorf("%s: step %s has no image: set image: on the step or at the top of the file", s.Pos, s.Name)
+		}
+		set[s.Image] = true
+		for _, svc := range s.Services {
+			if svc.Image == "" {
+				return nil, fmt.Errorf("%s: service %s has no image", svc.Pos, svc.Name)
+			}
+			set[svc.Image] = true
+		}
+	}
+	refs := make([]string, 0, len(set))
+	for ref := range set {
+		refs = append(refs, ref)
+	}
+	sort.Strings(refs)
+	return refs, nil
+}
+
+// pullImages makes every image available, a few at a time.
+func (r *run) pullImages(ctx context.Context) error {
+	refs, err := r.imageRefs()
+	if err != nil {
+		return err
+	}
+	images := make([]*cache.Image, len(refs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxParallelPulls)
+	for i, ref := range refs {
+		g.Go(func() error {
+			img, err := r.o.Store.Pull(gctx, ref, cache.PullOptions{Policy: r.o.Pull, Progress: r.o.PullProgress, Lease: r.lease})
+			if err != nil {
+				return fmt.Errorf("image %s: %w", ref, err)
+			}
+			images[i] = img
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	r.images = make(map[string]*cache.Image, len(refs))
+	for i, ref := range refs {
+		r.images[ref] = images[i]
+	}
+	return nil
+}
+
+// snapshot takes the workspace snapshot every step's /workspace starts from.
+func (r *run) snapshot(ctx context.Context) error {
+	repo := r.o.Repo
+	if repo == "" {
+		repo = "."
+	}
+	abs, err := filepath.Abs(repo)
+	if err != nil {
+		return fmt.Errorf("workspace %s: %w", repo, err)
+	}
+	dir, err := r.o.Store.NewStaging("snapshot")
+	if err != nil {
+		return fmt.Errorf("workspace snapshot: %w", err)
+	}
+	r.cleanup = append(r.cleanup, func() { os.RemoveAll(dir) })
+	ws, err := Snapshot(ctx, abs, filepath.Join(dir, "ws"), hashCachePath(r.o.Store, abs))
+	if err != nil {
+		return fmt.Errorf("workspace snapshot of %s: %w", abs, err)
+	}
+	r.ws = ws
+	return nil
+}
+
+// hashCachePath is where the stat-based file hashes of a checkout are kept
+// between runs: one file per checkout path, in the store.
+func hashCachePath(s *cache.Store, repo string) string {
+	sum := sha256.Sum256([]byte(repo))
+	dir := filepath.Join(s.Root(), "workspaces")
+	os.MkdirAll(dir, 0o700)
+	return filepath.Join(dir, hex.EncodeToString(sum[:8])+".hashes")
+}
