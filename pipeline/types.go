@@ -62,6 +62,8 @@ const (
 )
 
 // Step is one step after matrix expansion, with every field resolved.
+// Steps share slices (Env, Caches, Services, Secrets) with each other and the
+// Pipeline: treat every field as read-only.
 type Step struct {
 	Name   string        // unique: "build", or "test[go=1.22,os=linux]" for a matrix expansion
 	Base   string        // the name in the file: "test"
