@@ -99,10 +99,7 @@ func (x *extractor) run(ctx context.Context, r io.Reader) error {
 			return x.fail(hdr.Name, err)
 		}
 	}
-	if err := x.finishDirs(ctx); err != nil {
-		return x.fail("", err)
-	}
-	return nil
+	return x.finishDirs(ctx)
 }
 
 // entry checks one tar entry against the guards and dispatches on its type.
@@ -211,11 +208,13 @@ func (x *extractor) finishDirs(ctx context.Context) error {
 	for i, name := range x.dirOrder {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
-				return err
+				return x.fail("", err)
 			}
 		}
-		if err := x.finishDir(name, x.dirs[name]); err != nil {
-			return fmt.Errorf("dir %q: %w", name, err)
+		if m, ok := x.dirs[name]; ok {
+			if err := x.finishDir(name, m); err != nil {
+				return x.fail(name, fmt.Errorf("set the dir's mode and times: %w", err))
+			}
 		}
 	}
 	return nil
