@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pipe-run/pipe/cache"
 	"github.com/pipe-run/pipe/internal/testimage"
+	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -93,9 +95,37 @@ type testEnv struct {
 func newFakeEnv(t testing.TB) *testEnv {
 	e := newStoreEnv(t)
 	e.fake = newFakeRuntime(t.TempDir())
-	e.rt = e.fake
+	e.rt = &countingRuntime{Runtime: e.fake}
 	return e
 }
+
+// newRealEnv returns a testEnv whose runtime is isolation (root only).
+func newRealEnv(t testing.TB) *testEnv {
+	rt := newRealRuntime(t)
+	e := newStoreEnv(t)
+	e.rt = &countingRuntime{Runtime: rt}
+	return e
+}
+
+// forEachRuntime runs f on the fake, and on isolation with PIPE_TEST_ROOT=1.
+func forEachRuntime(t *testing.T, f func(t *testing.T, e *testEnv)) {
+	t.Run("fake", func(t *testing.T) { f(t, newFakeEnv(t)) })
+	t.Run("isolation", func(t *testing.T) { f(t, newRealEnv(t)) })
+}
+
+// countingRuntime counts the containers started.
+type countingRuntime struct {
+	Runtime
+	n atomic.Int64
+}
+
+func (c *countingRuntime) Start(ctx context.Context, s *isolation.Spec) (Container, error) {
+	c.n.Add(1)
+	return c.Runtime.Start(ctx, s)
+}
+
+// starts returns the number of containers started so far.
+func (e *testEnv) starts() int { return int(e.rt.(*countingRuntime).n.Load()) }
 
 func newStoreEnv(t testing.TB) *testEnv {
 	t.Helper()

@@ -14,8 +14,8 @@ import (
 // Output layers go along edges only: b (needs a) sees a's file, c (parallel
 // to a) does not, d (needs b) sees both; the checkout never changes.
 func TestRunOutputLayersFollowEdges(t *testing.T) {
-	e := newFakeEnv(t)
-	_, log := e.mustRun(`
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		_, log := e.mustRun(`
 steps:
   a:
     run: echo from-a > a.txt; rm README
@@ -28,58 +28,61 @@ steps:
     needs: [b]
     run: [cat a.txt b.txt, test ! -e c.txt]
 `, nil)
-	wantStatuses(t, log, map[string]Status{"a": StatusOK, "b": StatusOK, "c": StatusOK, "d": StatusOK})
-	if got := strings.Join(log.lines("d"), "|"); !strings.Contains(got, "from-a|from-a") {
-		t.Errorf("d's output %q", got)
-	}
-	if got := dirEntries(t, e.repo); strings.Join(got, " ") != "README src" {
-		t.Errorf("the checkout changed: %v", got)
-	}
+		wantStatuses(t, log, map[string]Status{"a": StatusOK, "b": StatusOK, "c": StatusOK, "d": StatusOK})
+		if got := strings.Join(log.lines("d"), "|"); !strings.Contains(got, "from-a|from-a") {
+			t.Errorf("d's output %q", got)
+		}
+		if got := dirEntries(t, e.repo); strings.Join(got, " ") != "README src" {
+			t.Errorf("the checkout changed: %v", got)
+		}
+	})
 }
 
 func TestRunDependenciesFinishFirst(t *testing.T) {
-	e := newFakeEnv(t)
-	_, log := e.mustRun(`
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		_, log := e.mustRun(`
 steps:
   one: {run: sleep 0.1}
   two: {needs: [one], run: "true"}
   three: {needs: [two, one], run: "true"}
 `, nil)
-	ends, starts := map[string]time.Time{}, map[string]time.Time{}
-	for _, ev := range log.all() {
-		switch ev.Type {
-		case EventStepStarted:
-			starts[ev.Step] = ev.Time
-		case EventStepFinished:
-			ends[ev.Step] = ev.Time
+		ends, starts := map[string]time.Time{}, map[string]time.Time{}
+		for _, ev := range log.all() {
+			switch ev.Type {
+			case EventStepStarted:
+				starts[ev.Step] = ev.Time
+			case EventStepFinished:
+				ends[ev.Step] = ev.Time
+			}
 		}
-	}
-	if !starts["two"].After(ends["one"]) || !starts["three"].After(ends["two"]) {
-		t.Errorf("order: starts %v ends %v", starts, ends)
-	}
+		if !starts["two"].After(ends["one"]) || !starts["three"].After(ends["two"]) {
+			t.Errorf("order: starts %v ends %v", starts, ends)
+		}
+	})
 }
 
 // Two 0.5 s steps with --jobs 2 overlap: each starts before the other ends.
 func TestRunParallelStepsOverlap(t *testing.T) {
-	e := newFakeEnv(t)
-	_, log := e.mustRun("steps:\n  a: {run: sleep 0.5}\n  b: {run: sleep 0.5}\n", func(o *Options) { o.Jobs = 2 })
-	s, f := map[string]time.Time{}, map[string]time.Time{}
-	for _, ev := range log.all() {
-		if ev.Type == EventStepStarted {
-			s[ev.Step] = ev.Time
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		_, log := e.mustRun("steps:\n  a: {run: sleep 0.5}\n  b: {run: sleep 0.5}\n", func(o *Options) { o.Jobs = 2 })
+		s, f := map[string]time.Time{}, map[string]time.Time{}
+		for _, ev := range log.all() {
+			if ev.Type == EventStepStarted {
+				s[ev.Step] = ev.Time
+			}
+			if ev.Type == EventStepFinished {
+				f[ev.Step] = ev.Time
+			}
 		}
-		if ev.Type == EventStepFinished {
-			f[ev.Step] = ev.Time
+		if !s["a"].Before(f["b"]) || !s["b"].Before(f["a"]) {
+			t.Errorf("steps did not overlap: started %v finished %v", s, f)
 		}
-	}
-	if !s["a"].Before(f["b"]) || !s["b"].Before(f["a"]) {
-		t.Errorf("steps did not overlap: started %v finished %v", s, f)
-	}
+	})
 }
 
 func TestRunCacheHitsAndMisses(t *testing.T) {
-	e := newFakeEnv(t)
-	const yml = `
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		const yml = `
 steps:
   build:
     inputs: [src]
@@ -91,186 +94,193 @@ steps:
     cache: false
     run: [echo hi]
 `
-	_, log := e.mustRun(yml, nil)
-	wantStatuses(t, log, map[string]Status{"build": StatusOK, "test": StatusOK, "nocache": StatusOK})
-	first := log.finished()["build"]
-	started := e.fake.starts()
+		_, log := e.mustRun(yml, nil)
+		wantStatuses(t, log, map[string]Status{"build": StatusOK, "test": StatusOK, "nocache": StatusOK})
+		first := log.finished()["build"]
+		started := e.starts()
 
-	sum, log := e.mustRun(yml, nil)
-	wantStatuses(t, log, map[string]Status{"build": StatusCached, "test": StatusCached, "nocache": StatusOK})
-	if got := log.finished()["build"]; got.CachedFrom != first.RunID || !got.CacheHit || got.Key != first.Key {
-		t.Errorf("hit %+v, want cached from %s", got, first.RunID)
-	}
-	if n := e.fake.starts() - started; n != 1 {
-		t.Errorf("%d containers on a fully cached run, want 1 (the cache: false step)", n)
-	}
-	if !strings.Contains(strings.Join(log.lines("build"), "\n"), "cached: result of run "+first.RunID) {
-		t.Errorf("build's log does not say where the result came from: %q", log.lines("build"))
-	}
-	if sum.Counts[StatusCached] != 2 {
-		t.Errorf("counts %v", sum.Counts)
-	}
+		sum, log := e.mustRun(yml, nil)
+		wantStatuses(t, log, map[string]Status{"build": StatusCached, "test": StatusCached, "nocache": StatusOK})
+		if got := log.finished()["build"]; got.CachedFrom != first.RunID || !got.CacheHit || got.Key != first.Key {
+			t.Errorf("hit %+v, want cached from %s", got, first.RunID)
+		}
+		if n := e.starts() - started; n != 1 {
+			t.Errorf("%d containers on a fully cached run, want 1 (the cache: false step)", n)
+		}
+		if !strings.Contains(strings.Join(log.lines("build"), "\n"), "cached: result of run "+first.RunID) {
+			t.Errorf("build's log does not say where the result came from: %q", log.lines("build"))
+		}
+		if sum.Counts[StatusCached] != 2 {
+			t.Errorf("counts %v", sum.Counts)
+		}
 
-	// A file outside build's inputs: build still hits; test (whose inputs
-	// are the whole workspace) runs.
-	writeFiles(t, e.repo, map[string]string{"README": "changed"})
-	_, log = e.mustRun(yml, nil)
-	wantStatuses(t, log, map[string]Status{"build": StatusCached, "test": StatusOK, "nocache": StatusOK})
+		// A file outside build's inputs: build still hits; test (whose inputs
+		// are the whole workspace) runs.
+		writeFiles(t, e.repo, map[string]string{"README": "changed"})
+		_, log = e.mustRun(yml, nil)
+		wantStatuses(t, log, map[string]Status{"build": StatusCached, "test": StatusOK, "nocache": StatusOK})
 
-	// An input changes: build and its dependant run again, and see it.
-	writeFiles(t, e.repo, map[string]string{"src/main.txt": "v2"})
-	_, log = e.mustRun(yml, nil)
-	wantStatuses(t, log, map[string]Status{"build": StatusOK, "test": StatusOK, "nocache": StatusOK})
-	if got := log.lines("test"); len(got) == 0 || got[len(got)-1] != "v2" {
-		t.Errorf("test's output %q, want v2 last", got)
-	}
+		// An input changes: build and its dependant run again, and see it.
+		writeFiles(t, e.repo, map[string]string{"src/main.txt": "v2"})
+		_, log = e.mustRun(yml, nil)
+		wantStatuses(t, log, map[string]Status{"build": StatusOK, "test": StatusOK, "nocache": StatusOK})
+		if got := log.lines("test"); len(got) == 0 || got[len(got)-1] != "v2" {
+			t.Errorf("test's output %q, want v2 last", got)
+		}
 
-	// --no-cache runs everything.
-	_, log = e.mustRun(yml, func(o *Options) { o.NoCache = true })
-	wantStatuses(t, log, map[string]Status{"build": StatusOK, "test": StatusOK, "nocache": StatusOK})
+		// --no-cache runs everything.
+		_, log = e.mustRun(yml, func(o *Options) { o.NoCache = true })
+		wantStatuses(t, log, map[string]Status{"build": StatusOK, "test": StatusOK, "nocache": StatusOK})
+	})
 }
 
 func TestRunFailFastAndKeepGoing(t *testing.T) {
-	e := newFakeEnv(t)
-	const yml = `
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		const yml = `
 steps:
   bad: {run: [echo about to fail, exit 3]}
   after: {needs: [bad], run: "true"}
   slow: {run: sleep 5}
 `
-	start := time.Now()
-	sum, log := e.mustRun(yml, nil)
-	wantStatuses(t, log, map[string]Status{"bad": StatusFailed, "after": StatusSkipped, "slow": StatusCanceled})
-	if time.Since(start) > 4*time.Second {
-		t.Errorf("fail fast did not stop the slow step")
-	}
-	bad := log.finished()["bad"]
-	if bad.ExitCode != 3 || !strings.Contains(bad.Error, "command 2 failed with exit code 3: exit 3") {
-		t.Errorf("bad: %+v", bad)
-	}
-	if sum.Status != StatusFailed || strings.Join(sum.Failed, ",") != "bad" {
-		t.Errorf("summary %+v", sum)
-	}
-	if got := strings.Join(log.lines("bad"), "|"); got != "+ echo about to fail|about to fail|+ exit 3|failed: command 2 failed with exit code 3: exit 3" {
-		t.Errorf("bad's log %q", got)
-	}
+		start := time.Now()
+		sum, log := e.mustRun(yml, nil)
+		wantStatuses(t, log, map[string]Status{"bad": StatusFailed, "after": StatusSkipped, "slow": StatusCanceled})
+		if time.Since(start) > 4*time.Second {
+			t.Errorf("fail fast did not stop the slow step")
+		}
+		bad := log.finished()["bad"]
+		if bad.ExitCode != 3 || !strings.Contains(bad.Error, "command 2 failed with exit code 3: exit 3") {
+			t.Errorf("bad: %+v", bad)
+		}
+		if sum.Status != StatusFailed || strings.Join(sum.Failed, ",") != "bad" {
+			t.Errorf("summary %+v", sum)
+		}
+		if got := strings.Join(log.lines("bad"), "|"); got != "+ echo about to fail|about to fail|+ exit 3|failed: command 2 failed with exit code 3: exit 3" {
+			t.Errorf("bad's log %q", got)
+		}
 
-	_, log = e.mustRun(strings.Replace(yml, "sleep 5", "sleep 0.2", 1), func(o *Options) { o.KeepGoing = true })
-	wantStatuses(t, log, map[string]Status{"bad": StatusFailed, "after": StatusSkipped, "slow": StatusOK})
-	if r := log.finished()["after"].Reason; r != "needs bad, which failed" {
-		t.Errorf("reason %q", r)
-	}
+		_, log = e.mustRun(strings.Replace(yml, "sleep 5", "sleep 0.2", 1), func(o *Options) { o.KeepGoing = true })
+		wantStatuses(t, log, map[string]Status{"bad": StatusFailed, "after": StatusSkipped, "slow": StatusOK})
+		if r := log.finished()["after"].Reason; r != "needs bad, which failed" {
+			t.Errorf("reason %q", r)
+		}
+	})
 }
 
 func TestRunAllowFailure(t *testing.T) {
-	e := newFakeEnv(t)
-	sum, log := e.mustRun(`
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		sum, log := e.mustRun(`
 steps:
   flaky: {allow_failure: true, run: [echo partial > p.txt, "false"]}
   next: {needs: [flaky], run: test ! -e p.txt}
 `, nil)
-	wantStatuses(t, log, map[string]Status{"flaky": StatusFailed, "next": StatusOK})
-	if sum.Status != StatusOK || len(sum.Failed) != 0 {
-		t.Errorf("summary %+v: an allowed failure failed the pipeline", sum)
-	}
+		wantStatuses(t, log, map[string]Status{"flaky": StatusFailed, "next": StatusOK})
+		if sum.Status != StatusOK || len(sum.Failed) != 0 {
+			t.Errorf("summary %+v: an allowed failure failed the pipeline", sum)
+		}
+	})
 }
 
 // Each attempt is a fresh container: the counter lives in a cache volume.
 func TestRunRetry(t *testing.T) {
-	e := newFakeEnv(t)
-	_, log := e.mustRun(`
-caches: {count: /count}
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		_, log := e.mustRun(fmt.Sprintf(`
+caches: {count-%s: /count}
 steps:
   flaky:
     retry: 2
-    caches: [count]
+    caches: [count-%s]
     run: |
       test ! -e mine || exit 9
       echo x > mine
       echo x >> ../count/n
       test $(wc -l < ../count/n) -ge 3
-`, nil)
-	wantStatuses(t, log, map[string]Status{"flaky": StatusOK})
-	if a := log.finished()["flaky"].Attempt; a != 3 {
-		t.Errorf("attempts %d, want 3", a)
-	}
-	var attempts []int
-	for _, ev := range log.all() {
-		if ev.Type == EventStepStarted {
-			attempts = append(attempts, ev.Attempt)
+`, e.nonce, e.nonce), nil)
+		wantStatuses(t, log, map[string]Status{"flaky": StatusOK})
+		if a := log.finished()["flaky"].Attempt; a != 3 {
+			t.Errorf("attempts %d, want 3", a)
 		}
-	}
-	if fmt.Sprint(attempts) != "[1 2 3]" {
-		t.Errorf("started attempts %v", attempts)
-	}
+		var attempts []int
+		for _, ev := range log.all() {
+			if ev.Type == EventStepStarted {
+				attempts = append(attempts, ev.Attempt)
+			}
+		}
+		if fmt.Sprint(attempts) != "[1 2 3]" {
+			t.Errorf("started attempts %v", attempts)
+		}
+	})
 }
 
 func TestRunTimeout(t *testing.T) {
-	e := newFakeEnv(t)
-	_, log := e.mustRun("steps:\n  slow: {timeout: 300ms, run: sleep 10}\n", nil)
-	wantStatuses(t, log, map[string]Status{"slow": StatusFailed})
-	if got := log.finished()["slow"].Error; got != "timed out after 300ms" {
-		t.Errorf("error %q", got)
-	}
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		_, log := e.mustRun("steps:\n  slow: {timeout: 300ms, run: sleep 10}\n", nil)
+		wantStatuses(t, log, map[string]Status{"slow": StatusFailed})
+		if got := log.finished()["slow"].Error; got != "timed out after 300ms" {
+			t.Errorf("error %q", got)
+		}
+	})
 }
 
 func TestRunSecrets(t *testing.T) {
-	e := newFakeEnv(t)
-	const token = "s3cr3t-t0ken-value"
-	const yml = `
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		const token = "s3cr3t-t0ken-value"
+		const yml = `
 secrets: [TOKEN]
 steps:
   use:
     secrets: [TOKEN]
     run: [echo "token is $TOKEN", "echo $TOKEN | base64", test "$TOKEN" = s3cr3t-t0ken-value]
 `
-	_, log := e.mustRun(yml, func(o *Options) { o.Secrets = map[string]string{"TOKEN": token} })
-	wantStatuses(t, log, map[string]Status{"use": StatusOK})
-	if txt := log.text(); strings.Contains(txt, token) || strings.Contains(txt, "czNjcjN0LXQwa2VuLXZhbHVl") {
-		t.Errorf("secret leaked:\n%s", txt)
-	}
-	if got := strings.Join(log.lines("use"), "|"); !strings.Contains(got, "token is ***") {
-		t.Errorf("log %q", got)
-	}
-	runs, _ := os.ReadDir(e.store.RunsDir())
-	for _, r := range runs {
-		filepath.Walk(filepath.Join(e.store.RunsDir(), r.Name()), func(p string, fi os.FileInfo, err error) error {
-			if err == nil && !fi.IsDir() {
-				if b, _ := os.ReadFile(p); strings.Contains(string(b), token) {
-					t.Errorf("secret in run log %s", p)
+		_, log := e.mustRun(yml, func(o *Options) { o.Secrets = map[string]string{"TOKEN": token} })
+		wantStatuses(t, log, map[string]Status{"use": StatusOK})
+		if txt := log.text(); strings.Contains(txt, token) || strings.Contains(txt, "czNjcjN0LXQwa2VuLXZhbHVl") {
+			t.Errorf("secret leaked:\n%s", txt)
+		}
+		if got := strings.Join(log.lines("use"), "|"); !strings.Contains(got, "token is ***") {
+			t.Errorf("log %q", got)
+		}
+		runs, _ := os.ReadDir(e.store.RunsDir())
+		for _, r := range runs {
+			filepath.Walk(filepath.Join(e.store.RunsDir(), r.Name()), func(p string, fi os.FileInfo, err error) error {
+				if err == nil && !fi.IsDir() {
+					if b, _ := os.ReadFile(p); strings.Contains(string(b), token) {
+						t.Errorf("secret in run log %s", p)
+					}
 				}
-			}
-			return nil
-		})
-	}
+				return nil
+			})
+		}
 
-	_, _, err := e.run(context.Background(), yml, nil)
-	var missing *MissingSecretError
-	if !errors.As(err, &missing) || missing.Names[0] != "TOKEN" || !strings.Contains(err.Error(), "--secret-file") {
-		t.Errorf("err %v, want a MissingSecretError naming TOKEN", err)
-	}
+		_, _, err := e.run(context.Background(), yml, nil)
+		var missing *MissingSecretError
+		if !errors.As(err, &missing) || missing.Names[0] != "TOKEN" || !strings.Contains(err.Error(), "--secret-file") {
+			t.Errorf("err %v, want a MissingSecretError naming TOKEN", err)
+		}
+	})
 }
 
 func TestRunWhen(t *testing.T) {
-	e := newFakeEnv(t)
-	const yml = `
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		const yml = `
 steps:
   deploy: {when: {branch: main}, run: echo deploy}
   notify: {needs: [deploy], run: echo notify}
   always: {run: "true"}
 `
-	_, log := e.mustRun(yml, func(o *Options) { o.Trigger = Trigger{Branch: "dev", Event: "push"} })
-	wantStatuses(t, log, map[string]Status{"deploy": StatusSkipped, "notify": StatusSkipped, "always": StatusOK})
-	if r := log.finished()["deploy"].Reason; !strings.Contains(r, `branch "dev"`) {
-		t.Errorf("reason %q", r)
-	}
-	_, log = e.mustRun(yml, func(o *Options) { o.Trigger = Trigger{Branch: "main", Event: "push"} })
-	wantStatuses(t, log, map[string]Status{"deploy": StatusOK, "notify": StatusOK, "always": StatusCached})
+		_, log := e.mustRun(yml, func(o *Options) { o.Trigger = Trigger{Branch: "dev", Event: "push"} })
+		wantStatuses(t, log, map[string]Status{"deploy": StatusSkipped, "notify": StatusSkipped, "always": StatusOK})
+		if r := log.finished()["deploy"].Reason; !strings.Contains(r, `branch "dev"`) {
+			t.Errorf("reason %q", r)
+		}
+		_, log = e.mustRun(yml, func(o *Options) { o.Trigger = Trigger{Branch: "main", Event: "push"} })
+		wantStatuses(t, log, map[string]Status{"deploy": StatusOK, "notify": StatusOK, "always": StatusCached})
+	})
 }
 
 func TestRunTargetsAndMatrix(t *testing.T) {
-	e := newFakeEnv(t)
-	_, log := e.mustRun(`
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		_, log := e.mustRun(`
 steps:
   gen: {run: echo gen > g}
   test:
@@ -280,51 +290,57 @@ steps:
     run: [cat g, echo "v=$V"]
   other: {run: "true"}
 `, func(o *Options) { o.Targets = []string{"test"} })
-	wantStatuses(t, log, map[string]Status{"gen": StatusOK, "test[v=1]": StatusOK, "test[v=2]": StatusOK})
-	if got := strings.Join(log.lines("test[v=2]"), "|"); !strings.Contains(got, "v=2") {
-		t.Errorf("log %q", got)
-	}
+		wantStatuses(t, log, map[string]Status{"gen": StatusOK, "test[v=1]": StatusOK, "test[v=2]": StatusOK})
+		if got := strings.Join(log.lines("test[v=2]"), "|"); !strings.Contains(got, "v=2") {
+			t.Errorf("log %q", got)
+		}
+	})
 }
 
 func TestRunEnvOverride(t *testing.T) {
-	e := newFakeEnv(t)
-	_, log := e.mustRun("env: {A: file, B: file}\nsteps:\n  s: {run: echo \"$A $B\"}\n",
-		func(o *Options) { o.Env = append(o.Env, "B=flag") })
-	if got := log.lines("s"); len(got) == 0 || got[len(got)-1] != "file flag" {
-		t.Errorf("log %q", got)
-	}
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		_, log := e.mustRun("env: {A: file, B: file}\nsteps:\n  s: {run: echo \"$A $B\"}\n",
+			func(o *Options) { o.Env = append(o.Env, "B=flag") })
+		if got := log.lines("s"); len(got) == 0 || got[len(got)-1] != "file flag" {
+			t.Errorf("log %q", got)
+		}
+	})
 }
 
 func TestRunOutputsFilter(t *testing.T) {
-	e := newFakeEnv(t)
-	_, log := e.mustRun(`
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		_, log := e.mustRun(`
 steps:
   build: {outputs: ["dist/**"], run: mkdir -p dist/x && echo 1 > dist/x/a && echo junk > junk}
   use: {needs: [build], run: test -e dist/x/a && test ! -e junk}
 `, nil)
-	wantStatuses(t, log, map[string]Status{"build": StatusOK, "use": StatusOK})
+		wantStatuses(t, log, map[string]Status{"build": StatusOK, "use": StatusOK})
+	})
 }
 
 func TestRunCancel(t *testing.T) {
-	e := newFakeEnv(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		cancel()
-	}()
-	start := time.Now()
-	sum, log, err := e.run(ctx, "steps:\n  long: {run: sleep 100}\n  after: {needs: [long], run: \"true\"}\n", nil)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err %v, want context.Canceled", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %v", d)
-	}
-	wantStatuses(t, log, map[string]Status{"long": StatusCanceled, "after": StatusCanceled})
-	if sum == nil || sum.Status != StatusCanceled {
-		t.Errorf("summary %+v", sum)
-	}
-	if left := dirEntries(t, e.fake.dir); len(left) != 0 {
-		t.Errorf("containers left: %v", left)
-	}
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			cancel()
+		}()
+		start := time.Now()
+		sum, log, err := e.run(ctx, "steps:\n  long: {run: sleep 100}\n  after: {needs: [long], run: \"true\"}\n", nil)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err %v, want context.Canceled", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("took %v", d)
+		}
+		wantStatuses(t, log, map[string]Status{"long": StatusCanceled, "after": StatusCanceled})
+		if sum == nil || sum.Status != StatusCanceled {
+			t.Errorf("summary %+v", sum)
+		}
+		if e.fake != nil {
+			if left := dirEntries(t, e.fake.dir); len(left) != 0 {
+				t.Errorf("containers left: %v", left)
+			}
+		}
+	})
 }
