@@ -43,29 +43,32 @@ var stepColors = [...]string{"36", "32", "35", "33", "34", "96"}
 
 // terminalSink prints a run for people: see NewTerminalSink.
 type terminalSink struct {
-	w      io.Writer
+	w      io.Writer // clears the live status line before the first write
+	raw    io.Writer
 	o      TerminalOptions
 	start  time.Time
 	runID  string
 	width  int // of the step name column
 	steps  map[string]*termStep
 	order  []string
-	live   bool // the status line is on screen
+	live   bool   // the status line is on screen
+	status string // its text
 	now    time.Time
 	queued int
 }
 
 // termStep is what the terminal sink knows of one step.
 type termStep struct {
-	name     string
-	running  bool
-	started  time.Time
-	done     bool
-	e        Event // step_finished
-	tail     []string
-	group    []string // CI: lines waiting for the step's group
-	groupLen int
-	parts    int
+	name      string
+	running   bool
+	started   time.Time
+	done      bool
+	e         Event // step_finished
+	tail      []string
+	group     []string  // CI: lines waiting for the step's group
+	groupFrom time.Time // when the lines in group began (GitLab section start)
+	groupLen  int
+	parts     int
 }
 
 // NewTerminalSink returns a Sink that prints a run for people.
@@ -110,7 +113,17 @@ func NewTerminalSink(w io.Writer, o TerminalOptions) Sink {
 		rand.Read(b)
 		o.stopToken = "pipe-" + hex.EncodeToString(b)
 	}
-	return &terminalSink{w: w, o: o, steps: map[string]*termStep{}, width: 4}
+	t := &terminalSink{raw: w, o: o, steps: map[string]*termStep{}, width: 4}
+	t.w = clearingWriter{t}
+	return t
+}
+
+// clearingWriter erases the live status line before passing writes on.
+type clearingWriter struct{ t *terminalSink }
+
+func (c clearingWriter) Write(p []byte) (int, error) {
+	c.t.clearStatus()
+	return c.t.raw.Write(p)
 }
 
 // Emit prints what e means for a person.
@@ -119,7 +132,6 @@ func (t *terminalSink) Emit(e Event) {
 	if t.start.IsZero() {
 		t.start = e.Time
 	}
-	t.clearStatus()
 	switch e.Type {
 	case EventPipelineStarted:
 		t.start, t.runID = e.Time, e.RunID
@@ -155,7 +167,7 @@ func (t *terminalSink) step(name string) *termStep {
 // started prints "<step> <elapsed> > started".
 func (t *terminalSink) started(e Event) {
 	s := t.step(e.Step)
-	s.running, s.started = true, e.Time
+	s.running, s.started, s.groupFrom = true, e.Time, e.Time
 	msg := "started"
 	if e.Attempt > 1 {
 		msg = fmt.Sprintf("started (attempt %d)", e.Attempt)
@@ -181,7 +193,8 @@ func (t *terminalSink) logLine(e Event) {
 	s.group = append(s.group, text)
 	if s.groupLen += len(text); len(s.group) >= groupMaxLines || s.groupLen >= groupMaxBytes {
 		s.parts++
-		t.printGroup(s, fmt.Sprintf("%s: output so far (part %d)", s.name, s.parts), e.Time, true)
+		t.printGroup(s, fmt.Sprintf("%s: output so far (part %d)", s.name, s.parts), s.groupFrom, e.Time, true)
+		s.groupFrom = e.Time
 	}
 }
 
@@ -198,14 +211,14 @@ func (t *terminalSink) finished(e Event) {
 	s.running, s.done, s.e = false, true, e
 	s.e.Counts = nil
 	verdict := t.verdict(e)
-	if t.o.CI == CINone {
+	if t.o.CI == CINone || (len(s.group) == 0 && s.parts == 0) {
 		t.stepLine(s.name, e.Time, ">", verdict)
 	} else {
 		title := s.name + ": " + verdict
 		if s.parts > 0 {
 			title += fmt.Sprintf(" (part %d)", s.parts+1)
 		}
-		t.printGroup(s, title, e.Time, e.Status != StatusFailed)
+		t.printGroup(s, title, s.groupFrom, e.Time, e.Status != StatusFailed)
 	}
 	if e.Status == StatusFailed && t.o.CI == CIGitHub {
 		githubError(t.w, "step "+s.name+" failed", firstLine(t.failureReason(e)))
@@ -243,7 +256,11 @@ func (t *terminalSink) failureReason(e Event) string {
 
 // printGroup prints the buffered lines of s under title, inside the CI
 // host's group markers, and empties the buffer.
-func (t *terminalSink) printGroup(s *termStep, title string, at time.Time, collapsed bool) {
+// GitLab shows a section's duration from its start and end times.
+func (t *terminalSink) printGroup(s *termStep, title string, from, to time.Time, collapsed bool) {
+	if from.IsZero() {
+		from = to
+	}
 	switch t.o.CI {
 	case CIGitHub:
 		githubGroup(t.w, title)
@@ -251,9 +268,9 @@ func (t *terminalSink) printGroup(s *termStep, title string, at time.Time, colla
 		githubEndGroup(t.w)
 	case CIGitLab:
 		name := gitlabSectionName(s.name, s.parts)
-		gitlabSectionStart(t.w, at, name, title, collapsed)
+		gitlabSectionStart(t.w, from, name, title, collapsed)
 		t.printLines(s.group)
-		gitlabSectionEnd(t.w, at, name)
+		gitlabSectionEnd(t.w, to, name)
 	default:
 		fmt.Fprintf(t.w, "--- %s\n", title)
 		t.printLines(s.group)
@@ -338,21 +355,26 @@ func (t *terminalSink) drawStatus() {
 			done++
 		}
 	}
-	line := fmt.Sprintf("%d/%d done", done, len(t.order))
-	if len(run) > 0 {
-		line += " · running: " + strings.Join(run, ", ")
+	if len(run) == 0 {
+		t.clearStatus()
+		return
 	}
+	line := fmt.Sprintf("%d/%d done · running: %s", done, len(t.order), strings.Join(run, ", "))
 	if len([]rune(line)) > t.o.Width {
 		line = string([]rune(line)[:t.o.Width-1]) + "…"
 	}
-	io.WriteString(t.w, t.paint("2", line))
-	t.live = true
+	if t.live && line == t.status {
+		return
+	}
+	t.clearStatus()
+	io.WriteString(t.raw, t.paint("2", line))
+	t.live, t.status = true, line
 }
 
-// clearStatus erases the live status line before anything else is printed.
+// clearStatus erases the live status line.
 func (t *terminalSink) clearStatus() {
 	if t.live {
-		io.WriteString(t.w, "\r\x1b[K")
+		io.WriteString(t.raw, "\r\x1b[K")
 		t.live = false
 	}
 }

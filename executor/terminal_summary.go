@@ -33,7 +33,7 @@ func (t *terminalSink) table() {
 		status, dur, mem, exit := "not run", "-", "-", "-"
 		if s.done {
 			status = string(s.e.Status)
-			if s.e.Duration > 0 && s.e.Status != StatusSkipped {
+			if s.e.Duration > 0 && s.e.Status != StatusSkipped && s.e.Status != StatusCached {
 				dur = formatDuration(s.e.Duration)
 			}
 			if s.e.PeakMemory > 0 {

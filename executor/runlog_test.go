@@ -1,0 +1,99 @@
+package executor
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRunLog(t *testing.T) {
+	runs := t.TempDir()
+	r, err := NewRunLog(runs, "run1", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := r.Step("build")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewStepLog("build", NewMasker([]string{testSecret}), nil, w)
+	fmt.Fprintf(l, "hello %s\nbye\n", testSecret)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	for _, e := range sampleEvents() {
+		r.Emit(e)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(runs, "run1", "build.log"))
+	if err != nil || string(b) != "hello ***\nbye\n" {
+		t.Errorf("build.log = %q, %v", b, err)
+	}
+	s, err := ReadRun(runs, "run1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != "failed" || s.Pipeline != ".pipe.yml" || len(s.Steps) != 5 || s.Steps[0].Log != "build.log" || s.Steps[0].Status != StatusOK {
+		t.Errorf("run.json: %+v", s)
+	}
+}
+
+func TestRunLogKeepsLastRuns(t *testing.T) {
+	runs := t.TempDir()
+	base := time.Now().Add(-time.Hour)
+	for i := range 5 {
+		r, err := NewRunLog(runs, fmt.Sprintf("run%d", i), 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Emit(Event{Type: EventPipelineStarted, Time: base.Add(time.Duration(i) * time.Minute)})
+		r.Close()
+	}
+	list, err := ListRuns(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, s := range list {
+		ids = append(ids, s.RunID)
+	}
+	if strings.Join(ids, ",") != "run4,run3,run2" {
+		t.Errorf("kept runs = %v, want run4,run3,run2 (newest first)", ids)
+	}
+	if _, err := NewRunLog(runs, "../x", 3); err == nil {
+		t.Error("a run ID with a slash was accepted")
+	}
+}
+
+func TestRunLogStepCap(t *testing.T) {
+	c := &cappedFile{left: 10}
+	f, err := os.Create(filepath.Join(t.TempDir(), "s.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.f = f
+	io.WriteString(c, "0123456")
+	io.WriteString(c, "789abcdef")
+	c.Close()
+	b, _ := os.ReadFile(f.Name())
+	if !strings.HasPrefix(string(b), "0123456789\n… [log cut: 6 bytes not kept") {
+		t.Errorf("capped log = %q", b)
+	}
+}
+
+func TestStepLogFile(t *testing.T) {
+	for step, want := range map[string]string{
+		"build": "build.log", "test (go=1.22)": "test%20%28go=1.22%29.log", "a/b": "a%2Fb.log", "..": "%2E..log",
+	} {
+		if got := StepLogFile(step); got != want {
+			t.Errorf("StepLogFile(%q) = %q, want %q", step, got, want)
+		}
+	}
+}
