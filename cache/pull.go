@@ -91,11 +91,14 @@ func (s *Store) pull(ctx context.Context, ref string, o PullOptions) (*Image, er
 	if policy != PullAlways {
 		rec, err := s.localRecord(r, plat)
 		if err == nil {
-			return s.use(rec, o)
+			var img *Image
+			if img, err = s.use(rec, o); err == nil {
+				return img, nil
+			}
 		}
 		var de *DigestError
 		if errors.As(err, &de) {
-			pc.warnf("%v", err)
+			pc.warnf("%v; fetching it again", err)
 		}
 		if policy == PullNever {
 			return nil, fmt.Errorf("%w (pull policy never): run `pipe image pull %s` or `pipe image import` first", ErrNotCached, ref)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -319,5 +320,31 @@ func TestPullRefusesEscapingLayer(t *testing.T) {
 	}
 	if s.hasLayer(mustDiffID(t, l)) {
 		t.Error("the evil layer was kept")
+	}
+}
+
+func TestPullRefetchesACorruptStoredConfig(t *testing.T) {
+	reg := newRegistry(t)
+	img := busybox(t)
+	ref := reg.push(t, "cfg:1", img)
+	s := newStore(t)
+	if _, err := s.Pull(ctxT(t), ref, PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := img.ConfigName()
+	if err := os.WriteFile(s.blobPath(cfg), []byte(`{"corrupt":true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var warn warnings
+	var progress strings.Builder
+	got, err := s.Pull(ctxT(t), ref, PullOptions{Warn: warn.add, Progress: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Config.Config.Cmd[0] != "sh" || !strings.Contains(warn.String(), "fetching it again") {
+		t.Errorf("config %+v, warnings %q", got.Config.Config, warn.String())
+	}
+	if !strings.Contains(progress.String(), "1/1 layers") {
+		t.Errorf("progress %q", progress.String())
 	}
 }
