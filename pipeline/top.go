@@ -131,7 +131,8 @@ func (ps *parser) env(n *yaml.Node, field string, sc *scope, vars map[string]str
 	return out
 }
 
-// cacheDecls decodes the named caches: name -> absolute path.
+// cacheDecls decodes the named caches: name -> absolute path, or
+// name -> {path: ..., sharing: locked|shared}.
 func (ps *parser) cacheDecls(e entry) {
 	if e.v == nil {
 		return
@@ -141,19 +142,61 @@ func (ps *parser) cacheDecls(e entry) {
 			ps.errorf(c.k, "use letters, digits, _ . -", "caches: %s is not a valid cache name", quote(c.key))
 			continue
 		}
-		p, ok := ps.str(c.v, "caches."+c.key, c.key+": /root/.cache")
-		if ok {
-			p = ps.expand(c.v, "caches."+c.key, p, ps.top)
-			if !path.IsAbs(p) {
-				ps.errorf(c.v, "write the absolute path in the container, e.g. /root/.cache/"+c.key, "caches.%s: %s is not an absolute path", c.key, quote(p))
-			}
-		}
 		// A cache with a bad path is still declared, so that steps naming
 		// it do not get a second, misleading error.
-		cache := Cache{Name: c.key, Path: path.Clean("/" + p)}
+		cache := ps.cacheDecl(c)
 		ps.caches[c.key] = cache
 		ps.p.Caches = append(ps.p.Caches, cache)
 	}
+}
+
+func cacheKeys() []string { return []string{"path", "sharing"} }
+
+// cacheDecl decodes one cache: a path, or a mapping with path and sharing.
+func (ps *parser) cacheDecl(c entry) Cache {
+	field := "caches." + c.key
+	cache := Cache{Name: c.key, Sharing: SharingLocked}
+	pathNode := c.v
+	if n := deref(c.v); n != nil && n.Kind == yaml.MappingNode {
+		pathNode = nil
+		for _, f := range ps.mapping(c.v, field, c.key+": {path: /root/.cache, sharing: shared}") {
+			switch f.key {
+			case "path":
+				pathNode = f.v
+			case "sharing":
+				cache.Sharing = ps.sharing(f.v, field+".sharing")
+			default:
+				ps.unknownKey(f, field, cacheKeys())
+			}
+		}
+		if pathNode == nil {
+			ps.errorf(c.k, "add path: with the absolute path in the container", "%s has no path", field)
+			return cache
+		}
+	}
+	p, ok := ps.str(pathNode, field, c.key+": /root/.cache")
+	if ok {
+		p = ps.expand(pathNode, field, p, ps.top)
+		if !path.IsAbs(p) {
+			ps.errorf(pathNode, "write the absolute path in the container, e.g. /root/.cache/"+c.key, "%s: %s is not an absolute path", field, quote(p))
+		}
+	}
+	cache.Path = path.Clean("/" + p)
+	return cache
+}
+
+// sharing decodes a cache's sharing mode.
+func (ps *parser) sharing(n *yaml.Node, field string) Sharing {
+	s, ok := ps.str(n, field, "sharing: shared")
+	if !ok {
+		return SharingLocked
+	}
+	switch m := Sharing(s); m {
+	case SharingLocked, SharingShared:
+		return m
+	}
+	ps.errorf(n, "write locked (one step at a time) or shared (steps at once, for caches safe for concurrent use)", "%s: %s is not a sharing mode", field, quote(s))
+	return SharingLocked
 }
 
 // refs resolves a list of names against what the file declares.

@@ -48,9 +48,23 @@ type EnvVar struct {
 
 // Cache is a named cache volume, persistent across runs, mounted at Path.
 type Cache struct {
-	Name string
-	Path string // absolute path in the container
+	Name    string
+	Path    string  // absolute path in the container
+	Sharing Sharing // how steps running at the same time share it
 }
+
+// Sharing says whether steps running at the same time may mount one cache volume.
+type Sharing string
+
+// The sharing modes of a cache volume.
+const (
+	// SharingLocked gives the volume to one step at a time (the default):
+	// for tools whose caches break with two writers.
+	SharingLocked Sharing = "locked"
+	// SharingShared lets every step mount it at once: for tools that make
+	// their caches safe for concurrent use (go's build and module caches).
+	SharingShared Sharing = "shared"
+)
 
 // Network is how a step reaches the network.
 type Network string
