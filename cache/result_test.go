@@ -107,3 +107,30 @@ func TestVolumeIsExclusive(t *testing.T) {
 		t.Error("a bad volume name was accepted")
 	}
 }
+
+func TestSharedVolumeHoldersCoexistButExcludeExclusive(t *testing.T) {
+	s := newStore(t)
+	dir1, rel1, err := s.SharedVolume(ctxT(t), "gobuild")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir2, rel2, err := s.SharedVolume(ctxT(t), "gobuild")
+	if err != nil {
+		t.Fatalf("a second shared holder must not wait: %v", err)
+	}
+	if dir1 != dir2 {
+		t.Fatalf("shared holders got different dirs: %s %s", dir1, dir2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, _, err := s.Volume(ctx, "gobuild"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("exclusive holder while shared ones hold it: %v, want a deadline error", err)
+	}
+	rel1()
+	rel2()
+	_, rel, err := s.Volume(ctxT(t), "gobuild")
+	if err != nil {
+		t.Fatalf("exclusive after shared holders released: %v", err)
+	}
+	rel()
+}
