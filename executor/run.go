@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,11 +58,11 @@ type MissingSecretError struct {
 }
 
 func (e *MissingSecretError) Error() string {
-	s := "secret"
+	s := "secret " + e.Names[0] + " is"
 	if len(e.Names) > 1 {
-		s = "secrets"
+		s = "secrets " + strings.Join(e.Names, ", ") + " are"
 	}
-	return fmt.Sprintf("%s %v declared by the pipeline but not given: set them in the environment (export NAME=...) or in a file passed with --secret-file (NAME=VALUE lines)", s, e.Names)
+	return fmt.Sprintf("%s declared by the pipeline but not given: set it in the environment (export %s=...) or in a file passed with --secret-file (%s=VALUE lines)", s, e.Names[0], e.Names[0])
 }
 
 // Run runs the pipeline p, or its targets with everything they need, and

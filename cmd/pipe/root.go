@@ -38,7 +38,7 @@ func newRootCmd(o *output) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&o.colorMode, "color", "auto", "colour output: auto, always or never (NO_COLOR also turns it off)")
 	root.AddCommand(
-		newVersionCmd(o),
+		newVersionCmd(o), newRunCmd(o),
 		newImageCmd(o), newCacheCmd(o),
 		newValidateCmd(o), newGraphCmd(o),
 	)
