@@ -115,7 +115,7 @@ func lookupExecUser(user string) (execUser, error) {
 
 // readUserFile reads an image's user database: only a regular file (not a
 // fifo that blocks, not /dev/zero that never ends), at most maxUserFile.
-// A missing one is empty.
+// A missing one, or one that is not a regular file, is empty.
 func readUserFile(name string) ([]byte, error) {
 	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if os.IsNotExist(err) {
@@ -130,7 +130,7 @@ func readUserFile(name string) ([]byte, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("the image's %s is not a regular file", name)
+		return nil, nil // a device or fifo (a hostile image?) is no user database
 	}
 	return io.ReadAll(io.LimitReader(f, maxUserFile))
 }

@@ -25,6 +25,7 @@ type Container struct {
 	cmd     *exec.Cmd
 	conn    *conn
 	stderr  *tailBuffer // init's own stderr (a crash's last words)
+	netns   *os.File    // the network namespace to join, until sent to init
 	started time.Time
 	stopCtx func() bool
 
@@ -232,6 +233,15 @@ func (c *Container) destroy() error {
 		if c.cmd != nil && c.cmd.Process != nil {
 			<-c.initDone
 		}
+	}
+	c.mu.Lock()
+	started := c.mainStarted
+	c.mu.Unlock()
+	if started {
+		<-c.mainDone // Wait's result reads the cgroup: let it first
+	}
+	if c.netns != nil {
+		c.netns.Close()
 	}
 	if c.conn != nil {
 		c.conn.shutdown()

@@ -86,6 +86,9 @@ func (c *Container) release(id int, w *procWaiter, cfg *initConfig, st *streams,
 	if st != nil {
 		st.sent()
 	}
+	if c.netns != nil {
+		c.netns.Close()
+	}
 	if err != nil {
 		return err
 	}
@@ -137,7 +140,7 @@ func (c *Container) launch(ctx context.Context, cfg *initConfig, st *streams) ([
 		if err != nil {
 			return nil, fmt.Errorf("network namespace: %w", err)
 		}
-		defer f.Close()
+		c.netns = f // closed once sent
 		fds = append(fds, int(f.Fd()))
 	}
 	return fds, nil
