@@ -40,7 +40,7 @@ func (x *extractor) mkdir(e at, hdr *tar.Header) error {
 func (x *extractor) file(ctx context.Context, e at, hdr *tar.Header, tr io.Reader) error {
 	var fd int
 	create := func() (err error) {
-		fd, err = unix.Openat(e.pfd, e.base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		fd, err = unix.Openat(e.pfd, e.base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, x.mode(hdr)&0o777)
 		return err
 	}
 	if err := x.createOrReplace(e, create); err != nil {
@@ -60,19 +60,23 @@ func (x *extractor) file(ctx context.Context, e at, hdr *tar.Header, tr io.Reade
 
 // writeFile copies the content, then sets owner, mode, xattrs and times on
 // the open fd, in that order: chown clears setuid bits and capabilities.
+// The file was created with its permission bits: chown and chmod are only
+// called when the creation did not already give the right result.
 func (x *extractor) writeFile(ctx context.Context, fd int, e at, hdr *tar.Header, tr io.Reader) error {
 	n, err := copyToFd(ctx, fd, tr, *x.buf)
 	x.stats.Bytes += n
 	if err != nil {
 		return fmt.Errorf("write content (%d of %d bytes): %w", n, hdr.Size, err)
 	}
-	if x.opts.Root {
+	if x.opts.Root && x.creds.needChown(hdr.Uid, hdr.Gid) {
 		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
 			return fmt.Errorf("chown %d:%d: %w", hdr.Uid, hdr.Gid, err)
 		}
 	}
-	if err := unix.Fchmod(fd, x.mode(hdr)); err != nil {
-		return fmt.Errorf("chmod: %w", err)
+	if mode := x.mode(hdr); x.creds.needChmod(mode) {
+		if err := unix.Fchmod(fd, mode); err != nil {
+			return fmt.Errorf("chmod: %w", err)
+		}
 	}
 	if len(hdr.PAXRecords) > 0 {
 		set := func(_, attr string, v []byte, flags int) error { return unix.Fsetxattr(fd, attr, v, flags) }

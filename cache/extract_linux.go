@@ -9,6 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,6 +52,15 @@ type extractor struct {
 	entries    int
 	total      int64
 	buf        *[]byte
+	creds      createCreds
+}
+
+// createCreds is what a newly created file gets without chown or chmod, so
+// the common case (a root-owned 0644 file, extracted as root) costs neither.
+type createCreds struct {
+	uid, gid int    // the owner of new files: the process's
+	umask    uint32 // the process's umask
+	known    bool   // umask read, and no setgid dir makes new files inherit a group
 }
 
 // dirMeta is what the final pass sets on a dir once its content is written.
@@ -67,7 +79,41 @@ func newExtractor(dir string, opts extractOptions) (*extractor, error) {
 		dirs:   map[string]dirMeta{},
 		placed: map[string]struct{}{},
 		buf:    copyBufs.Get().(*[]byte),
+		creds:  readCreateCreds(fd),
 	}, nil
+}
+
+// readCreateCreds learns the umask (from /proc, since umask(2) cannot read
+// it without changing it) and whether the staging dir is setgid. Dirs the
+// extraction makes only get their modes in the final pass, so none of them
+// is setgid while files are created.
+func readCreateCreds(root int) createCreds {
+	c := createCreds{uid: unix.Geteuid(), gid: unix.Getegid()}
+	var st unix.Stat_t
+	if unix.Fstat(root, &st) != nil || st.Mode&unix.S_ISGID != 0 {
+		return c
+	}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return c
+	}
+	_, rest, ok := strings.Cut(string(b), "\nUmask:\t")
+	if !ok || len(rest) < 4 {
+		return c
+	}
+	m, err := strconv.ParseUint(rest[:4], 8, 32)
+	c.umask, c.known = uint32(m), err == nil
+	return c
+}
+
+// needChown: does a file created now need a chown to get uid:gid?
+func (c createCreds) needChown(uid, gid int) bool {
+	return !c.known || uid != c.uid || gid != c.gid
+}
+
+// needChmod: does a file created now with mode&0777 need a chmod to get mode?
+func (c createCreds) needChmod(mode uint32) bool {
+	return !c.known || mode&^0o777 != 0 || mode&c.umask != 0
 }
 
 func (x *extractor) close() {

@@ -34,11 +34,13 @@ func extRichLayer(t testing.TB) []byte {
 	tmp.Mode = 0o1777
 	fifo := extNode(tar.TypeFifo, "a/fifo", 0, 0)
 	fifo.Mode = 0o600
+	empty := extReg("b/empty", "")
+	empty.Mode = 0o666 // more than the umask lets a plain create give
 	return extTar(t,
 		extReg(".wh.gone", ""),
 		a, extReg("a/.wh..wh..opq", ""), exe, fifo, extReg("a/file", strings.Repeat("data", 1000)),
 		extLink("a/hard", "a/file"), extSym("a/rel", "../tmp"), extSym("a/zabs", "/etc/passwd"),
-		extDir("b/"), extReg("b/.wh.old", ""), extReg("b/empty", ""),
+		extDir("b/"), extReg("b/.wh.old", ""), empty,
 		tmp,
 	)
 }
