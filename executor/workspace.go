@@ -42,6 +42,7 @@ type wsFile struct {
 	sum       [32]byte // sha256 of the content, or of the link target
 	stat      statKey
 	cacheable bool // the hash is known good for stat (goes to the hash cache)
+	hashed    bool // the content was read to hash it (not from the cache)
 }
 
 // Snapshot makes the workspace of a run: what git would commit in repo —
@@ -83,7 +84,23 @@ func Snapshot(ctx context.Context, repo, dst, hashCache string) (*Workspace, err
 	return w, nil
 }
 
-// snapshot lists, places and hashes the files of repo.
+// Scan hashes the files Snapshot would take from repo, without making a
+// snapshot: the result's Digest and Files work, its Dir is "". It costs a
+// listing and a stat per file when hashCache is warm, so a run can compute
+// every step key and make a snapshot only when some step misses the cache.
+func Scan(ctx context.Context, repo, hashCache string) (*Workspace, error) {
+	repo, err := filepath.Abs(repo)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", repo, err)
+	}
+	w, err := snapshot(ctx, repo, "", hashCache)
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", repo, err)
+	}
+	return w, nil
+}
+
+// snapshot lists, places (unless dst is "") and hashes the files of repo.
 func snapshot(ctx context.Context, repo, dst, hashCache string) (*Workspace, error) {
 	ign, err := loadPipeIgnore(repo)
 	if err != nil {

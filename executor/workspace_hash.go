@@ -130,7 +130,7 @@ func (c *hashCache) lookup(name string, st statKey) ([32]byte, bool) {
 // atomically. A cache that cannot be written is not an error for the run;
 // the caller turns the error into a note.
 func (c *hashCache) save(files []wsFile) error {
-	if c.path == "" {
+	if c.path == "" || !c.changed(files) {
 		return nil
 	}
 	dir := filepath.Dir(c.path)
@@ -157,6 +157,24 @@ func (c *hashCache) save(files []wsFile) error {
 		return fmt.Errorf("hash cache: %w", err)
 	}
 	return nil
+}
+
+// changed reports whether the cache must be written: a hash was computed
+// (a new or changed file, or a racily clean one, which a cache written in a
+// later second will trust), or the set of files differs. In the steady
+// state nothing is hashed and the cache is not rewritten.
+func (c *hashCache) changed(files []wsFile) bool {
+	n := 0
+	for i := range files {
+		f := &files[i]
+		if f.hashed {
+			return true
+		}
+		if f.cacheable {
+			n++
+		}
+	}
+	return n != len(c.entries)
 }
 
 // statKeyOf extracts the cache key of fi (from Lstat).

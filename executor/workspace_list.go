@@ -58,14 +58,17 @@ func gitLsFiles(ctx context.Context, repo string) ([]byte, error) {
 		cmd.Env = gitEnv()
 		return cmd
 	}
-	if out, err := git("rev-parse", "--is-inside-work-tree").Output(); err != nil || strings.TrimSpace(string(out)) != "true" {
-		return nil, errNotGit
-	}
 	var stderr bytes.Buffer
 	cmd := git("ls-files", "-z", "--cached", "--others", "--exclude-standard")
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if strings.Contains(stderr.String(), "not a git repository") {
+			return nil, errNotGit
+		}
 		return nil, fmt.Errorf("list files of %s with git ls-files: %w: %s", repo, err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
@@ -83,7 +86,7 @@ func gitEnv() []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env, "GIT_OPTIONAL_LOCKS=0")
+	return append(env, "GIT_OPTIONAL_LOCKS=0", "LC_ALL=C")
 }
 
 // walkFiles lists every file and symlink under repo/sub except .git and what

@@ -79,8 +79,10 @@ func (s *snapshotter) takeDirs() []string {
 // files in parallel.
 func (s *snapshotter) place(ctx context.Context, paths []string) ([]wsFile, error) {
 	sort.Strings(paths)
-	if err := s.mkdirs(paths); err != nil {
-		return nil, err
+	if s.dst != "" { // "" for Scan: nothing to create
+		if err := s.mkdirs(paths); err != nil {
+			return nil, err
+		}
 	}
 	files := make([]wsFile, len(paths))
 	keep := make([]bool, len(paths))
@@ -158,7 +160,10 @@ func (s *snapshotter) chown(dst string, fi fs.FileInfo) {
 // be walked).
 func (s *snapshotter) placeOne(rel string, buf []byte) (f wsFile, ok bool, err error) {
 	src := filepath.Join(s.repo, filepath.FromSlash(rel))
-	dst := filepath.Join(s.dst, filepath.FromSlash(rel))
+	dst := src // Scan: read the repo's files
+	if s.dst != "" {
+		dst = filepath.Join(s.dst, filepath.FromSlash(rel))
+	}
 	fi, err := os.Lstat(src)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -187,10 +192,12 @@ func (s *snapshotter) placeSymlink(rel, src, dst string, fi fs.FileInfo) (wsFile
 	if err != nil {
 		return wsFile{}, err
 	}
-	if err := os.Symlink(target, dst); err != nil {
-		return wsFile{}, err
+	if s.dst != "" {
+		if err := os.Symlink(target, dst); err != nil {
+			return wsFile{}, err
+		}
+		s.chown(dst, fi)
 	}
-	s.chown(dst, fi)
 	return wsFile{path: rel, symlink: true, sum: sha256.Sum256([]byte(target))}, nil
 }
 
@@ -198,8 +205,10 @@ func (s *snapshotter) placeSymlink(rel, src, dst string, fi fs.FileInfo) (wsFile
 // reusing the cached hash when its stat is unchanged.
 func (s *snapshotter) placeFile(rel, src, dst string, fi fs.FileInfo, buf []byte) (wsFile, error) {
 	st := statKeyOf(fi)
-	if err := s.put(src, dst, fi); err != nil {
-		return wsFile{}, err
+	if s.dst != "" {
+		if err := s.put(src, dst, fi); err != nil {
+			return wsFile{}, err
+		}
 	}
 	f := wsFile{path: rel, exec: fi.Mode()&0o111 != 0, stat: st}
 	if sum, ok := s.cache.lookup(rel, st); ok {
@@ -211,7 +220,7 @@ func (s *snapshotter) placeFile(rel, src, dst string, fi fs.FileInfo, buf []byte
 		return wsFile{}, err
 	}
 	s.rehashed.Add(1)
-	f.sum = sum
+	f.sum, f.hashed = sum, true
 	after, err := os.Lstat(src)
 	f.cacheable = err == nil && statKeyOf(after) == st // changed while hashing: do not cache
 	return f, nil

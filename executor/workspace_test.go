@@ -294,6 +294,19 @@ func TestHashCache(t *testing.T) {
 	if w4.rehashed != 1 || w5.rehashed != 1 {
 		t.Errorf("racy file: rehashed %d then %d, want 1 and 1", w4.rehashed, w5.rehashed)
 	}
+	// Once the cache is written in a later second, the file is trusted.
+	past = time.Now().Add(-10 * time.Second)
+	os.Chtimes(cache, past, past)
+	os.Chtimes(filepath.Join(repo, "a"), past.Add(-time.Minute), past.Add(-time.Minute))
+	wsSnapshot(t, repo, cache)
+	if w := wsSnapshot(t, repo, cache); w.rehashed != 0 {
+		t.Errorf("after the racy window: rehashed %d, want 0", w.rehashed)
+	}
+	before, _ := os.Stat(cache)
+	wsSnapshot(t, repo, cache)
+	if after, _ := os.Stat(cache); !after.ModTime().Equal(before.ModTime()) {
+		t.Error("an unchanged hash cache was rewritten")
+	}
 
 	// A corrupt cache is ignored, then rewritten.
 	os.WriteFile(cache, []byte("garbage"), 0o644)
@@ -313,5 +326,26 @@ func TestSnapshotCanceled(t *testing.T) {
 	}
 	if _, err := os.Stat(dst); !os.IsNotExist(err) {
 		t.Error("a failed snapshot left its dir behind")
+	}
+}
+
+func TestScan(t *testing.T) {
+	repo := wsGitRepo(t)
+	cache := filepath.Join(t.TempDir(), "h")
+	w, err := Scan(context.Background(), repo, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Dir() != "" {
+		t.Errorf("Scan made a dir: %s", w.Dir())
+	}
+	s := wsSnapshot(t, repo, cache)
+	d1, _ := w.Digest(nil)
+	d2, _ := s.Digest(nil)
+	if d1 != d2 {
+		t.Error("Scan and Snapshot digests differ")
+	}
+	if s.rehashed != 0 {
+		t.Errorf("Snapshot after Scan rehashed %d files", s.rehashed)
 	}
 }
