@@ -23,4 +23,22 @@
 //   - retry: a failed step is re-run up to N more times, each in a fresh
 //     container, with the attempt number in its events; a cancelled step is
 //     never retried.
+//
+// Decisions of the step life (step*.go, services.go, volumes.go):
+//   - /workspace is an overlay: the snapshot at the bottom, then the output
+//     layers of every step the step needs, directly or not, in run order (a
+//     step's layer above those of what it needs; between independent steps
+//     the later in the file wins), and a fresh upper dir, filtered by
+//     `outputs:` into the step's own output layer;
+//   - the step cache: --no-cache and `cache: false` neither read nor write
+//     it (the output layer then lives for the run only); a step with network
+//     host is marked impure in its log and events but is still cached unless
+//     it says `cache: false`, because most such steps download pinned
+//     dependencies and re-running them on every run would make the cache
+//     useless for the common case;
+//   - services are started per step, in a network namespace of the step's
+//     own, and destroyed after it (services.go);
+//   - named cache volumes are locked exclusively per step (volumes.go);
+//   - `when` sees the branch, the event and the changed paths of
+//     DetectTrigger; locally the event is "manual".
 package executor
