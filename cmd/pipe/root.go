@@ -40,7 +40,7 @@ func newRootCmd(o *output) *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(o), newRunCmd(o),
 		newImageCmd(o), newCacheCmd(o),
-		newValidateCmd(o), newGraphCmd(o),
+		newValidateCmd(o), newGraphCmd(o), newLogsCmd(o),
 	)
 	return root
 }
