@@ -161,7 +161,7 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr *tar.Reader) 
 		return err
 	}
 	dir, base := splitName(name)
-	if len(base) >= len(whiteoutPrefix) && base[:len(whiteoutPrefix)] == whiteoutPrefix {
+	if strings.HasPrefix(base, whiteoutPrefix) {
 		return x.whiteout(dir, base)
 	}
 	if name == "." {
@@ -175,7 +175,7 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr *tar.Reader) 
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return x.mkdir(e, hdr)
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse: // the reader expands sparse files
 		return x.file(ctx, e, hdr, tr)
 	case tar.TypeSymlink:
 		return x.symlink(e, hdr)

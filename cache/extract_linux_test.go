@@ -211,7 +211,8 @@ func TestExtractDevicesAllowed(t *testing.T) {
 	}
 }
 
-// TestExtractSparse: a GNU tar sparse file comes out with its full content.
+// TestExtractSparse: GNU tar sparse files (PAX and old GNU formats) come out
+// with their full content.
 func TestExtractSparse(t *testing.T) {
 	tarBin, err := exec.LookPath("tar")
 	if err != nil {
@@ -225,22 +226,24 @@ func TestExtractSparse(t *testing.T) {
 	f.WriteAt([]byte("head"), 0)
 	f.WriteAt([]byte("tail"), 10<<20)
 	f.Close()
-	out, err := exec.Command(tarBin, "--sparse", "--format=posix", "-C", src, "-cf", "-", "sparse").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newExtSandbox(t)
-	if _, err := s.extract(out, extractOptions{Root: extIsRoot()}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(filepath.Join(s.root, "sparse"))
-	if err != nil || len(got) != 10<<20+4 || string(got[:4]) != "head" || string(got[10<<20:]) != "tail" || bytes.Count(got, []byte{0}) != 10<<20-4 {
-		t.Fatalf("sparse file: %d bytes, %v", len(got), err)
+	for _, format := range []string{"posix", "gnu"} {
+		out, err := exec.Command(tarBin, "--sparse", "--format="+format, "-C", src, "-cf", "-", "sparse").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := newExtSandbox(t)
+		if _, err := s.extract(out, extractOptions{Root: extIsRoot()}); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		got, err := os.ReadFile(filepath.Join(s.root, "sparse"))
+		if err != nil || len(got) != 10<<20+4 || string(got[:4]) != "head" || string(got[10<<20:]) != "tail" || bytes.Count(got, []byte{0}) != 10<<20-4 {
+			t.Fatalf("%s: sparse file: %d bytes, %v", format, len(got), err)
+		}
 	}
 }
 
-// TestExtractErrors: a truncated stream and a cancelled context give a
-// *LayerError naming the layer.
+// TestExtractErrors: a truncated stream, garbage, a file used as a dir, a
+// cancelled context and a missing staging dir give a *LayerError.
 func TestExtractErrors(t *testing.T) {
 	b := extTar(t, extReg("a", strings.Repeat("x", 5000)), extReg("b", "y"))
 	s := newExtSandbox(t)
@@ -251,6 +254,10 @@ func TestExtractErrors(t *testing.T) {
 	_, err = s.extract([]byte("not a tar at all, just some text that is long enough............................................................................................................................................................................................................................................................................................................................................................................................................................................................................................................................."), extractOptions{Layer: "sha256:0123"})
 	if le := extLayerError(t, err); le.Layer != "sha256:0123" || !strings.Contains(err.Error(), "read the layer tar") {
 		t.Errorf("garbage: %v", err)
+	}
+	_, err = newExtSandbox(t).extract(extTar(t, extReg("f", "x"), extReg("f/g", "y")), extractOptions{})
+	if le := extLayerError(t, err); le.Entry != "f/g" || !strings.Contains(err.Error(), `"f" is not a directory`) {
+		t.Errorf("file as a parent: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -15,10 +15,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// markerTime is the mtime of the whiteout and opaque entries layerTar makes
-// up: a deletion has no content whose time matters.
-var markerTime = time.Unix(0, 0)
-
 // writeLayerTar writes the OCI layer tar of the overlay-form dir to w.
 func writeLayerTar(w io.Writer, dir string) error {
 	lt := &layerTarWriter{
@@ -92,9 +88,10 @@ func (lt *layerTarWriter) dirContent(rel, p string) error {
 }
 
 // marker writes a whiteout or opaque marker: an empty file, mode 0, owned
-// by root, at markerTime.
+// by root, dated 1970 (a deletion has no content whose time matters, and a
+// fixed date keeps the tar reproducible).
 func (lt *layerTarWriter) marker(name string) error {
-	return lt.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, ModTime: markerTime, Format: tar.FormatPAX})
+	return lt.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, ModTime: time.Unix(0, 0), Format: tar.FormatPAX})
 }
 
 // tarItem is a dir entry with what layerTar needs to know of it.
