@@ -239,6 +239,9 @@ func readXattrs(p string) (map[string]string, error) {
 	}
 	m := map[string]string{}
 	for _, n := range names {
+		if err := partialUpper(n); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
 		if !tarXattr(n) {
 			continue
 		}
@@ -249,6 +252,18 @@ func readXattrs(p string) (map[string]string, error) {
 		m[n] = v
 	}
 	return m, nil
+}
+
+// partialUpper refuses the overlay xattrs that mean an upper dir entry does
+// not hold its whole content: a metacopy file (data in a lower layer) or a
+// redirected dir (renamed, content still in a lower layer). Mount the overlays
+// whose upper dirs become layers with metacopy=off,redirect_dir=off.
+func partialUpper(name string) error {
+	switch strings.TrimPrefix(strings.TrimPrefix(name, "trusted."), "user.") {
+	case "overlay.metacopy", "overlay.redirect":
+		return fmt.Errorf("has the %s xattr: its content is partly in a lower layer, which a layer tar cannot express (mount the overlay with metacopy=off,redirect_dir=off)", name)
+	}
+	return nil
 }
 
 // tarXattr says whether a layer tar carries the xattr.

@@ -212,7 +212,8 @@ func TestLayerTarOverlayForms(t *testing.T) {
 	}
 }
 
-// TestLayerTarErrors: errors surface on Read; Close stops the writer.
+// TestLayerTarErrors: errors surface on Read (a missing dir, an upper dir
+// with a redirected dir); Close stops the writer.
 func TestLayerTarErrors(t *testing.T) {
 	rc := layerTar(filepath.Join(t.TempDir(), "missing"))
 	if _, err := io.ReadAll(rc); !errors.Is(err, unix.ENOENT) {
@@ -221,6 +222,17 @@ func TestLayerTarErrors(t *testing.T) {
 	rc.Close()
 
 	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "moved"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Setxattr(filepath.Join(dir, "moved"), "user.overlay.redirect", []byte("/old"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(layerTar(dir)); err == nil || !strings.Contains(err.Error(), "redirect_dir=off") {
+		t.Errorf("redirected dir: Read error %v, want one about redirect_dir", err)
+	}
+
+	dir = t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "big"), make([]byte, 4<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
