@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -107,7 +108,33 @@ func TestStepKeyGolden(t *testing.T) {
 		seen[k] = c.name
 		fmt.Fprintf(&b, "%s %s\n", c.name, k)
 	}
+	fmt.Fprintf(&b, "inputs-digest %s\n", goldenInputsDigest(t))
 	checkGolden(t, "keys.golden", b.Bytes())
+}
+
+// goldenInputsDigest is the Workspace.Digest (pipe.inputs/v1) of a fixed
+// tree: a file, an executable, a symlink, a nested file.
+func goldenInputsDigest(t *testing.T) string {
+	t.Helper()
+	repo := t.TempDir()
+	for name, content := range map[string]string{"a.txt": "a\n", "bin/run": "#!/bin/sh\n", "src/deep/x.go": "package x\n"} {
+		p := filepath.Join(repo, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(filepath.Join(repo, "bin/run"), 0o755)
+	os.Symlink("a.txt", filepath.Join(repo, "link"))
+	w, err := Scan(context.Background(), repo, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := w.Digest(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func TestStepKeyCanonical(t *testing.T) {
