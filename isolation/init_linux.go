@@ -116,7 +116,7 @@ func (in *initState) setup() error {
 	if err := in.setupSystem(); err != nil {
 		return err
 	}
-	if err := dropPrivileges(); err != nil {
+	if err := dropPrivileges(in.cfg.Seccomp); err != nil {
 		return err
 	}
 	syscall.Umask(0o022)
@@ -137,15 +137,27 @@ func (in *initState) setupSystem() error {
 }
 
 // dropPrivileges gives init (and so every process it starts) the
-// container's privileges: Podman's capabilities, no_new_privs, seccomp.
-func dropPrivileges() error {
+// container's privileges: Podman's capabilities, no_new_privs, and the
+// seccomp filter the parent compiled (or, without one, the default profile
+// compiled here).
+func dropPrivileges(filter []byte) error {
 	if err := dropCapabilities(); err != nil {
 		return err
 	}
 	if err := setNoNewPrivs(); err != nil {
 		return err
 	}
-	return loadSeccomp()
+	if len(filter) == 0 {
+		return loadSeccomp()
+	}
+	prog, err := decodeFilter(filter)
+	if err != nil {
+		return err
+	}
+	if err := seccompSetModeFilter(prog); err != nil {
+		return fmt.Errorf("load seccomp filter (%d instructions): %w", len(prog), err)
+	}
+	return nil
 }
 
 // reportError sends err to the parent as JSON; stderr is the fallback.

@@ -1,6 +1,7 @@
 package isolation
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,6 +69,7 @@ type initConfig struct {
 	JoinNet   bool       `json:"join_net,omitempty"` // a netns fd follows stdio
 	KeepAlive bool       `json:"keep_alive,omitempty"`
 	NoFile    uint64     `json:"nofile,omitempty"`
+	Seccomp   []byte     `json:"seccomp,omitempty"` // the compiled filter (see encodeFilter)
 	Process   procConfig `json:"process"`
 }
 
@@ -83,6 +85,32 @@ type procConfig struct {
 
 func procConfigOf(p *Process) procConfig {
 	return procConfig{Args: p.Args, Env: p.Env, Dir: p.Dir, User: p.User, TTY: p.TTY, Size: p.Size}
+}
+
+// encodeFilter packs a BPF program as 8 bytes per instruction, so the
+// parent compiles the seccomp profile once per Runtime and every init only
+// installs it.
+func encodeFilter(prog []unix.SockFilter) []byte {
+	b := make([]byte, 0, 8*len(prog))
+	for _, f := range prog {
+		b = binary.LittleEndian.AppendUint16(b, f.Code)
+		b = append(b, f.Jt, f.Jf)
+		b = binary.LittleEndian.AppendUint32(b, f.K)
+	}
+	return b
+}
+
+// decodeFilter is the inverse of encodeFilter.
+func decodeFilter(b []byte) ([]unix.SockFilter, error) {
+	if len(b) == 0 || len(b)%8 != 0 || len(b)/8 > 0xffff {
+		return nil, fmt.Errorf("seccomp program of %d bytes: not whole instructions", len(b))
+	}
+	prog := make([]unix.SockFilter, len(b)/8)
+	for i := range prog {
+		x := b[8*i:]
+		prog[i] = unix.SockFilter{Code: binary.LittleEndian.Uint16(x), Jt: x[2], Jf: x[3], K: binary.LittleEndian.Uint32(x[4:])}
+	}
+	return prog, nil
 }
 
 // conn is one end of the socketpair. send is safe for concurrent use; recv

@@ -25,7 +25,7 @@ type NetNS struct {
 // NewNetNS creates and pins a network namespace named name (unique among
 // the live ones of this state dir; same alphabet as a Spec.ID).
 func (r *Runtime) NewNetNS(name string) (*NetNS, error) {
-	if !idRE.MatchString(name) {
+	if !validName(name) {
 		return nil, fmt.Errorf("netns name %q: want 1 to 128 of [a-zA-Z0-9_.-]", name)
 	}
 	dir := netnsDir(r.opts)
@@ -52,11 +52,31 @@ func (n *NetNS) Close() error {
 	return errors.Join(unpin(n.Path), removeRecord(dir, n.name))
 }
 
-// pinNewNetNS makes a network namespace on a locked thread of its own,
-// brings lo up in it, bind-mounts it on pin and returns the thread to the
-// host's namespace. A thread that cannot go back is never reused: it ends
-// with its goroutine.
+// pinNewNetNS makes a network namespace with lo up and bind-mounts it on pin.
 func pinNewNetNS(pin string) error {
+	return inNewNetNS(func() error {
+		if err := unix.Mount("/proc/thread-self/ns/net", pin, "", unix.MS_BIND, ""); err != nil {
+			return &os.PathError{Op: "pin network namespace", Path: pin, Err: err}
+		}
+		return nil
+	})
+}
+
+// makeNetNS makes a network namespace with lo up and returns an fd of it.
+func makeNetNS() (*os.File, error) {
+	var f *os.File
+	err := inNewNetNS(func() error {
+		var err error
+		f, err = os.Open("/proc/thread-self/ns/net")
+		return err
+	})
+	return f, err
+}
+
+// inNewNetNS runs fn in a fresh network namespace with lo up, on a locked
+// thread of its own that returns to the host's namespace afterwards. A
+// thread that cannot go back is never reused: it ends with its goroutine.
+func inNewNetNS(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -67,7 +87,7 @@ func pinNewNetNS(pin string) error {
 			return
 		}
 		defer host.Close()
-		err = inNewNetNS(pin)
+		err = unshareNetNS(fn)
 		if serr := unix.Setns(int(host.Fd()), unix.CLONE_NEWNET); serr != nil {
 			errc <- errors.Join(err, fmt.Errorf("return to the host network namespace: %w", serr))
 			return // the thread stays locked and dies with this goroutine
@@ -78,15 +98,12 @@ func pinNewNetNS(pin string) error {
 	return <-errc
 }
 
-func inNewNetNS(pin string) error {
+func unshareNetNS(fn func() error) error {
 	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("unshare network namespace: %w", err)
 	}
 	if err := loopbackUp(); err != nil {
 		return err
 	}
-	if err := unix.Mount("/proc/thread-self/ns/net", pin, "", unix.MS_BIND, ""); err != nil {
-		return &os.PathError{Op: "pin network namespace", Path: pin, Err: err}
-	}
-	return nil
+	return fn()
 }

@@ -26,6 +26,7 @@ type Container struct {
 	conn    *conn
 	stderr  *tailBuffer // init's own stderr (a crash's last words)
 	netns   *os.File    // the network namespace to join, until sent to init
+	newNet  bool        // init gets a network namespace of its own (CLONE_NEWNET)
 	started time.Time
 	stopCtx func() bool
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -16,14 +15,28 @@ import (
 // concurrent use. One Runtime per pipe process is the intended use; several
 // pipe processes may share one StateDir.
 type Runtime struct {
-	opts Options
-	cg   *cgroupManager
-	exe  *os.File     // sealed memfd copy of pipe's own binary (CVE-2019-5736)
-	self procIdentity // this pipe process, as recorded in the state dir
+	opts    Options
+	cg      *cgroupManager
+	exe     *os.File     // sealed memfd copy of pipe's own binary (CVE-2019-5736)
+	self    procIdentity // this pipe process, as recorded in the state dir
+	seccomp []byte       // the default seccomp profile, compiled once (encodeFilter)
+	netns   *netnsPool   // fresh network namespaces made ahead of time
 }
 
-// idRE is what a Spec.ID may be.
-var idRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
+// validName says whether s may be a Spec.ID or a netns name:
+// 1 to 128 of [a-zA-Z0-9_.-].
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
 
 // Available says whether containers can run here, and if not, what is
 // missing (nil when they can).
@@ -75,11 +88,17 @@ func New(opts Options) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("isolation: %w", err)
 	}
-	r := &Runtime{opts: opts, cg: cg, exe: exe, self: self}
+	prog, err := defaultSeccompProgram()
+	if err != nil {
+		exe.Close()
+		return nil, fmt.Errorf("isolation: %w", err)
+	}
+	r := &Runtime{opts: opts, cg: cg, exe: exe, self: self, seccomp: encodeFilter(prog)}
 	if err := r.Cleanup(); err != nil {
 		exe.Close()
 		return nil, err
 	}
+	r.netns = newNetnsPool(netnsPoolSize)
 	return r, nil
 }
 
@@ -132,6 +151,7 @@ func isMountPoint(dir string) bool {
 // when no container of any pipe process is recorded in the state dir. Call
 // it after every container is destroyed.
 func (r *Runtime) Close() error {
+	r.netns.close()
 	r.exe.Close()
 	entries, err := os.ReadDir(containersDir(r.opts))
 	if err != nil || len(entries) > 0 || !isMountPoint(r.opts.ScratchDir) {
@@ -155,7 +175,7 @@ func (r *Runtime) Run(ctx context.Context, s *Spec) (Result, error) {
 
 // validateSpec checks what init would otherwise fail on late.
 func validateSpec(s *Spec) error {
-	if !idRE.MatchString(s.ID) {
+	if !validName(s.ID) {
 		return fmt.Errorf("container ID %q: want 1 to 128 of [a-zA-Z0-9_.-]", s.ID)
 	}
 	if len(s.Root.Lower) == 0 {

@@ -136,12 +136,14 @@ func (c *Container) launch(ctx context.Context, cfg *initConfig, st *streams) ([
 		fds = st.fds()
 	}
 	if cfg.JoinNet {
-		f, err := os.Open(c.spec.Network.Path)
-		if err != nil {
-			return nil, fmt.Errorf("network namespace: %w", err)
+		if c.netns == nil {
+			f, err := os.Open(c.spec.Network.Path)
+			if err != nil {
+				return nil, fmt.Errorf("network namespace: %w", err)
+			}
+			c.netns = f // closed once sent
 		}
-		c.netns = f // closed once sent
-		fds = append(fds, int(f.Fd()))
+		fds = append(fds, int(c.netns.Fd()))
 	}
 	return fds, nil
 }
@@ -149,7 +151,7 @@ func (c *Container) launch(ctx context.Context, cfg *initConfig, st *streams) ([
 // initCmd is pipe re-executed from its sealed memfd copy as a container init.
 func (c *Container) initCmd(sock *os.File) *exec.Cmd {
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
-	if c.spec.Network.Mode == "" || c.spec.Network.Mode == NetworkNone {
+	if c.newNet {
 		flags |= unix.CLONE_NEWNET
 	}
 	sys := &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL}
@@ -173,9 +175,16 @@ func (c *Container) prepareScratch() (*initConfig, error) {
 	cfg := &initConfig{
 		Name: c.name, RootDir: filepath.Join(c.scratch, "root"), Root: s.Root,
 		EtcDir: filepath.Join(c.scratch, "etc"), Mounts: s.Mounts, Hostname: hostnameOf(s),
-		NewNet:  s.Network.Mode == "" || s.Network.Mode == NetworkNone,
 		JoinNet: s.Network.Mode == NetworkJoin, KeepAlive: s.KeepAlive,
-		NoFile: s.Limits.NoFile, Process: procConfigOf(&s.Process),
+		NoFile: s.Limits.NoFile, Process: procConfigOf(&s.Process), Seccomp: c.r.seccomp,
+	}
+	if s.Network.Mode == "" || s.Network.Mode == NetworkNone {
+		// A fresh namespace made ahead of time, or else one of init's own.
+		if c.netns = c.r.netns.take(); c.netns != nil {
+			cfg.JoinNet = true
+		} else {
+			cfg.NewNet, c.newNet = true, true
+		}
 	}
 	dirs := []string{c.scratch, cfg.RootDir, cfg.EtcDir}
 	if s.Root.Upper == "" {
