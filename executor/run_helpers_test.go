@@ -244,3 +244,8 @@ func dirEntries(t testing.TB, dir string) []string {
 	}
 	return out
 }
+
+// sinkFunc is a Sink made of a func.
+type sinkFunc func(Event)
+
+func (f sinkFunc) Emit(e Event) { f(e) }

@@ -214,9 +214,9 @@ steps:
 
 func TestRunTimeout(t *testing.T) {
 	forEachRuntime(t, func(t *testing.T, e *testEnv) {
-		_, log := e.mustRun("steps:\n  slow: {timeout: 300ms, run: sleep 10}\n", nil)
+		_, log := e.mustRun("steps:\n  slow: {timeout: 1s, run: sleep 10}\n", nil)
 		wantStatuses(t, log, map[string]Status{"slow": StatusFailed})
-		if got := log.finished()["slow"].Error; got != "timed out after 300ms" {
+		if got := log.finished()["slow"].Error; got != "timed out after 1s" {
 			t.Errorf("error %q", got)
 		}
 	})
@@ -321,12 +321,16 @@ steps:
 func TestRunCancel(t *testing.T) {
 	forEachRuntime(t, func(t *testing.T, e *testEnv) {
 		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			time.Sleep(300 * time.Millisecond)
-			cancel()
-		}()
+		defer cancel()
 		start := time.Now()
-		sum, log, err := e.run(ctx, "steps:\n  long: {run: sleep 100}\n  after: {needs: [long], run: \"true\"}\n", nil)
+		cancelOnStart := sinkFunc(func(ev Event) {
+			if ev.Type == EventStepStarted {
+				start = time.Now()
+				time.AfterFunc(100*time.Millisecond, cancel)
+			}
+		})
+		sum, log, err := e.run(ctx, "steps:\n  long: {run: sleep 100}\n  after: {needs: [long], run: \"true\"}\n",
+			func(o *Options) { o.Sink = NewTeeSink(o.Sink, cancelOnStart) })
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err %v, want context.Canceled", err)
 		}

@@ -90,6 +90,9 @@ func (r *run) runMain(ctx context.Context, spec *isolation.Spec, st *stepState, 
 	echo := newCommandEcho(r.marker, st.step.Run, log, log.Note)
 	spec.Process.Stdout, spec.Process.Stderr = echo, echo
 	c, err := r.o.Runtime.Start(ctx, spec)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return isolation.Result{TimedOut: true, ExitCode: 128 + 9}, 0, nil // the timeout covers the start too
+	}
 	if err != nil {
 		return isolation.Result{}, 0, fmt.Errorf("step %s: start container: %w", st.step.Name, err)
 	}
