@@ -87,8 +87,8 @@ func (r *run) cacheHit(st *stepState) (bool, error) {
 	if res.Meta.Files > 0 {
 		st.layer = res.Dir
 	}
-	r.emit(Event{Type: EventStepLog, Step: st.step.Name, Stream: StreamPipe,
-		Line: fmt.Sprintf("cached: result of run %s (key %.12s), nothing to run", res.Meta.RunID, st.key)})
+	// step_finished says it: status cached, cache_hit, cached_from (the
+	// terminal prints "cached (from run X)").
 	return true, nil
 }
 
