@@ -345,3 +345,20 @@ func TestRunCancel(t *testing.T) {
 		}
 	})
 }
+
+// Two steps that mount one shared cache volume each wait for the other's
+// marker file in it (../meet from /workspace, so that the fake runtime maps
+// it too): they can only both finish if they ran together. With
+// sharing: locked the second step would wait for the first, which never
+// sees its marker and fails.
+func TestRunSharedCacheVolumeStepsMeet(t *testing.T) {
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		vol := "meet-" + e.nonce
+		wait := func(me, other string) string {
+			return fmt.Sprintf(`{run: "touch ../meet/%[1]s; i=0; while [ ! -e ../meet/%[2]s ]; do sleep 0.05; i=$((i+1)); [ $i -lt 200 ] || exit 1; done", caches: [%[3]s], timeout: 30s}`, me, other, vol)
+		}
+		yml := fmt.Sprintf("caches:\n  %s: {path: /meet, sharing: shared}\nsteps:\n  a: %s\n  b: %s\n", vol, wait("a", "b"), wait("b", "a"))
+		_, log := e.mustRun(yml, func(o *Options) { o.Jobs = 2; o.NoCache = true })
+		wantStatuses(t, log, map[string]Status{"a": StatusOK, "b": StatusOK})
+	})
+}

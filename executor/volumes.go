@@ -14,13 +14,15 @@ import (
 // module cache or a package manager's downloads, and are bind-mounted
 // read-write at their path in the steps that name them.
 //
-// The rule: a step holds each of its volumes EXCLUSIVELY while it runs
-// (cache.Store.Volume's lock, which also holds across pipe processes). A
-// second step that names the same volume waits, and its log says "waiting for
-// cache volume X". Tools that keep such caches (go, npm, pip, cargo) are not
-// all safe with two writers at once, so pipe never lets two steps share one;
-// steps that need no common volume still run in parallel. A step takes its
-// volumes in name order, so two steps never wait on each other (no deadlock).
+// The rule: by default (sharing: locked) a step holds each of its volumes
+// EXCLUSIVELY while it runs (cache.Store.Volume's lock, which also holds
+// across pipe processes). A second step that names the same volume waits, and
+// its log says "waiting for cache volume X". Tools that keep such caches (npm,
+// pip, cargo) are not all safe with two writers at once. A volume declared
+// with sharing: shared (go's build and module caches, which go keeps safe for
+// concurrent use) is mounted by any number of steps at once; it still waits
+// for an exclusive holder such as `pipe cache prune`. A step takes its volumes
+// in name order, so two steps never wait on each other (no deadlock).
 //
 // A volume is not part of a step's output layer and not in its key, except by
 // name: what a step leaves in it is a cache, never a result.
@@ -45,7 +47,7 @@ func (r *run) acquireVolumes(ctx context.Context, caches []pipeline.Cache, log *
 			mounts = append(mounts, isolation.Mount{Type: isolation.MountBind, Source: mounts[len(mounts)-1].Source, Target: c.Path})
 			continue
 		}
-		dir, release, err := r.volume(ctx, c.Name, log)
+		dir, release, err := r.volume(ctx, c, log)
 		if err != nil {
 			releaseAll()
 			return nil, func() {}, err
@@ -57,14 +59,18 @@ func (r *run) acquireVolumes(ctx context.Context, caches []pipeline.Cache, log *
 }
 
 // volume takes one volume, saying so in the log when it has to wait.
-func (r *run) volume(ctx context.Context, name string, log *StepLog) (string, func(), error) {
+func (r *run) volume(ctx context.Context, c pipeline.Cache, log *StepLog) (string, func(), error) {
 	t := time.AfterFunc(volumeWaitNote, func() {
-		log.Note("waiting for cache volume %s (another step or pipe process is using it)", name)
+		log.Note("waiting for cache volume %s (another step or pipe process is using it)", c.Name)
 	})
-	dir, release, err := r.o.Store.Volume(ctx, name)
+	take := r.o.Store.Volume
+	if c.Sharing == pipeline.SharingShared {
+		take = r.o.Store.SharedVolume
+	}
+	dir, release, err := take(ctx, c.Name)
 	t.Stop()
 	if err != nil {
-		return "", nil, fmt.Errorf("cache volume %s: %w", name, err)
+		return "", nil, fmt.Errorf("cache volume %s: %w", c.Name, err)
 	}
 	return dir, release, nil
 }
