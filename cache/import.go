@@ -244,7 +244,7 @@ func pickLayoutImage(im *v1.IndexManifest, name string) (v1.Descriptor, string, 
 	return d, canonical(name), nil
 }
 
-// canonical is the full name of a reference ("alpine" → index.docker.io/library/alpine:latest).
+// canonical is the full name of a reference ("alpine" → library/alpine:latest on name.DefaultRegistry).
 func canonical(ref string) string {
 	r, err := parseRef(ref)
 	if err != nil {

@@ -37,9 +37,9 @@ func TestImport(t *testing.T) {
 
 	for _, tc := range []struct{ path, name, want string }{
 		{dockerTar, "", "example.com/team/box:7"},
-		{dockerTar, "mybox", "index.docker.io/library/mybox:latest"},
+		{dockerTar, "mybox", name.DefaultRegistry + "/library/mybox:latest"},
 		{ociDir, "", "example.com/team/oci:1"},
-		{ociTar, "local/oci:2", "index.docker.io/local/oci:2"},
+		{ociTar, "local/oci:2", name.DefaultRegistry + "/local/oci:2"},
 	} {
 		t.Run(filepath.Base(tc.path)+"/"+tc.name, func(t *testing.T) {
 			s := newStore(t)

@@ -54,7 +54,7 @@ type PullOptions struct {
 
 // Image is a pulled or imported image, ready to be mounted.
 type Image struct {
-	Ref    string         // canonical name, e.g. index.docker.io/library/alpine:latest, or the import name
+	Ref    string         // canonical name (registry, repository, tag or digest), or the import name
 	Digest v1.Hash        // manifest digest: part of every step key
 	Config *v1.ConfigFile // Env, WorkingDir, User, Entrypoint/Cmd
 	Layers []string       // extracted layer dirs in overlay form, bottom first

@@ -10,18 +10,29 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// parseRef reads a reference the way Docker does ("alpine" is
-// index.docker.io/library/alpine:latest). Registries on loopback are spoken
+// parseRef reads a reference the way Docker does ("alpine" is library/alpine:latest
+// on the default registry, name.DefaultRegistry). Registries on loopback are spoken
 // to over plain HTTP, as Docker does; every other registry over HTTPS.
 func parseRef(ref string) (name.Reference, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
-		return nil, fmt.Errorf("image reference %q: %w (want e.g. alpine, ghcr.io/org/img:tag or img@sha256:<hex>)", ref, err)
+		return nil, fmt.Errorf("image reference %q: %w (want e.g. alpine, registry.example:5000/org/img:tag or img@sha256:<hex>)", ref, err)
 	}
 	if isLoopback(r.Context().RegistryStr()) {
 		return name.ParseReference(ref, name.Insecure)
 	}
 	return r, nil
+}
+
+// FamiliarName is how Docker prints a reference: without the default
+// registry and its library/ prefix ("alpine:latest", "org/app:1"); references
+// to other registries are unchanged.
+func FamiliarName(ref string) string {
+	rest, ok := strings.CutPrefix(ref, name.DefaultRegistry+"/")
+	if !ok {
+		return ref
+	}
+	return strings.TrimPrefix(rest, "library/")
 }
 
 // isLoopback reports whether a registry host[:port] is this machine.

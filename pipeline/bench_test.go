@@ -10,7 +10,7 @@ import (
 // ones, with env, caches, inputs and a few matrix steps.
 func generate(n int) []byte {
 	var b strings.Builder
-	b.WriteString("version: 1\nimage: golang:1.22\nenv:\n  GOFLAGS: -mod=mod\n  REG: ghcr.io/acme\ncaches:\n  gomod: /go/pkg/mod\nsteps:\n")
+	b.WriteString("version: 1\nimage: golang:1.22\nenv:\n  GOFLAGS: -mod=mod\n  REG: registry.example:5000/acme\ncaches:\n  gomod: /go/pkg/mod\nsteps:\n")
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&b, "  s%d:\n", i)
 		if i%1000 == 999 {

@@ -12,7 +12,7 @@ import (
 func TestInterpolation(t *testing.T) {
 	p := mustParse(t, `version: 1
 env:
-  REG: ghcr.io/acme
+  REG: registry.example:5000/acme
   IMG: ${REG}/tools
   PRICE: $$5 and $HOME
 steps:
@@ -30,12 +30,12 @@ steps:
 	if s == nil {
 		t.Fatal("no step a[v=2]")
 	}
-	want := []string{"REG=ghcr.io/acme", "IMG=ghcr.io/acme/tools-v2", "PRICE=$5 and $HOME", "DERIVED=ghcr.io/acme/tools-v2/x"}
+	want := []string{"REG=registry.example:5000/acme", "IMG=registry.example:5000/acme/tools-v2", "PRICE=$5 and $HOME", "DERIVED=registry.example:5000/acme/tools-v2/x"}
 	if diff := cmp.Diff(want, s.Environ()); diff != "" {
 		t.Errorf("Env (-want +got):\n%s", diff)
 	}
 	checks := map[string][2]string{
-		"image":   {s.Image, "ghcr.io/acme/tools-v2:2"},
+		"image":   {s.Image, "registry.example:5000/acme/tools-v2:2"},
 		"workdir": {s.Workdir, "/workspace/src/2"},
 		"user":    {s.User, "2000"},
 		"run":     {s.Run[0], "echo 2 $IMG ${IMG} $$ $2"},

@@ -45,7 +45,7 @@ func newImagePullCmd(o *output) *cobra.Command {
 	var policy, platform string
 	cmd := &cobra.Command{
 		Use:   "pull IMAGE...",
-		Short: "Fetch images into the store (e.g. alpine, ghcr.io/org/img:tag, img@sha256:...)",
+		Short: "Fetch images into the store (e.g. alpine, registry.example:5000/org/img:tag, img@sha256:...)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			po := o.pullOptions()
@@ -68,7 +68,7 @@ func newImagePullCmd(o *output) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				o.printf("%s %s %s\n", o.green("pulled"), img.Ref, o.faint(img.Digest.String()))
+				o.printf("%s %s %s\n", o.green("pulled"), cache.FamiliarName(img.Ref), o.faint(img.Digest.String()))
 			}
 			return nil
 		},
@@ -94,7 +94,7 @@ func parsePlatform(s string) (*v1.Platform, error) {
 func checkRefs(refs []string) error {
 	for _, r := range refs {
 		if _, err := name.ParseReference(r); err != nil {
-			return usageError("image %q: %v (want e.g. alpine, ghcr.io/org/img:tag or img@sha256:<hex>)", r, err)
+			return usageError("image %q: %v (want e.g. alpine, registry.example:5000/org/img:tag or img@sha256:<hex>)", r, err)
 		}
 	}
 	return nil
@@ -122,7 +122,7 @@ func newImageLsCmd(o *output) *cobra.Command {
 			tw := tabwriter.NewWriter(o.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "IMAGE\tPLATFORM\tDIGEST\tLAYERS\tSIZE\tSTORED")
 			for _, i := range imgs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", i.Ref, i.Platform, shortHash(i.Digest), i.Layers, cache.HumanBytes(i.Size), i.Created.Local().Format("2006-01-02 15:04"))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", cache.FamiliarName(i.Ref), i.Platform, shortHash(i.Digest), i.Layers, cache.HumanBytes(i.Size), i.Created.Local().Format("2006-01-02 15:04"))
 			}
 			return tw.Flush()
 		},
@@ -201,7 +201,7 @@ func newImageImportCmd(o *output) *cobra.Command {
 				}
 				return err
 			}
-			o.printf("%s %s %s\n", o.green("imported"), img.Ref, o.faint(img.Digest.String()))
+			o.printf("%s %s %s\n", o.green("imported"), cache.FamiliarName(img.Ref), o.faint(img.Digest.String()))
 			return nil
 		},
 	}
