@@ -37,7 +37,7 @@ func (x *extractor) mkdir(e at, hdr *tar.Header) error {
 }
 
 // file writes a regular file, replacing whatever had its name.
-func (x *extractor) file(ctx context.Context, e at, hdr *tar.Header, tr io.Reader) error {
+func (x *extractor) file(ctx context.Context, e at, hdr *tar.Header, body *chunkReader) error {
 	var fd int
 	create := func() (err error) {
 		fd, err = unix.Openat(e.pfd, e.base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, x.mode(hdr)&0o777)
@@ -46,7 +46,7 @@ func (x *extractor) file(ctx context.Context, e at, hdr *tar.Header, tr io.Reade
 	if err := x.createOrReplace(e, create); err != nil {
 		return fmt.Errorf("create file: %w", err)
 	}
-	err := x.writeFile(ctx, fd, e, hdr, tr)
+	err := x.writeFile(ctx, fd, e, hdr, body)
 	if cerr := unix.Close(fd); err == nil && cerr != nil {
 		err = fmt.Errorf("close: %w", cerr)
 	}
@@ -62,8 +62,8 @@ func (x *extractor) file(ctx context.Context, e at, hdr *tar.Header, tr io.Reade
 // the open fd, in that order: chown clears setuid bits and capabilities.
 // The file was created with its permission bits: chown and chmod are only
 // called when the creation did not already give the right result.
-func (x *extractor) writeFile(ctx context.Context, fd int, e at, hdr *tar.Header, tr io.Reader) error {
-	n, err := copyToFd(ctx, fd, tr, *x.buf)
+func (x *extractor) writeFile(ctx context.Context, fd int, e at, hdr *tar.Header, body *chunkReader) error {
+	n, err := body.writeTo(ctx, fd)
 	x.stats.Bytes += n
 	if err != nil {
 		return fmt.Errorf("write content (%d of %d bytes): %w", n, hdr.Size, err)
@@ -86,29 +86,6 @@ func (x *extractor) writeFile(ctx context.Context, fd int, e at, hdr *tar.Header
 	}
 	atime, mtime := entryTimes(hdr)
 	return futimens(fd, atime, mtime)
-}
-
-// copyToFd copies r to fd through buf, checking ctx between chunks.
-func copyToFd(ctx context.Context, fd int, r io.Reader, buf []byte) (int64, error) {
-	var n int64
-	for {
-		m, rerr := fill(r, buf)
-		if m > 0 {
-			if err := writeAll(fd, buf[:m]); err != nil {
-				return n, err
-			}
-			n += int64(m)
-		}
-		if rerr == io.EOF {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, rerr
-		}
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
-	}
 }
 
 // fill reads into buf until it is full or r ends; unlike io.ReadFull it

@@ -4,7 +4,6 @@ package cache
 
 import (
 	"archive/tar"
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -51,7 +50,6 @@ type extractor struct {
 	stats      extractStats
 	entries    int
 	total      int64
-	buf        *[]byte
 	creds      createCreds
 }
 
@@ -78,7 +76,6 @@ func newExtractor(dir string, opts extractOptions) (*extractor, error) {
 		opts: opts, root: fd, parentFd: -1,
 		dirs:   map[string]dirMeta{},
 		placed: map[string]struct{}{},
-		buf:    copyBufs.Get().(*[]byte),
 		creds:  readCreateCreds(fd),
 	}, nil
 }
@@ -119,7 +116,6 @@ func (c createCreds) needChmod(mode uint32) bool {
 func (x *extractor) close() {
 	x.dropParent()
 	unix.Close(x.root)
-	copyBufs.Put(x.buf)
 }
 
 // fail wraps err with the image, layer and entry.
@@ -127,29 +123,8 @@ func (x *extractor) fail(entry string, err error) error {
 	return &LayerError{Image: x.opts.Image, Layer: x.opts.Layer, Entry: entry, Err: err}
 }
 
-// run extracts every entry of r, then sets the dirs' modes and times.
-func (x *extractor) run(ctx context.Context, r io.Reader) error {
-	tr := tar.NewReader(bufio.NewReaderSize(r, 64<<10))
-	for {
-		if err := ctx.Err(); err != nil {
-			return x.fail("", err)
-		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return x.fail("", fmt.Errorf("read the layer tar after %d entries: %w", x.entries, err))
-		}
-		if err := x.entry(ctx, hdr, tr); err != nil {
-			return x.fail(hdr.Name, err)
-		}
-	}
-	return x.finishDirs(ctx)
-}
-
 // entry checks one tar entry against the guards and dispatches on its type.
-func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr *tar.Reader) error {
+func (x *extractor) entry(ctx context.Context, hdr *tar.Header, body *chunkReader) error {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil
 	}
@@ -176,7 +151,7 @@ func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr *tar.Reader) 
 	case tar.TypeDir:
 		return x.mkdir(e, hdr)
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse: // the reader expands sparse files
-		return x.file(ctx, e, hdr, tr)
+		return x.file(ctx, e, hdr, body)
 	case tar.TypeSymlink:
 		return x.symlink(e, hdr)
 	case tar.TypeLink:
