@@ -274,3 +274,27 @@ func TestCommandNotFound(t *testing.T) {
 		t.Fatalf("got %v, want an error naming the command", err)
 	}
 }
+
+// Containers of one Runtime run side by side.
+func TestConcurrentContainers(t *testing.T) {
+	r := newTestRuntime(t)
+	errs := make(chan error, 6)
+	for i := range 6 {
+		go func() {
+			s := busybox(t, "/bin/sh", "-c", fmt.Sprintf("hostname; exit %d", i))
+			s.ID = fmt.Sprintf("c%d", i)
+			var out lockedBuffer
+			s.Process.Stdout = &out
+			res, err := r.Run(context.Background(), s)
+			if err == nil && (res.ExitCode != i || out.String() != s.ID+"\n") {
+				err = fmt.Errorf("container %d: exit %d, output %q", i, res.ExitCode, out.String())
+			}
+			errs <- err
+		}()
+	}
+	for range 6 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

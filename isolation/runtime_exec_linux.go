@@ -86,9 +86,10 @@ func (c *Container) waitExec(ctx context.Context, id int, w *procWaiter, start t
 	}
 	end := time.Now()
 	c.finishStreams(st, tty)
+	stats, _ := c.cg.stats()
 	return Result{
 		ExitCode: status.Code, Signal: syscall.Signal(status.Signal),
 		TimedOut: reason == killedTimeout, Canceled: reason == killedCanceled,
-		CPUTime: time.Duration(status.CPU), WallTime: end.Sub(start),
+		CPUTime: time.Duration(status.CPU), WallTime: end.Sub(start), PeakMemory: stats.PeakMemory,
 	}, nil
 }

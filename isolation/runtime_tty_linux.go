@@ -16,10 +16,11 @@ import (
 // Process's Stdin and Stdout, keeps the caller's terminal in raw mode, and
 // passes window size changes on.
 type ttySession struct {
-	master  *os.File
-	restore func()
-	copies  sync.WaitGroup
-	stop    chan struct{}
+	master   *os.File
+	restore  func()
+	copies   sync.WaitGroup
+	resizing sync.WaitGroup
+	stop     chan struct{}
 }
 
 // callerTerminal returns p.Stdin's fd when it is a terminal.
@@ -54,16 +55,19 @@ func startTTY(master *os.File, p *Process) *ttySession {
 			t.restore = restore
 		}
 	}
-	if p.Stdout != nil {
-		t.copies.Add(1)
-		go func() {
-			defer t.copies.Done()
-			_, _ = io.Copy(p.Stdout, master) // ends with EIO once the last slave fd closes
-		}()
+	out := p.Stdout
+	if out == nil {
+		out = io.Discard // a terminal nobody reads would block its writers
 	}
+	t.copies.Add(1)
+	go func() {
+		defer t.copies.Done()
+		_, _ = io.Copy(out, master) // ends with EIO once the last slave fd closes
+	}()
 	if p.Stdin != nil {
 		go func() { _, _ = io.Copy(master, p.Stdin) }()
 	}
+	t.resizing.Add(1)
 	go t.resize(p.Resize, term, isTerm)
 	return t
 }
@@ -71,6 +75,7 @@ func startTTY(master *os.File, p *Process) *ttySession {
 // resize sets the pty's window size from the Resize channel, or from the
 // caller's terminal on SIGWINCH when there is no channel.
 func (t *ttySession) resize(ch <-chan WindowSize, term int, isTerm bool) {
+	defer t.resizing.Done()
 	var winch chan os.Signal
 	if ch == nil && isTerm {
 		winch = make(chan os.Signal, 1)
@@ -95,14 +100,23 @@ func (t *ttySession) resize(ch <-chan WindowSize, term int, isTerm bool) {
 	}
 }
 
+// setSize sets the pty's window size (through SyscallConn: Fd would put
+// the master in blocking mode, and Close could no longer end a Read).
 func (t *ttySession) setSize(ws WindowSize) {
-	_ = unix.IoctlSetWinsize(int(t.master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: ws.Rows, Col: ws.Cols})
+	rc, err := t.master.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: ws.Rows, Col: ws.Cols})
+	})
 }
 
 // finish waits (up to grace) for the output, then closes the master and
 // restores the caller's terminal.
 func (t *ttySession) finish(grace time.Duration) {
 	close(t.stop)
+	t.resizing.Wait()
 	done := make(chan struct{})
 	go func() { t.copies.Wait(); close(done) }()
 	select {
