@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -268,5 +269,40 @@ func TestExtractErrors(t *testing.T) {
 	_, err = extractLayer(context.Background(), bytes.NewReader(b), filepath.Join(t.TempDir(), "missing"), extractOptions{})
 	if extLayerError(t, err); !errors.Is(err, unix.ENOENT) {
 		t.Errorf("missing dir: %v", err)
+	}
+}
+
+// extWatchReader fails the test if it is read after extractLayer returned.
+type extWatchReader struct {
+	t        *testing.T
+	r        io.Reader
+	returned atomic.Bool
+	n        atomic.Int64
+}
+
+func (w *extWatchReader) Read(p []byte) (int, error) {
+	if w.returned.Load() {
+		w.t.Error("the layer stream was read after extractLayer returned")
+	}
+	n, err := w.r.Read(p)
+	w.n.Add(int64(n))
+	return n, err
+}
+
+// TestExtractStopsReading: after a refused entry extractLayer returns
+// without reading the rest of the stream, and never reads it afterwards
+// (the store hashes and closes the stream once extractLayer is back).
+func TestExtractStopsReading(t *testing.T) {
+	big := extReg("big", strings.Repeat("x", 24<<20))
+	b := extTar(t, extReg("../evil", "x"), big)
+	w := &extWatchReader{t: t, r: bytes.NewReader(b)}
+	_, err := extractLayer(t.Context(), w, t.TempDir(), extractOptions{})
+	w.returned.Store(true)
+	if !errors.Is(err, errUnsafeLayer) {
+		t.Fatalf("want the refusal, got %v", err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := w.n.Load(); n > 12<<20 {
+		t.Errorf("read %d bytes of the stream after the first entry was refused", n)
 	}
 }
