@@ -195,6 +195,11 @@ func validateSpec(s *Spec) error {
 			return fmt.Errorf("container %s: mount %s: Overlay.Upper and Overlay.Work go together", s.ID, m.Target)
 		}
 	}
+	for name, addr := range s.Hosts {
+		if name == "" || addr == "" || strings.ContainsAny(name+addr, " \t\r\n#") {
+			return fmt.Errorf("container %s: hosts entry %q -> %q: want a name and an address without blanks", s.ID, name, addr)
+		}
+	}
 	switch s.Network.Mode {
 	case "", NetworkNone, NetworkHost:
 	case NetworkJoin:
