@@ -40,7 +40,7 @@ func containerInit() int {
 		fmt.Fprintln(os.Stderr, "pipe init: close_range:", err)
 		return 3
 	}
-	c := newConn(initSocketFD)
+	c := newConn(initSocketFD, maxMessage)
 	in, err := receiveConfig(c)
 	if err != nil {
 		reportError(c, 0, "receive config", err)

@@ -26,8 +26,12 @@ const (
 	msgError   msgKind = "error"   // init->parent: setup, or starting a process, failed
 )
 
-// maxMessage bounds one message (the config holds the environment).
-const maxMessage = 1 << 20
+// maxMessage bounds one message to init (the config holds the environment);
+// maxReply bounds one message from init.
+const (
+	maxMessage = 1 << 20
+	maxReply   = 64 << 10
+)
 
 // message is one packet. ID 0 is the main process; Exec'd ones count up.
 type message struct {
@@ -122,8 +126,9 @@ type conn struct {
 	oob []byte
 }
 
-func newConn(fd int) *conn {
-	return &conn{fd: fd, buf: make([]byte, maxMessage), oob: make([]byte, unix.CmsgSpace(4*8))}
+// newConn wraps fd; bufSize bounds the messages it can receive.
+func newConn(fd, bufSize int) *conn {
+	return &conn{fd: fd, buf: make([]byte, bufSize), oob: make([]byte, unix.CmsgSpace(4*8))}
 }
 
 // send writes m with fds attached.

@@ -122,7 +122,7 @@ func (c *Container) launch(ctx context.Context, cfg *initConfig, st *streams) ([
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	c.started = time.Now()
-	c.conn = newConn(pair[0])
+	c.conn = newConn(pair[0], maxReply)
 	go c.readMessages()
 	go func() { _ = c.cmd.Wait(); close(c.initDone) }()
 	c.stopCtx = context.AfterFunc(ctx, func() { c.onContextDone(ctx) })
