@@ -37,6 +37,10 @@ type Options struct {
 	Trigger     Trigger // branch, event and changed paths, for `when`
 	RunID       string  // "" makes one
 	KeepRuns    int     // run logs kept in the store; < 1 is 20
+	// KeepFailed keeps a failed step's state (root and workspace upper dirs,
+	// its workspace lowers, a record of its spec without secret values) in
+	// the store, for pipe debug --last and --export.
+	KeepFailed bool
 
 	// PullProgress, if set, receives image pull progress (a terminal).
 	PullProgress interface{ Write([]byte) (int, error) }
@@ -112,6 +116,8 @@ type run struct {
 	lease   *cache.Lease
 	runLog  *RunLog
 	cleanup []func()
+
+	debug *debugTarget // pipe debug: the step to debug; nil for pipe run
 }
 
 func newRun(ctx context.Context, p *pipeline.Pipeline, o Options) (*run, error) {

@@ -38,6 +38,9 @@ type stepState struct {
 // runStep is the node func of one step: attempt 1 decides skip and cache;
 // every attempt that gets that far runs a fresh container.
 func (r *run) runStep(ctx context.Context, st *stepState, attempt int) (outcome, error) {
+	if r.debugging(st.step) {
+		return r.debugStep(ctx, st, attempt)
+	}
 	if attempt == 1 {
 		st.start = time.Now()
 		if reason := r.whenSkips(st.step); reason != "" {
@@ -117,7 +120,7 @@ func (r *run) attempt(ctx context.Context, st *stepState, attempt int) (outcome,
 		log.Note("impure: network host (the step cache keeps its result unless cache: false)")
 	}
 	st.err, st.infra, st.ran, st.exitCode = nil, false, false, 0
-	o, err := r.runContainer(ctx, st, log)
+	o, err := r.containerFunc(st.step)(ctx, st, log)
 	if o == outcomeFailed && st.err == nil {
 		st.err = err
 	}

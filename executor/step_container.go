@@ -38,6 +38,11 @@ func (r *run) runContainer(ctx context.Context, st *stepState, log *StepLog) (ou
 		}
 	}()
 	spec := r.stepSpec(st, mounts, upper, work)
+	dropRoot, err := r.keepableRoot(spec)
+	if err != nil {
+		return r.infraFailure(ctx, st, err)
+	}
+	defer dropRoot()
 	svcs, err := r.startServices(ctx, st, spec, log)
 	if err != nil {
 		return r.infraFailure(ctx, st, err)
@@ -52,7 +57,9 @@ func (r *run) runContainer(ctx context.Context, st *stepState, log *StepLog) (ou
 	}
 	st.ran, st.exitCode, st.peak = true, res.ExitCode, res.PeakMemory
 	if res.ExitCode != 0 || res.TimedOut || res.Canceled || res.OOMKilled {
-		return outcomeFailed, stepError(s, res.ExitCode, res.TimedOut, res.OOMKilled, current)
+		err := stepError(s, res.ExitCode, res.TimedOut, res.OOMKilled, current)
+		r.keepFailure(ctx, st, spec, current, err, log)
+		return outcomeFailed, err
 	}
 	if err := r.keepLayer(st, upper); err != nil {
 		committed = true // keepLayer consumed or removed it
