@@ -41,6 +41,7 @@ func newRootCmd(o *output) *cobra.Command {
 		newVersionCmd(o), newRunCmd(o),
 		newImageCmd(o), newCacheCmd(o),
 		newValidateCmd(o), newGraphCmd(o), newLogsCmd(o),
+		newDebugCmd(o),
 	)
 	return root
 }

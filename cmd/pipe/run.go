@@ -24,6 +24,7 @@ type runFlags struct {
 	jobs                                 int
 	env                                  []string
 	noCache, keepGoing, json, svcLogs    bool
+	keepFailed                           bool
 }
 
 func newRunCmd(o *output) *cobra.Command {
@@ -49,6 +50,7 @@ func newRunCmd(o *output) *cobra.Command {
 	fl.BoolVar(&f.json, "json", false, "print the events as JSON lines on stdout (people's output goes to stderr)")
 	fl.StringVar(&f.junit, "junit", "", "write a JUnit XML report to FILE")
 	fl.BoolVar(&f.svcLogs, "service-logs", false, "print the services' output, prefixed svc/<name>")
+	fl.BoolVar(&f.keepFailed, "keep-failed", false, "keep a failed step's state for pipe debug --last and --export")
 	fl.StringVar(&f.since, "since", "", "git revision the changed paths of `when: paths` are computed against")
 	return cmd
 }
@@ -116,6 +118,7 @@ func runOptions(o *output, f runFlags, targets []string) (executor.Options, *pip
 	}
 	opts.Targets, opts.Jobs, opts.Env = targets, f.jobs, f.env
 	opts.NoCache, opts.KeepGoing, opts.ServiceLogs = f.noCache, f.keepGoing, f.svcLogs
+	opts.KeepFailed = f.keepFailed
 	if isTerminal(o.stderr) && !f.json {
 		opts.PullProgress = o.stderr
 	}
