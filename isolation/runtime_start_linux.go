@@ -161,7 +161,7 @@ func (c *Container) initCmd(sock *os.File) *exec.Cmd {
 	return &exec.Cmd{
 		Path:        fmt.Sprintf("/proc/self/fd/%d", c.r.exe.Fd()),
 		Args:        []string{InitArg0},
-		Env:         []string{},
+		Env:         []string{"GOMAXPROCS=1"}, // init is sequential; fewer threads start faster and drop privileges faster
 		ExtraFiles:  []*os.File{sock},
 		Stderr:      c.stderr,
 		SysProcAttr: sys,
