@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,6 +22,9 @@ type Runtime struct {
 	self    procIdentity // this pipe process, as recorded in the state dir
 	seccomp []byte       // the default seccomp profile, compiled once (encodeFilter)
 	netns   *netnsPool   // fresh network namespaces made ahead of time
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // validName says whether s may be a Spec.ID or a netns name:
@@ -147,10 +151,16 @@ func isMountPoint(dir string) bool {
 	return a.Dev != b.Dev
 }
 
-// Close releases the Runtime: the memfd copy of pipe, and the scratch tmpfs
-// when no container of any pipe process is recorded in the state dir. Call
-// it after every container is destroyed.
+// Close releases the Runtime: its spare network namespaces, the memfd copy
+// of pipe, and the scratch tmpfs when no container of any pipe process is
+// recorded in the state dir. Call it after every container is destroyed;
+// the Runtime cannot start containers afterwards. It is idempotent.
 func (r *Runtime) Close() error {
+	r.closeOnce.Do(func() { r.closeErr = r.close() })
+	return r.closeErr
+}
+
+func (r *Runtime) close() error {
 	r.netns.close()
 	r.exe.Close()
 	entries, err := os.ReadDir(containersDir(r.opts))
