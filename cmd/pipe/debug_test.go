@@ -274,3 +274,28 @@ func exportedFiles(t *testing.T, path string) string {
 	}
 	return b.String()
 }
+
+// The shell of a failed step still reaches the step's services by name.
+func TestDebugServicesStillUp(t *testing.T) {
+	needsRoot(t)
+	e := newRunEnv(t, `services:
+  www:
+    image: `+runTestImage+`
+    command: "mkdir -p /srv && echo served > /srv/index.html && exec httpd -f -p 8080 -h /srv"
+    ready: {run: "wget -q -O /dev/null http://127.0.0.1:8080/", interval: 100ms}
+steps:
+  web:
+    services: [www]
+    run: [wget -q -O page.html http://www:8080/, exit 5]
+`)
+	s := e.startPTY(t, "debug", "web")
+	s.expect("'exit 5' exited 5]")
+	s.send("cat page.html; wget -q -O - http://www:8080/ | tr a-z A-Z")
+	s.expect("served")
+	s.expect("SERVED")
+	s.send("exit")
+	if code := s.wait(); code != 5 {
+		t.Errorf("exit %d, want 5\n%s", code, s.out.String())
+	}
+	assertDebugLeftNothing(t, e.home)
+}
