@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,6 +32,8 @@ func containerInit() int {
 		fmt.Fprintln(os.Stderr, "pipe init: PR_SET_DUMPABLE:", err)
 		return 3
 	}
+	// Exec'd from /proc/self/fd/N, init would show as "N" in top and ps.
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("pipe-init\x00")[0])), 0, 0, 0)
 	syscall.Umask(0)
 	// SIGINT and SIGTERM that come during setup wait for the main process.
 	sigs := make(chan os.Signal, 32)
