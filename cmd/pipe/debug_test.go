@@ -128,7 +128,7 @@ func TestDebugShellInFailedState(t *testing.T) {
 	assertDebugLeftNothing(t, e.home)
 }
 
-func TestDebugCtrlCGoesToShellAndKilledShellTearsDown(t *testing.T) {
+func TestDebugCtrlCResizeAndKilledShell(t *testing.T) {
 	needsRoot(t)
 	e := newDebugEnv(t)
 	s := e.startPTY(t, "debug", "build")
@@ -138,6 +138,12 @@ func TestDebugCtrlCGoesToShellAndKilledShellTearsDown(t *testing.T) {
 	s.tty.Write([]byte{3}) // Ctrl-C: interrupts sleep, not pipe
 	s.send("echo still-here")
 	s.expect("still-here")
+	if err := pty.Setsize(s.tty, &pty.Winsize{Rows: 33, Cols: 123}); err != nil { // SIGWINCH to pipe
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	s.send("stty size")
+	s.expect("33 123")
 	s.send("kill -9 $$")
 	if code := s.wait(); code != 3 {
 		t.Errorf("exit %d, want 3\n%s", code, s.out.String())
