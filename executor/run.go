@@ -112,7 +112,8 @@ type run struct {
 
 	// filled by prepare
 	images  map[string]*cache.Image // by reference
-	ws      *Workspace
+	ws      *Workspace              // the snapshot, once a step has missed the cache (ensureSnapshot)
+	snap    snapshotState           // the scan step keys come from, the lazy snapshot, hits not yet leased
 	lease   *cache.Lease
 	runLog  *RunLog
 	cleanup []func()

@@ -19,7 +19,8 @@ const maxParallelPulls = 4
 
 // prepare does what must succeed before any step runs: a lease on the store,
 // the run log, the images of the selected steps and their services, and the
-// workspace snapshot.
+// hashes of the workspace's files (the snapshot itself is made on the first
+// cache miss).
 func (r *run) prepare(ctx context.Context) error {
 	lease, err := r.o.Store.Lease(ctx)
 	if err != nil {
@@ -34,7 +35,7 @@ func (r *run) prepare(ctx context.Context) error {
 	if err := r.pullImages(ctx); err != nil {
 		return err
 	}
-	return r.snapshot(ctx)
+	return r.scan(ctx)
 }
 
 // imageRefs lists the images the selected steps and their services use.
@@ -71,7 +72,7 @@ func (r *run) pullImages(ctx context.Context) error {
 	g.SetLimit(maxParallelPulls)
 	for i, ref := range refs {
 		g.Go(func() error {
-			img, err := r.o.Store.Pull(gctx, ref, cache.PullOptions{Policy: r.o.Pull, Progress: r.o.PullProgress, Lease: r.lease})
+			img, err := r.o.Store.Pull(gctx, ref, cache.PullOptions{Policy: r.o.Pull, Progress: r.o.PullProgress})
 			if err != nil {
 				return fmt.Errorf("image %s: %w", ref, err)
 			}
@@ -85,12 +86,15 @@ func (r *run) pullImages(ctx context.Context) error {
 	r.images = make(map[string]*cache.Image, len(refs))
 	for i, ref := range refs {
 		r.images[ref] = images[i]
+		r.noteImage(images[i]) // leased before the first container: see holdUses
 	}
 	return nil
 }
 
-// snapshot takes the workspace snapshot every step's /workspace starts from.
-func (r *run) snapshot(ctx context.Context) error {
+// scan hashes the checkout's files for the step keys (see Scan): no
+// snapshot yet. The snapshot is made by the first step that misses the cache
+// (ensureSnapshot), so a run that is all cache hits makes none.
+func (r *run) scan(ctx context.Context) error {
 	repo := r.o.Repo
 	if repo == "" {
 		repo = "."
@@ -99,16 +103,11 @@ func (r *run) snapshot(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("workspace %s: %w", repo, err)
 	}
-	dir, err := r.o.Store.NewStaging("snapshot")
+	ws, err := Scan(ctx, abs, hashCachePath(r.o.Store, abs))
 	if err != nil {
-		return fmt.Errorf("workspace snapshot: %w", err)
+		return fmt.Errorf("workspace of %s: %w", abs, err)
 	}
-	r.cleanup = append(r.cleanup, func() { os.RemoveAll(dir) })
-	ws, err := Snapshot(ctx, abs, filepath.Join(dir, "ws"), hashCachePath(r.o.Store, abs))
-	if err != nil {
-		return fmt.Errorf("workspace snapshot of %s: %w", abs, err)
-	}
-	r.ws = ws
+	r.snap.keys.Store(ws)
 	return nil
 }
 

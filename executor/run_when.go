@@ -59,7 +59,10 @@ func DetectTrigger(ctx context.Context, repo, since string, getenv func(string) 
 		Event:  detectEvent(getenv),
 	}
 	if t.Branch == "" {
-		t.Branch = gitOutput(ctx, repo, "rev-parse", "--abbrev-ref", "HEAD")
+		var ok bool
+		if t.Branch, ok = headBranch(repo); !ok { // reads .git/HEAD: no git process
+			t.Branch = gitOutput(ctx, repo, "rev-parse", "--abbrev-ref", "HEAD")
+		}
 	}
 	t.Base = since
 	if t.Base == "" && getenv("GITHUB_BASE_REF") != "" {

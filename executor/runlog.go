@@ -54,15 +54,24 @@ type RunStep struct {
 }
 
 // RunLog keeps the logs of one run. It is also a Sink: fed the run's
-// events, it keeps run.json up to date (written at pipeline_started, at each
-// step_finished and at pipeline_finished, each time atomically). Its methods
-// are safe for concurrent use.
+// events, it keeps run.json up to date, each write atomic (temp file and
+// rename): written when the run log is made, at pipeline_finished and at
+// Close, and in between at most once per RunSummaryInterval, RunSummaryInterval
+// after a change, so a run of many fast steps (cache hits) does not rewrite
+// it per step. Its methods are safe for concurrent use.
 type RunLog struct {
 	dir string
 	mu  sync.Mutex
 	sum RunSummary
 	err error // first error writing run.json
+
+	dirty  bool        // sum has changes not written yet
+	timer  *time.Timer // the pending write of those changes
+	closed bool
 }
+
+// RunSummaryInterval bounds how stale run.json is while a run goes on.
+const RunSummaryInterval = time.Second
 
 // NewRunLog creates runsDir/runID and removes the oldest runs so that at
 // most keep (DefaultKeepRuns when keep <= 0) are kept, this one included.
@@ -181,9 +190,30 @@ func (r *RunLog) Emit(e Event) {
 		s.Key, s.CachedFrom, s.Error = e.Key, e.CachedFrom, e.Error
 	case EventPipelineFinished:
 		r.sum.Finished, r.sum.Status, r.sum.Counts = e.Time, string(e.Status), copyCounts(e.Counts)
+		r.flushLocked()
+		return
 	default:
 		return
 	}
+	r.dirty = true
+	if r.timer == nil && !r.closed {
+		r.timer = time.AfterFunc(RunSummaryInterval, r.flush)
+	}
+}
+
+// flush writes pending changes (the timer's func).
+func (r *RunLog) flush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.timer = nil
+	if r.dirty && !r.closed {
+		r.flushLocked()
+	}
+}
+
+// flushLocked writes run.json now and keeps the first error.
+func (r *RunLog) flushLocked() {
+	r.dirty = false
 	if err := r.writeLocked(); err != nil && r.err == nil {
 		r.err = err
 	}
@@ -201,15 +231,28 @@ func copyCounts(m map[Status]int) map[Status]int {
 	return c
 }
 
-// Close writes run.json a last time (status "canceled" when the run never
-// reported its end) and returns the first error writing it.
+// Close writes run.json a last time if it has changes not written yet
+// (status "canceled" when the run never reported its end) and returns the
+// first error writing it. Calls after the first return that error only.
 func (r *RunLog) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	if r.closed {
+		return r.err
+	}
+	r.closed = true
 	if r.sum.Status == "running" {
 		r.sum.Status, r.sum.Finished = string(StatusCanceled), time.Now()
+		r.dirty = true
 	}
-	return errors.Join(r.err, r.writeLocked())
+	if r.dirty {
+		r.flushLocked()
+	}
+	return r.err
 }
 
 func (r *RunLog) write() error {
@@ -279,6 +322,51 @@ func ListRuns(runsDir string) ([]RunSummary, error) {
 	return runs, nil
 }
 
+// runsNewestFirst lists the run IDs in runsDir, newest first. When every
+// name is a run ID as Run makes them (its start time, to the second, then a
+// random suffix) the names give the order and no run.json is read; else it is
+// ListRuns's order.
+func runsNewestFirst(runsDir string) ([]string, error) {
+	ents, err := os.ReadDir(runsDir)
+	if err != nil {
+		return nil, fmt.Errorf("run logs: %w", err)
+	}
+	var ids []string
+	for _, e := range ents {
+		if e.IsDir() {
+			if _, ok := runIDTime(e.Name()); !ok {
+				return listRunIDs(runsDir)
+			}
+			ids = append(ids, e.Name())
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(ids))) // the time prefix sorts as text
+	return ids, nil
+}
+
+// runIDTime parses the start time at the front of a run ID made by newRunID.
+func runIDTime(id string) (time.Time, bool) {
+	const layout = "20060102T150405Z"
+	if len(id) <= len(layout) || id[len(layout)] != '-' {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(layout, id[:len(layout)])
+	return t, err == nil
+}
+
+// listRunIDs is ListRuns's order, as IDs.
+func listRunIDs(runsDir string) ([]string, error) {
+	runs, err := ListRuns(runsDir)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(runs))
+	for i, s := range runs {
+		ids[i] = s.RunID
+	}
+	return ids, nil
+}
+
 // ReadRun reads the run.json of one run.
 func ReadRun(runsDir, runID string) (RunSummary, error) {
 	var s RunSummary
@@ -297,13 +385,13 @@ func ReadRun(runsDir, runID string) (RunSummary, error) {
 
 // pruneRuns removes all but the newest keep runs.
 func pruneRuns(runsDir string, keep int) error {
-	runs, err := ListRuns(runsDir)
+	ids, err := runsNewestFirst(runsDir)
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for i := keep; i < len(runs); i++ {
-		if err := os.RemoveAll(filepath.Join(runsDir, runs[i].RunID)); err != nil {
+	for i := keep; i < len(ids); i++ {
+		if err := os.RemoveAll(filepath.Join(runsDir, ids[i])); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -97,3 +97,73 @@ func TestStepLogFile(t *testing.T) {
 		}
 	}
 }
+
+func TestRunLogBatchesWrites(t *testing.T) {
+	runs := t.TempDir()
+	r, err := NewRunLog(runs, "20260101T000000Z-00000001", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(runs, "20260101T000000Z-00000001", "run.json")
+	written := func() string { b, _ := os.ReadFile(path); return string(b) }
+	start := written()
+	r.Emit(Event{Type: EventPipelineStarted, Pipeline: ".pipe.yml", Steps: 100})
+	for i := range 100 {
+		r.Emit(Event{Type: EventStepFinished, Step: fmt.Sprintf("s%d", i), Status: StatusCached, Key: "k"})
+	}
+	if got := written(); got != start {
+		t.Errorf("run.json rewritten per event, before RunSummaryInterval passed")
+	}
+	// Within about RunSummaryInterval, the pending changes are written.
+	deadline := time.Now().Add(10 * RunSummaryInterval)
+	for !strings.Contains(written(), `"s99"`) && time.Now().Before(deadline) {
+		time.Sleep(RunSummaryInterval / 10)
+	}
+	if !strings.Contains(written(), `"s99"`) {
+		t.Errorf("run.json never got the pending steps: %s", written())
+	}
+	r.Emit(Event{Type: EventPipelineFinished, Status: StatusOK, Counts: map[Status]int{StatusCached: 100}})
+	s, err := ReadRun(runs, "20260101T000000Z-00000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Status != "ok" || len(s.Steps) != 100 || s.Steps[99].Status != StatusCached || s.Pipeline != ".pipe.yml" || s.Counts[StatusCached] != 100 {
+		t.Errorf("run.json after pipeline_finished: %+v", s)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(runs, "*", ".run.json.*")); len(left) > 0 {
+		t.Errorf("temp files left: %v", left)
+	}
+}
+
+func TestRunLogPrunesByRunIDWithoutReading(t *testing.T) {
+	runs := t.TempDir()
+	for _, id := range []string{"20260101T000003Z-aaaa", "20260101T000001Z-bbbb", "20260101T000002Z-cccc"} {
+		os.Mkdir(filepath.Join(runs, id), 0o755) // no run.json: ordered by name alone
+	}
+	if _, err := NewRunLog(runs, "20260101T000004Z-dddd", 2); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(dirNames(t, runs), ",")
+	if got != "20260101T000003Z-aaaa,20260101T000004Z-dddd" {
+		t.Errorf("kept %s, want the newest two", got)
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name())
+	}
+	return out
+}

@@ -22,6 +22,7 @@ type stepState struct {
 	status     Status
 	start      time.Time
 	key        string
+	keyWS      *Workspace // the workspace key was computed from
 	hit        bool
 	cachedFrom string
 	layer      string // its output layer for dependants; "" when empty or none
@@ -83,13 +84,11 @@ func (r *run) cacheHit(st *stepState) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("step %s: step cache: %w", st.step.Name, err)
 	}
-	if err := r.lease.Add(st.key); err != nil {
-		return false, fmt.Errorf("step %s: step cache lease: %w", st.step.Name, err)
-	}
 	st.hit, st.cachedFrom = true, res.Meta.RunID
 	if res.Meta.Files > 0 {
 		st.layer = res.Dir
 	}
+	r.noteHit(st.step.Name, st.key, st.layer) // leased before the first container
 	// step_finished says it: status cached, cache_hit, cached_from (the
 	// terminal prints "cached (from run X)").
 	return true, nil
@@ -105,6 +104,10 @@ func (r *run) attempt(ctx context.Context, st *stepState, attempt int) (outcome,
 	s := st.step
 	st.attempt = attempt
 	emit := func(e Event) { e.Attempt = attempt; r.emit(e) }
+	if err := r.ensureSnapshot(ctx, st); err != nil {
+		st.err, st.infra = err, true
+		return outcomeFailed, err
+	}
 	file, err := r.runLog.Step(s.Name)
 	if err != nil {
 		st.err, st.infra = err, true

@@ -20,7 +20,8 @@ import (
 func (r *run) computeKey(st *stepState) error {
 	s := st.step
 	img := r.images[s.Image]
-	inputs, err := r.ws.Digest(s.Inputs)
+	ws := r.snap.keys.Load()
+	inputs, err := ws.Digest(s.Inputs)
 	if err != nil {
 		return fmt.Errorf("step %s: digest of its inputs: %w", s.Name, err)
 	}
@@ -53,6 +54,7 @@ func (r *run) computeKey(st *stepState) error {
 		Caches:      caches,
 	})
 	st.impure = s.Network == pipeline.NetworkHost
+	st.keyWS = ws
 	return nil
 }
 

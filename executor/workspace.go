@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Workspace is a snapshot of a repo: the files git would commit, as a tree
@@ -32,6 +33,13 @@ type Workspace struct {
 	files    []wsFile // sorted by path
 	notes    []string
 	rehashed int // files read to hash them (the others came from the hash cache)
+
+	repo    string      // the checkout, absolute
+	ign     *ignoreList // its .pipeignore, for directories Place must walk
+	scanned time.Time   // when listing started: hashes of files modified since are not reused by Place
+
+	digestMu sync.Mutex
+	digests  map[string]string // Digest results by their globs, joined by NUL
 }
 
 // wsFile is one file of a snapshot.
@@ -106,6 +114,7 @@ func snapshot(ctx context.Context, repo, dst, hashCache string) (*Workspace, err
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	paths, _, err := listFiles(ctx, repo, ign)
 	if err != nil {
 		return nil, err
@@ -115,11 +124,73 @@ func snapshot(ctx context.Context, repo, dst, hashCache string) (*Workspace, err
 	if err != nil {
 		return nil, err
 	}
-	w := &Workspace{dir: dst, files: files, notes: s.notes(), rehashed: int(s.rehashed.Load())}
+	w := s.workspace(files, ign, start)
 	if err := s.cache.save(files); err != nil {
 		w.notes = append(w.notes, err.Error()+" (hashes are recomputed next run)")
 	}
 	return w, nil
+}
+
+// workspace makes the Workspace of files placed (or scanned) by s.
+func (s *snapshotter) workspace(files []wsFile, ign *ignoreList, start time.Time) *Workspace {
+	return &Workspace{dir: s.dst, files: files, notes: s.notes(), rehashed: int(s.rehashed.Load()),
+		repo: s.repo, ign: ign, scanned: start}
+}
+
+// Place makes at dst (which must not exist or be empty) the snapshot of
+// the files w lists, as Snapshot does, without listing them again (git is
+// not run). It returns the snapshot as a new Workspace: the content hashes
+// of w are reused for files whose stat has not changed since w was made;
+// files changed since are hashed again, so the new Workspace's digests
+// describe what the snapshot holds, which may differ from w's. Place on a
+// snapshot (Dir not "") makes another one the same way.
+func (w *Workspace) Place(ctx context.Context, dst string) (*Workspace, error) {
+	created, err := prepareSnapshotDir(dst)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", w.repo, err)
+	}
+	start := time.Now()
+	s := newSnapshotter(w.repo, dst, w.asHashCache())
+	paths := make([]string, len(w.files))
+	for i := range w.files {
+		paths[i] = w.files[i].path
+	}
+	files, err := s.placeAll(ctx, paths, w.ign)
+	if err != nil {
+		if created {
+			os.RemoveAll(dst)
+		}
+		return nil, fmt.Errorf("snapshot %s into %s: %w", w.repo, dst, err)
+	}
+	return s.workspace(files, w.ign, start), nil
+}
+
+// asHashCache is an in-memory hash cache of w's files (never saved), valid
+// for files last modified before the second in which w's listing started
+// (whose hash is known to match their stat).
+func (w *Workspace) asHashCache() *hashCache {
+	c := &hashCache{entries: make(map[string]cachedHash, len(w.files)), written: w.scanned}
+	for _, f := range w.files {
+		if f.cacheable {
+			c.entries[f.path] = cachedHash{stat: f.stat, sum: f.sum}
+		}
+	}
+	return c
+}
+
+// SameFiles reports whether w and o hold the same files with the same
+// content and modes: then every Digest of one equals that of the other.
+func (w *Workspace) SameFiles(o *Workspace) bool {
+	if len(w.files) != len(o.files) {
+		return false
+	}
+	for i := range w.files {
+		a, b := &w.files[i], &o.files[i]
+		if a.path != b.path || a.sum != b.sum || a.kind() != b.kind() {
+			return false
+		}
+	}
+	return true
 }
 
 // prepareSnapshotDir makes sure dst exists and is empty.
@@ -160,6 +231,28 @@ func (w *Workspace) Len() int { return len(w.files) }
 // its content (of its target for a symlink). See Files for the glob syntax.
 // A selection that matches no file has the digest of the empty set.
 func (w *Workspace) Digest(globs []string) (string, error) {
+	memo := strings.Join(globs, "\x00")
+	w.digestMu.Lock()
+	d, ok := w.digests[memo]
+	w.digestMu.Unlock()
+	if ok {
+		return d, nil
+	}
+	d, err := w.digest(globs)
+	if err != nil {
+		return "", err
+	}
+	w.digestMu.Lock()
+	if w.digests == nil {
+		w.digests = map[string]string{}
+	}
+	w.digests[memo] = d
+	w.digestMu.Unlock()
+	return d, nil
+}
+
+// digest computes Digest.
+func (w *Workspace) digest(globs []string) (string, error) {
 	sel, err := newSelector(globs)
 	if err != nil {
 		return "", err
@@ -221,7 +314,7 @@ func newSelector(globs []string) (inputSelector, error) {
 		if g == "" || g == "." {
 			g = "**"
 		}
-		re, err := compileGlob(g)
+		re, err := compileGlobTree(g)
 		if err != nil {
 			return nil, fmt.Errorf("inputs: %w", err)
 		}
@@ -238,21 +331,11 @@ func (sel inputSelector) match(name string) bool {
 	}
 	in := sel[0].negate
 	for _, p := range sel {
-		if p.re.MatchString(name) || matchesParent(p, name) {
+		if p.re.MatchString(name) { // the path or a parent directory (compileGlobTree)
 			in = !p.negate
 		}
 	}
 	return in
-}
-
-// matchesParent reports whether p matches a parent directory of name.
-func matchesParent(p globPattern, name string) bool {
-	for i := 0; i < len(name); i++ {
-		if name[i] == '/' && p.re.MatchString(name[:i]) {
-			return true
-		}
-	}
-	return false
 }
 
 // sortWsFiles sorts files by path.

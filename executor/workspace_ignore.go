@@ -101,13 +101,25 @@ func trimUnescapedSpaces(s string) string {
 
 // compileGlob turns a slash-separated glob into an anchored regexp.
 func compileGlob(g string) (*regexp.Regexp, error) {
+	return compileGlobSuffix(g, "$")
+}
+
+// compileGlobTree turns a glob into an anchored regexp that matches what the
+// glob matches and everything under it: one match per path, where testing
+// the glob on each parent directory would take one per path element.
+func compileGlobTree(g string) (*regexp.Regexp, error) {
+	return compileGlobSuffix(g, "(?:/.*)?$")
+}
+
+// compileGlobSuffix is compileGlob with the regexp's tail given.
+func compileGlobSuffix(g, suffix string) (*regexp.Regexp, error) {
 	var b strings.Builder
-	b.WriteString("^")
+	b.WriteString("^(?:")
 	for i := 0; i < len(g); {
 		n := globToken(&b, g, i)
 		i += n
 	}
-	b.WriteString("$")
+	b.WriteString(")" + suffix)
 	re, err := regexp.Compile(b.String())
 	if err != nil {
 		return nil, fmt.Errorf("globPattern %q: %w", g, err)

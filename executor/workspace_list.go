@@ -156,3 +156,61 @@ func dedupSorted(s []string) []string {
 	}
 	return s[:w]
 }
+
+// headBranch returns what `git rev-parse --abbrev-ref HEAD` prints in repo
+// ("HEAD" when detached), read from the repository's HEAD file without
+// running git; ok is false when it cannot tell (no .git found, GIT_DIR set,
+// a HEAD it does not understand): then ask git.
+func headBranch(repo string) (branch string, ok bool) {
+	if os.Getenv("GIT_DIR") != "" {
+		return "", false
+	}
+	dir, ok := findGitDir(repo)
+	if !ok {
+		return "", false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "HEAD"))
+	if err != nil {
+		return "", false
+	}
+	head := strings.TrimSpace(string(b))
+	if ref, isRef := strings.CutPrefix(head, "ref: refs/heads/"); isRef && ref != "" {
+		return ref, true
+	}
+	if (len(head) == 40 || len(head) == 64) && strings.Trim(head, "0123456789abcdef") == "" {
+		return "HEAD", true
+	}
+	return "", false
+}
+
+// findGitDir finds the git dir of the work tree holding dir: the nearest
+// .git directory above it, or the directory a .git file (worktrees,
+// submodules) names.
+func findGitDir(dir string) (string, bool) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", false
+	}
+	for {
+		p := filepath.Join(dir, ".git")
+		if fi, err := os.Stat(p); err == nil {
+			if fi.IsDir() {
+				return p, true
+			}
+			b, err := os.ReadFile(p)
+			target, isLink := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: ")
+			if err != nil || !isLink {
+				return "", false
+			}
+			if !filepath.IsAbs(target) {
+				target = filepath.Join(dir, target)
+			}
+			return target, true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}

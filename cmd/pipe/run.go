@@ -64,12 +64,9 @@ func runPipeline(ctx context.Context, o *output, f runFlags, targets []string) e
 	if err := isolation.Available(); err != nil {
 		return fmt.Errorf("cannot run containers here: %w", err)
 	}
-	rt, err := isolation.New(isolation.Options{})
-	if err != nil {
-		return fmt.Errorf("container runtime: %w", err)
-	}
+	rt := executor.NewLazyRuntime(openRuntime) // a run of cache hits opens none
 	defer rt.Close()
-	opts.Runtime = executor.NewIsolationRuntime(rt)
+	opts.Runtime = rt
 	if opts.Store, err = openStore(); err != nil {
 		return err
 	}
@@ -93,6 +90,15 @@ func runPipeline(ctx context.Context, o *output, f runFlags, targets []string) e
 		return cerr
 	}
 	return runResult(sum, err)
+}
+
+// openRuntime opens pipe's container runtime, for executor.NewLazyRuntime.
+func openRuntime() (executor.Runtime, func() error, error) {
+	rt, err := isolation.New(isolation.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("container runtime: %w", err)
+	}
+	return executor.NewIsolationRuntime(rt), rt.Close, nil
 }
 
 // runOptions reads the pipeline and the flags that do not need root.

@@ -1,0 +1,84 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/pipe-run/pipe/isolation"
+)
+
+// LazyRuntime is a Runtime that opens the real one on first use: a run
+// whose steps are all cache hits starts no container and so never pays for
+// opening a runtime (isolation.New seals a copy of the pipe binary, compiles
+// seccomp, cleans up after dead pipe processes and prepares network
+// namespaces: tens of milliseconds). Its methods are safe for concurrent
+// use. An error opening the runtime is returned by every call, not retried.
+type LazyRuntime struct {
+	open func() (Runtime, func() error, error)
+
+	mu     sync.Mutex
+	done   bool // open was called (or Close came first)
+	rt     Runtime
+	close  func() error
+	err    error
+	closed bool
+}
+
+// NewLazyRuntime returns a LazyRuntime that calls open once, on the first
+// Start or NewNetNS; open returns the runtime and what closes it.
+func NewLazyRuntime(open func() (Runtime, func() error, error)) *LazyRuntime {
+	return &LazyRuntime{open: open}
+}
+
+// get opens the runtime on first use.
+func (l *LazyRuntime) get() (Runtime, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, errors.New("container runtime: used after Close")
+	}
+	if !l.done {
+		l.done = true
+		l.rt, l.close, l.err = l.open()
+	}
+	return l.rt, l.err
+}
+
+// Start opens the runtime if needed and starts a container.
+func (l *LazyRuntime) Start(ctx context.Context, s *isolation.Spec) (Container, error) {
+	rt, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return rt.Start(ctx, s)
+}
+
+// NewNetNS opens the runtime if needed and makes a network namespace.
+func (l *LazyRuntime) NewNetNS(name string) (NetNS, error) {
+	rt, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return rt.NewNetNS(name)
+}
+
+// Opened reports whether the runtime was opened.
+func (l *LazyRuntime) Opened() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.done && l.err == nil
+}
+
+// Close closes the runtime if it was opened. Call it after the run, when
+// no Start or NewNetNS can come any more.
+func (l *LazyRuntime) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.close == nil {
+		l.closed = true
+		return nil
+	}
+	l.closed = true
+	return l.close()
+}

@@ -1,0 +1,193 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pipe-run/pipe/isolation"
+)
+
+// snapshotEntries returns the store's staging entries made for snapshots.
+func snapshotEntries(t *testing.T, e *testEnv) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, n := range dirEntries(t, filepath.Join(e.store.Root(), "tmp")) {
+		if strings.HasSuffix(n, "-snapshot") {
+			out[n] = true
+		}
+	}
+	return out
+}
+
+// newSnapshots counts the snapshot entries not in before.
+func newSnapshots(t *testing.T, e *testEnv, before map[string]bool) int {
+	n := 0
+	for name := range snapshotEntries(t, e) {
+		if !before[name] {
+			n++
+		}
+	}
+	return n
+}
+
+func TestRunSnapshotOnlyOnMiss(t *testing.T) {
+	e := newFakeEnv(t)
+	const yml = `
+steps:
+  a: {run: [echo a > a.txt]}
+  b: {needs: [a], run: [cat a.txt]}
+  c: {needs: [a], run: [cat README]}
+`
+	before := snapshotEntries(t, e)
+	_, log := e.mustRun(yml, nil)
+	wantStatuses(t, log, map[string]Status{"a": StatusOK, "b": StatusOK, "c": StatusOK})
+	if n := newSnapshots(t, e, before); n != 1 {
+		t.Errorf("a run of 3 misses made %d snapshots, want 1 shared by all", n)
+	}
+
+	before = snapshotEntries(t, e)
+	started := e.starts()
+	_, log = e.mustRun(yml, nil)
+	wantStatuses(t, log, map[string]Status{"a": StatusCached, "b": StatusCached, "c": StatusCached})
+	if n := newSnapshots(t, e, before); n != 0 {
+		t.Errorf("a run of cache hits made %d snapshots, want none", n)
+	}
+	if n := e.starts() - started; n != 0 {
+		t.Errorf("a run of cache hits started %d containers", n)
+	}
+}
+
+func TestRunHitsLeasedBeforeFirstContainer(t *testing.T) {
+	e := newFakeEnv(t)
+	const yml = `
+steps:
+  a: {run: [echo a > a.txt]}
+  b: {needs: [a], run: [cat a.txt]}
+`
+	e.mustRun(yml, nil)
+	// b misses (new env), a hits: a's layer must be leased while b runs.
+	var leased string
+	e.rt = &hookRuntime{Runtime: e.rt, hook: func() {
+		b, _ := filepath.Glob(filepath.Join(e.store.Root(), "leases", "*.json"))
+		for _, f := range b {
+			data, _ := os.ReadFile(f)
+			leased += string(data)
+		}
+	}}
+	_, log := e.mustRun(strings.Replace(yml, "cat a.txt", "cat a.txt; true", 1), nil)
+	wantStatuses(t, log, map[string]Status{"a": StatusCached, "b": StatusOK})
+	if key := log.finished()["a"].Key; !strings.Contains(leased, key) {
+		t.Errorf("while b ran, the leases held %s, not a's key %s", leased, key)
+	}
+}
+
+// hookRuntime calls hook before each Start.
+type hookRuntime struct {
+	Runtime
+	hook func()
+}
+
+func (h *hookRuntime) Start(ctx context.Context, s *isolation.Spec) (Container, error) {
+	h.hook()
+	return h.Runtime.Start(ctx, s)
+}
+
+func TestWorkspacePlace(t *testing.T) {
+	repo := t.TempDir()
+	wsWrite(t, repo, map[string]string{"a.txt": "a", "src/b.txt": "b"})
+	scan, err := Scan(context.Background(), repo, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scan.Dir() != "" {
+		t.Fatalf("Scan made a dir: %s", scan.Dir())
+	}
+	snap, err := scan.Place(context.Background(), filepath.Join(t.TempDir(), "ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(snap.Dir(), "src", "b.txt")); err != nil || string(b) != "b" {
+		t.Fatalf("snapshot src/b.txt = %q, %v", b, err)
+	}
+	if !snap.SameFiles(scan) || snap.rehashed != 0 {
+		t.Errorf("unchanged files: SameFiles %v, rehashed %d (want true, 0)", snap.SameFiles(scan), snap.rehashed)
+	}
+
+	// A file changed between the scan and the snapshot: the snapshot's
+	// hashes say what it holds.
+	wsWrite(t, repo, map[string]string{"a.txt": "changed"})
+	snap2, err := scan.Place(context.Background(), filepath.Join(t.TempDir(), "ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := Scan(context.Background(), repo, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, _ := scan.Digest(nil)
+	d2, _ := snap2.Digest(nil)
+	d3, _ := fresh.Digest(nil)
+	if snap2.SameFiles(scan) || d1 == d2 || d2 != d3 {
+		t.Errorf("changed file: SameFiles %v; digests scan %s, snapshot %s, fresh scan %s", snap2.SameFiles(scan), d1, d2, d3)
+	}
+}
+
+func TestLazyRuntime(t *testing.T) {
+	opened, closed := 0, 0
+	fake := newFakeRuntime(t.TempDir())
+	l := NewLazyRuntime(func() (Runtime, func() error, error) {
+		opened++
+		return fake, func() error { closed++; return nil }, nil
+	})
+	if l.Opened() || opened != 0 {
+		t.Fatal("opened before use")
+	}
+	for range 2 {
+		ns, err := l.NewNetNS("x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns.Close()
+	}
+	if err := l.Close(); err != nil || opened != 1 || closed != 1 {
+		t.Errorf("opened %d, closed %d times (want 1, 1), err %v", opened, closed, err)
+	}
+	if _, err := l.NewNetNS("y"); err == nil {
+		t.Error("use after Close worked")
+	}
+
+	unused := NewLazyRuntime(func() (Runtime, func() error, error) { return nil, nil, errors.New("opened") })
+	if err := unused.Close(); err != nil {
+		t.Errorf("Close of an unused runtime: %v", err)
+	}
+}
+
+func TestHeadBranch(t *testing.T) {
+	repo := t.TempDir()
+	wsGit(t, repo, "init", "-q")
+	wsWrite(t, repo, map[string]string{"a": "a"})
+	wsGit(t, repo, "add", "a")
+	wsGit(t, repo, "commit", "-qm", "a")
+	wsGit(t, repo, "checkout", "-qb", "feature/x")
+	sub := filepath.Join(repo, "sub")
+	os.Mkdir(sub, 0o755)
+	if b, ok := headBranch(sub); !ok || b != "feature/x" {
+		t.Errorf("headBranch = %q, %v; want feature/x", b, ok)
+	}
+	wt := filepath.Join(t.TempDir(), "wt")
+	wsGit(t, repo, "worktree", "add", "-q", "-b", "other", wt)
+	if b, ok := headBranch(wt); !ok || b != "other" {
+		t.Errorf("worktree: headBranch = %q, %v; want other", b, ok)
+	}
+	wsGit(t, repo, "checkout", "-q", "--detach")
+	if b, ok := headBranch(repo); !ok || b != "HEAD" {
+		t.Errorf("detached: headBranch = %q, %v; want HEAD", b, ok)
+	}
+	if _, ok := headBranch(t.TempDir()); ok {
+		t.Error("headBranch outside git said ok")
+	}
+}
