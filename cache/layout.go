@@ -28,6 +28,9 @@ import (
 //	    meta.json             ResultMeta; its mtime is the last use
 //	volumes/<name>/           a named cache volume (locked by locks/volume-<name>.lock)
 //	runs/                     run logs, owned by the executor
+//	workspaces/<hash>.hashes  stat-based content hashes of a checkout's files, one
+//	                          file per checkout path, owned by the executor; only a
+//	                          cache (a missing one is rebuilt by hashing the files)
 //	tmp/<pid>-<start>-<rnd>-<kind>/  staging: every write starts here; an entry whose
 //	                          creating process (pid + start time) is gone is removed
 //	locks/                    flock files: gc.lock (shared by writers, exclusive
@@ -42,6 +45,7 @@ const (
 	resultsDir = "results"
 	volumesDir = "volumes"
 	runsDir    = "runs"
+	wsDir      = "workspaces"
 	tmpDir     = "tmp"
 	locksDir   = "locks"
 	leasesDir  = "leases"
@@ -53,7 +57,7 @@ const (
 )
 
 // storeDirs are created by Open.
-var storeDirs = []string{blobsDir, layersDir, imagesDir, resultsDir, volumesDir, runsDir, tmpDir, locksDir, leasesDir}
+var storeDirs = []string{blobsDir, layersDir, imagesDir, resultsDir, volumesDir, runsDir, wsDir, tmpDir, locksDir, leasesDir}
 
 var (
 	hexDigestRE = regexp.MustCompile(`^[a-f0-9]{64}$`)
@@ -84,3 +88,7 @@ func (s *Store) blobPath(h v1.Hash) string    { return s.path(blobsDir, h.Hex) }
 func (s *Store) layerPath(h v1.Hash) string   { return s.path(layersDir, h.Hex) }
 func (s *Store) resultPath(key string) string { return s.path(resultsDir, key) }
 func (s *Store) lockPath(name string) string  { return s.path(locksDir, name+".lock") }
+
+// WorkspacesDir is where the executor keeps the hash caches of checkouts
+// (workspaces/<hash>.hashes): counted by Usage, removed by Prune with All.
+func (s *Store) WorkspacesDir() string { return s.path(wsDir) }

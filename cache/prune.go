@@ -14,12 +14,12 @@ import (
 // PruneOptions say what Prune removes besides what nothing uses.
 type PruneOptions struct {
 	OlderThan time.Duration // remove results not used for this long; 0 keeps results
-	All       bool          // remove every image, result and volume no live run uses
+	All       bool          // remove every image, result and volume no live run uses, and the workspace hash caches
 }
 
 // Pruned is one removed entry.
 type Pruned struct {
-	Kind  string `json:"kind"` // image, layer, blob, result, volume
+	Kind  string `json:"kind"` // image, layer, blob, result, volume, workspace
 	ID    string `json:"id"`
 	Bytes int64  `json:"bytes"`
 }
@@ -70,6 +70,7 @@ func (s *Store) prune(ctx context.Context, o PruneOptions, rep *PruneReport) err
 		func() error { return s.pruneDir(ctx, blobsDir, "blob", keep, rep) },
 		func() error { return s.pruneResults(ctx, o, leased, rep) },
 		func() error { return s.pruneVolumes(ctx, o, rep) },
+		func() error { return s.pruneWorkspaces(ctx, o, rep) },
 	}
 	for _, f := range steps {
 		if err := f(); err != nil {
@@ -198,6 +199,37 @@ func (s *Store) pruneResults(ctx context.Context, o PruneOptions, leased map[str
 			return err
 		}
 		rep.add("result", e.Name(), n)
+	}
+	return nil
+}
+
+// pruneWorkspaces removes, with o.All, the workspace hash caches: only a
+// cache, rebuilt by the next run (which hashes every file again). Files a
+// run is writing (dot-named temp files) are left to it.
+func (s *Store) pruneWorkspaces(ctx context.Context, o PruneOptions, rep *PruneReport) error {
+	if !o.All {
+		return nil
+	}
+	ents, err := os.ReadDir(s.path(wsDir))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range ents {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.Name()[0] == '.' {
+			continue
+		}
+		p := s.path(wsDir, e.Name())
+		n := sizeOf(p)
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
+		rep.add("workspace", e.Name(), n)
 	}
 	return nil
 }

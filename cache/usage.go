@@ -10,7 +10,7 @@ import (
 
 // KindUsage is the disk use of one kind of entry.
 type KindUsage struct {
-	Kind    string `json:"kind"`    // images, blobs, layers, results, volumes, runs, tmp
+	Kind    string `json:"kind"`    // images, blobs, layers, results, volumes, runs, workspaces, tmp
 	Entries int    `json:"entries"` // entries of that kind
 	Bytes   int64  `json:"bytes"`   // disk use (allocated blocks; hard links counted once)
 }
@@ -24,7 +24,7 @@ type Usage struct {
 
 var usageKinds = []struct{ kind, dir string }{
 	{"images", imagesDir}, {"blobs", blobsDir}, {"layers", layersDir}, {"results", resultsDir},
-	{"volumes", volumesDir}, {"runs", runsDir}, {"tmp", tmpDir},
+	{"volumes", volumesDir}, {"runs", runsDir}, {"workspaces", wsDir}, {"tmp", tmpDir},
 }
 
 // Usage measures the store's disk use, by kind.
