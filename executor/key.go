@@ -29,12 +29,17 @@ type KeyInput struct {
 	Network     string
 	Outputs     []string // declared outputs
 	Caches      []string // names of the cache volumes it mounts
+	// Services are the services the step gets, one entry per service
+	// describing everything about it that can change the step's result
+	// (name, image digest, command, env, readiness check), each made with
+	// KeyList so that no two services encode alike.
+	Services []string
 }
 
 // StepKey returns the step's key: the hex sha256 of a canonical encoding of
 // in under the schema "pipe.step/v1". Order does not matter in Env (stable by
 // name: the last of duplicate names wins, as in a process environment),
-// Secrets, Deps, Outputs and Caches; it matters in Run. The encoding writes
+// Secrets, Deps, Outputs, Caches and Services; it matters in Run. The encoding writes
 // each field's name and each value length-prefixed, so no two different
 // inputs encode alike. Secret values are never part of it: an Env entry whose
 // name is in Secrets counts by name only.
@@ -53,7 +58,19 @@ func StepKey(in KeyInput) string {
 	writeKeyField(h, "network", in.Network)
 	writeKeyField(h, "outputs", sortedSet(in.Outputs)...)
 	writeKeyField(h, "caches", sortedSet(in.Caches)...)
+	writeKeyField(h, "services", sortedSet(in.Services)...)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// KeyList encodes values as one string, each length-prefixed
+// ("len:value;"), so that the boundaries between them are part of it: for
+// a KeyInput entry made of several values, such as a service.
+func KeyList(values ...string) string {
+	var b strings.Builder
+	for _, v := range values {
+		fmt.Fprintf(&b, "%d:%s;", len(v), v)
+	}
+	return b.String()
 }
 
 // writeKeyField writes "name count\n" then "len:value\n" for each value.

@@ -9,6 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/pipe-run/pipe/cache"
 )
 
 // The -update flag rewrites golden files. Another test file of this package
@@ -66,6 +70,7 @@ func keyCases() []struct {
 		Network:     "none",
 		Outputs:     []string{"bin/", "coverage.out"},
 		Caches:      []string{"gomod", "gobuild"},
+		Services:    []string{KeyList("db", "sha256:"+strings.Repeat("ee", 32)), KeyList("cache", "sha256:"+strings.Repeat("ff", 32))},
 	}
 	mod := func(f func(*KeyInput)) KeyInput {
 		in := base
@@ -91,6 +96,7 @@ func keyCases() []struct {
 		{"network", mod(func(k *KeyInput) { k.Network = "host" })},
 		{"outputs", mod(func(k *KeyInput) { k.Outputs = []string{"bin/"} })},
 		{"caches", mod(func(k *KeyInput) { k.Caches = []string{"gomod"} })},
+		{"services", mod(func(k *KeyInput) { k.Services = k.Services[:1] })},
 	}
 }
 
@@ -144,8 +150,15 @@ func TestStepKeyCanonical(t *testing.T) {
 	same.Deps = []string{base.Deps[1], base.Deps[0]}
 	same.Outputs = []string{"coverage.out", "bin/", "bin/"}
 	same.Caches = []string{"gobuild", "gomod"}
+	same.Services = []string{base.Services[1], base.Services[0]}
 	if StepKey(same) != StepKey(base) {
-		t.Error("order of env, deps, outputs or caches changed the key")
+		t.Error("order of env, deps, outputs, caches or services changed the key")
+	}
+	// A service's fields keep their boundaries too.
+	s1, s2 := base, base
+	s1.Services, s2.Services = []string{KeyList("db", "x y")}, []string{KeyList("db x", "y")}
+	if StepKey(s1) == StepKey(s2) {
+		t.Error("services [db, x y] and [db x, y] have the same key")
 	}
 	withValue := base
 	withValue.Env = []string{"GOFLAGS=-mod=mod", "TOKEN=s3cr3t-value", "CGO_ENABLED=0"}
@@ -163,5 +176,31 @@ func TestStepKeyCanonical(t *testing.T) {
 	a.Run, b.Run = []string{"ab", "c"}, []string{"a", "bc"}
 	if StepKey(a) == StepKey(b) {
 		t.Error("run [ab c] and [a bc] have the same key")
+	}
+}
+
+func TestServiceKeys(t *testing.T) {
+	img := &cache.Image{Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}}
+	r := &run{images: map[string]*cache.Image{testImage: img}}
+	keys := func(svc string) []string {
+		p := parse(t, "services:\n  db:\n"+svc+"steps:\n  s: {services: [db], run: [true]}\n")
+		return r.serviceKeys(p.Steps[0])
+	}
+	base := "    image: " + testImage + "\n    command: run-db\n    env: {A: '1', B: '2'}\n"
+	k := keys(base)
+	if len(k) != 1 || !strings.HasPrefix(k[0], KeyList("db")) {
+		t.Fatalf("service keys %q", k)
+	}
+	if got := keys("    image: " + testImage + "\n    command: run-db\n    env: {B: '2', A: '1'}\n"); got[0] != k[0] {
+		t.Error("the order of a service's env changed its key")
+	}
+	for _, other := range []string{
+		"    image: " + testImage + "\n    command: run-db --fast\n    env: {A: '1', B: '2'}\n",
+		"    image: " + testImage + "\n    command: run-db\n    env: {A: '1', B: '3'}\n",
+		base + "    ready: {run: 'true'}\n",
+	} {
+		if got := keys(other); got[0] == k[0] {
+			t.Errorf("service %q has the key of %q", other, base)
+		}
 	}
 }

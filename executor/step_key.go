@@ -12,11 +12,8 @@ import (
 // known: they finished before it started. A dependency that failed (with
 // allow_failure) counts as "<key>:failed", so that the step's result is never
 // reused for a run in which that dependency succeeded.
-//
-// Services change a step's result too, and KeyInput has no field for them
-// yet: each service is folded into Env under the name "pipe.service.<name>",
-// which no real variable can have (a dot is not allowed in env names), with
-// its image digest, command and env.
+// Services change a step's result too: each is one entry of
+// KeyInput.Services (serviceKeys).
 func (r *run) computeKey(st *stepState) error {
 	s := st.step
 	img := r.images[s.Image]
@@ -34,7 +31,7 @@ func (r *run) computeKey(st *stepState) error {
 		}
 		deps = append(deps, k)
 	}
-	env := append(append(s.Environ(), r.o.Env...), r.serviceKeyEnv(s)...)
+	env := append(s.Environ(), r.o.Env...)
 	caches := make([]string, len(s.Caches))
 	for i, c := range s.Caches {
 		caches[i] = c.Name + "=" + c.Path
@@ -52,6 +49,7 @@ func (r *run) computeKey(st *stepState) error {
 		Network:     string(s.Network),
 		Outputs:     s.Outputs,
 		Caches:      caches,
+		Services:    r.serviceKeys(s),
 	})
 	st.impure = s.Network == pipeline.NetworkHost
 	st.keyWS = ws
@@ -66,15 +64,17 @@ func scriptForm(s *pipeline.Step) string {
 	return " list"
 }
 
-// serviceKeyEnv encodes the step's services for its key.
-func (r *run) serviceKeyEnv(s *pipeline.Step) []string {
+// serviceKeys encodes the step's services for its key: per service its
+// name, image digest, whether its command runs in a shell, its command, its
+// env (sorted) and its readiness check.
+func (r *run) serviceKeys(s *pipeline.Step) []string {
 	var out []string
 	for _, svc := range s.Services {
 		img := r.images[svc.Image]
 		env := svc.Environ()
 		sort.Strings(env)
-		out = append(out, fmt.Sprintf("pipe.service.%s=%s|%t|%q|%q|%s", svc.Name, img.Digest, svc.CommandShell,
-			svc.Command, env, readyKey(svc.Ready)))
+		out = append(out, KeyList(svc.Name, img.Digest.String(), fmt.Sprint(svc.CommandShell),
+			KeyList(svc.Command...), KeyList(env...), readyKey(svc.Ready)))
 	}
 	return out
 }
