@@ -56,7 +56,7 @@ const (
 //	pipeline          string  pipeline_started: the pipeline file
 //	step              string  every step_* event
 //	line              string  step_log: one masked, sanitised line without its newline (may be "")
-//	stream            string  step_log: "output" or "pipe"
+//	stream            string  step_log: "output" or "pipe"; a step_log with no step is pipe's message about the whole run (stream "pipe")
 //	status            string  step_finished, pipeline_finished: ok, failed, cached, skipped, canceled
 //	attempt           int     step_started, step_finished, step_log: the attempt (1 first) when > 0
 //	exit_code         int     step_finished: when the step ran (status ok or failed)

@@ -99,6 +99,9 @@ func (j *junitSink) Emit(e Event) {
 	case EventStepQueued, EventStepStarted:
 		j.step(e.Step)
 	case EventStepLog:
+		if e.Step == "" { // a message about the run, not a test case
+			return
+		}
 		s := j.step(e.Step)
 		if s.tail = append(s.tail, e.Line); len(s.tail) > 2*junitTailLines {
 			s.tail = append(s.tail[:0], s.tail[len(s.tail)-junitTailLines:]...)

@@ -216,6 +216,7 @@ func (r *run) close() {
 func (r *run) execute(ctx context.Context) (*Summary, error) {
 	r.started = time.Now()
 	r.emit(Event{Type: EventPipelineStarted, Pipeline: r.p.File, Steps: len(r.steps)})
+	r.notePipe(r.startNotes()...)
 	nodes := make([]node, len(r.steps))
 	for i, s := range r.steps {
 		st := r.states[i]

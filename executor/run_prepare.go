@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 
@@ -111,11 +110,47 @@ func (r *run) scan(ctx context.Context) error {
 	return nil
 }
 
+// startNotes are what the user is told when the run starts: secrets too
+// short to be masked (by name, never by value) and how the workspace was
+// read.
+func (r *run) startNotes() []string {
+	names := make([]string, 0, len(r.o.Secrets))
+	for name := range r.o.Secrets {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var notes []string
+	for _, name := range names {
+		if len(NewMasker([]string{r.o.Secrets[name]}).Warnings()) > 0 {
+			notes = append(notes, fmt.Sprintf("warning: secret %s is shorter than %d bytes: it is not masked in logs", name, MinSecretLen))
+		}
+	}
+	if ws := r.snap.keys.Load(); ws != nil {
+		notes = append(notes, ws.Notes()...)
+	}
+	return notes
+}
+
+// notePipe emits each note as a run-level pipe line (a step_log without a
+// step), each note once per run.
+func (r *run) notePipe(notes ...string) {
+	for _, n := range notes {
+		r.snap.leaseMu.Lock()
+		seen := r.snap.noted[n]
+		if r.snap.noted == nil {
+			r.snap.noted = map[string]bool{}
+		}
+		r.snap.noted[n] = true
+		r.snap.leaseMu.Unlock()
+		if !seen {
+			r.emit(Event{Type: EventStepLog, Stream: StreamPipe, Line: n})
+		}
+	}
+}
+
 // hashCachePath is where the stat-based file hashes of a checkout are kept
 // between runs: one file per checkout path, in the store.
 func hashCachePath(s *cache.Store, repo string) string {
 	sum := sha256.Sum256([]byte(repo))
-	dir := filepath.Join(s.Root(), "workspaces")
-	os.MkdirAll(dir, 0o700)
-	return filepath.Join(dir, hex.EncodeToString(sum[:8])+".hashes")
+	return filepath.Join(s.WorkspacesDir(), hex.EncodeToString(sum[:8])+".hashes")
 }

@@ -177,6 +177,10 @@ func (t *terminalSink) started(e Event) {
 
 // logLine prints (or, in CI, buffers) one line of a step's log.
 func (t *terminalSink) logLine(e Event) {
+	if e.Step == "" { // pipe's message about the run as a whole
+		t.pipeLine(SanitizeLine(e.Line))
+		return
+	}
 	s := t.step(e.Step)
 	line, sep := SanitizeLine(e.Line), "|"
 	if e.Stream == StreamPipe {

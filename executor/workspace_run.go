@@ -29,8 +29,9 @@ type snapshotState struct {
 	made  *Workspace // the snapshot, once made
 	count int        // snapshots made (tests: an all-hit run makes none)
 
-	leaseMu sync.Mutex
-	pending []leaseItem // images and cache hits not yet in the run's lease
+	leaseMu sync.Mutex      // guards pending and noted
+	pending []leaseItem     // images and cache hits not yet in the run's lease
+	noted   map[string]bool // notes told the user already (notePipe)
 }
 
 // leaseItem is something the run uses, waiting for the run's lease.
@@ -80,6 +81,7 @@ func (r *run) snapshotOnce(ctx context.Context) (*Workspace, error) {
 	}
 	r.snap.made, r.snap.count = ws, r.snap.count+1
 	r.ws = ws
+	r.notePipe(ws.Notes()...) // e.g. files copied: the store is on another filesystem
 	return ws, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/pipe-run/pipe/isolation"
@@ -189,5 +190,47 @@ func TestHeadBranch(t *testing.T) {
 	}
 	if _, ok := headBranch(t.TempDir()); ok {
 		t.Error("headBranch outside git said ok")
+	}
+}
+
+func TestRunTellsShortSecretsAndWorkspaceNotes(t *testing.T) {
+	e := newFakeEnv(t)
+	if err := syscall.Mkfifo(filepath.Join(e.repo, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const yml = `
+secrets: [SHORT, LONG]
+steps:
+  a: {secrets: [SHORT, LONG], run: [echo a]}
+`
+	_, log := e.mustRun(yml, func(o *Options) {
+		o.Secrets = map[string]string{"SHORT": "abc", "LONG": "a-long-enough-secret-value"}
+	})
+	var notes []string
+	for _, ev := range log.all() {
+		if ev.Type == EventStepLog && ev.Step == "" {
+			if ev.Stream != StreamPipe {
+				t.Errorf("run note on stream %q", ev.Stream)
+			}
+			notes = append(notes, ev.Line)
+		}
+	}
+	got := strings.Join(notes, "\n")
+	if !strings.Contains(got, "secret SHORT is shorter than") || strings.Contains(got, "LONG") || strings.Contains(got, "abc") {
+		t.Errorf("run notes %q: want SHORT named, LONG not, no value", got)
+	}
+	if !strings.Contains(got, "1 sockets, FIFOs or devices left out") {
+		t.Errorf("run notes %q: want the workspace's note about the FIFO", got)
+	}
+	if strings.Count(got, "FIFOs") != 1 {
+		t.Errorf("the scan's and the snapshot's note were both told: %q", got)
+	}
+	var b strings.Builder
+	term := NewTerminalSink(&b, TerminalOptions{})
+	for _, ev := range log.all() {
+		term.Emit(ev)
+	}
+	if !strings.Contains(b.String(), "pipe: warning: secret SHORT is shorter") {
+		t.Errorf("terminal output lacks the warning:\n%s", b.String())
 	}
 }
