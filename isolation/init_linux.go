@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -43,6 +44,7 @@ func containerInit() int {
 		fmt.Fprintln(os.Stderr, "pipe init: close_range:", err)
 		return 3
 	}
+	reserveThreads(spareThreads)
 	c := newConn(initSocketFD, maxMessage)
 	in, err := receiveConfig(c)
 	if err != nil {
@@ -54,6 +56,32 @@ func containerInit() int {
 		return 3
 	}
 	return in.loop(sigs)
+}
+
+// spareThreads is how many idle OS threads init makes before the container
+// runs anything (see reserveThreads).
+const spareThreads = 4
+
+// reserveThreads makes the Go runtime start n more OS threads now, and keep
+// them idle for later. Init's threads count against the container's pids
+// limit, and the Go runtime dies when it cannot start a thread it needs: a
+// fork bomb that takes every pid must not find init short of one. Each
+// goroutine locks a thread of its own (so the next one needs a new thread),
+// then unlocks it and ends, which leaves the thread idle, not gone.
+func reserveThreads(n int) {
+	var locked, release sync.WaitGroup
+	locked.Add(n)
+	release.Add(1)
+	for range n {
+		go func() {
+			runtime.LockOSThread()
+			locked.Done()
+			release.Wait()
+			runtime.UnlockOSThread()
+		}()
+	}
+	locked.Wait()
+	release.Done()
 }
 
 // initState is init's view of the container.

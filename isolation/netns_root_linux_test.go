@@ -44,7 +44,9 @@ func TestNetwork(t *testing.T) {
 		t.Errorf("network host: %s, want %s", got, host)
 	}
 	out := sh(t, r, `ls /sys/class/net; ip link show lo | grep -c LOWER_UP
-		nc -l -p 8080 > /tmp/got & sleep 0.2; echo over-lo | nc 127.0.0.1 8080; wait; cat /tmp/got`)
+		nc -l -p 8080 > /tmp/got &
+		for i in $(seq 100); do echo over-lo | nc 127.0.0.1 8080 2>/dev/null && break; sleep 0.05; done
+		wait; cat /tmp/got`)
 	if out != "lo\n1\nover-lo\n" {
 		t.Errorf("network none: %q, want only lo, up", out)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,16 +29,35 @@ func sealedSelf() (*os.File, error) {
 	}
 	rw := os.NewFile(uintptr(fd), "pipe-init")
 	defer rw.Close()
-	if _, err := io.Copy(rw, src); err != nil {
+	// A plain read/write copy: splice or sendfile could leave the memfd's
+	// pages referenced for a while, and F_SEAL_WRITE then fails with EBUSY.
+	buf := make([]byte, 1<<20)
+	if _, err := io.CopyBuffer(struct{ io.Writer }{rw}, struct{ io.Reader }{src}, buf); err != nil {
 		return nil, fmt.Errorf("copy pipe's binary into a memfd: %w", err)
 	}
-	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
-		return nil, fmt.Errorf("seal the memfd copy of pipe: %w", err)
+	if err := sealMemfd(fd); err != nil {
+		return nil, err
 	}
 	ro, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fd), os.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("reopen the memfd copy of pipe read-only: %w", err)
 	}
 	return ro, nil
+}
+
+// sealMemfd seals the memfd against any change, retrying while the kernel
+// says its pages are still in use (EBUSY).
+func sealMemfd(fd int) error {
+	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	var err error
+	for range 20 {
+		if _, err = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != unix.EBUSY {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("seal the memfd copy of pipe: %w", err)
+	}
+	return nil
 }

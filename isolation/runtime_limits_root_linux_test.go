@@ -31,8 +31,11 @@ func TestPidsLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.TimedOut {
-		t.Errorf("fork bomb: %+v, want timed out", res)
+	// The bomb ends with its timeout, or earlier when the shell at its top
+	// cannot fork any more (ash exits 2 then); either way init survived to
+	// report it (an error here would mean init died).
+	if !res.TimedOut && res.ExitCode == 0 {
+		t.Errorf("fork bomb: %+v, want timed out or failed", res)
 	}
 	if d := time.Since(start); d > 15*time.Second {
 		t.Errorf("fork bomb took %v to end", d)

@@ -85,21 +85,24 @@ func New(opts Options) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("isolation: %w", err)
 	}
-	if err := mountScratch(opts); err != nil {
-		return nil, err
+	prog, err := defaultSeccompProgram()
+	if err != nil {
+		return nil, fmt.Errorf("isolation: %w", err)
 	}
 	exe, err := sealedSelf()
 	if err != nil {
 		return nil, fmt.Errorf("isolation: %w", err)
 	}
-	prog, err := defaultSeccompProgram()
+	r := &Runtime{opts: opts, cg: cg, exe: exe, self: self, seccomp: encodeFilter(prog)}
+	mounted, err := mountScratch(opts)
+	if err == nil {
+		err = r.Cleanup()
+	}
 	if err != nil {
 		exe.Close()
-		return nil, fmt.Errorf("isolation: %w", err)
-	}
-	r := &Runtime{opts: opts, cg: cg, exe: exe, self: self, seccomp: encodeFilter(prog)}
-	if err := r.Cleanup(); err != nil {
-		exe.Close()
+		if mounted {
+			_ = unix.Unmount(opts.ScratchDir, unix.MNT_DETACH)
+		}
 		return nil, err
 	}
 	r.netns = newNetnsPool(netnsPoolSize)
@@ -123,23 +126,23 @@ func containersDir(o Options) string { return filepath.Join(o.StateDir, "contain
 func netnsDir(o Options) string      { return filepath.Join(o.StateDir, "netns") }
 
 // mountScratch mounts the scratch tmpfs unless one is there already (from
-// another pipe process sharing the state dir).
-func mountScratch(o Options) error {
+// another pipe process sharing the state dir). It says whether it mounted.
+func mountScratch(o Options) (bool, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(o.ScratchDir, &st); err != nil {
-		return fmt.Errorf("isolation: scratch dir: %w", err)
+		return false, fmt.Errorf("isolation: scratch dir: %w", err)
 	}
 	if st.Type == unix.TMPFS_MAGIC && isMountPoint(o.ScratchDir) {
-		return nil
+		return false, nil
 	}
 	data := "mode=0700"
 	if o.ScratchSize > 0 {
 		data += fmt.Sprintf(",size=%d", o.ScratchSize)
 	}
 	if err := unix.Mount("pipe-scratch", o.ScratchDir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
-		return fmt.Errorf("isolation: mount scratch tmpfs on %s: %w", o.ScratchDir, err)
+		return false, fmt.Errorf("isolation: mount scratch tmpfs on %s: %w", o.ScratchDir, err)
 	}
-	return nil
+	return true, nil
 }
 
 // isMountPoint says whether dir is on another device than its parent.
