@@ -110,7 +110,7 @@ func overlayMount(o Overlay, attrs int) (int, error) {
 		opts = append(opts, mountOpt{"lowerdir+", o.Lower[i]})
 	}
 	if o.Upper != "" {
-		opts = append(opts, mountOpt{"upperdir", o.Upper}, mountOpt{"workdir", o.Work})
+		opts = append(opts, upperOpts(o)...)
 	}
 	fd, err := newMount("overlay", "overlay", attrs, opts...)
 	if err == nil || !strings.Contains(err.Error(), "lowerdir+") {
@@ -129,9 +129,17 @@ func legacyOverlayOpts(o Overlay) []mountOpt {
 	}
 	opts := []mountOpt{{"lowerdir", strings.Join(lower, ":")}}
 	if o.Upper != "" {
-		opts = append(opts, mountOpt{"upperdir", o.Upper}, mountOpt{"workdir", o.Work})
+		opts = append(opts, upperOpts(o)...)
 	}
 	return opts
+}
+
+// upperOpts are the options of a writable overlay. An upper dir may become a
+// layer (a step's output, a kept failure) that later serves as a lower dir of
+// other overlays, so it must be self-contained: no redirects to lower paths
+// and no metadata-only copy-ups, whatever the kernel's defaults are.
+func upperOpts(o Overlay) []mountOpt {
+	return []mountOpt{{"upperdir", o.Upper}, {"workdir", o.Work}, {"redirect_dir", "off"}, {"metacopy", "off"}}
 }
 
 // bindMount returns a detached recursive copy of the host path src,
