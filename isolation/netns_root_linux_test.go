@@ -45,7 +45,7 @@ func TestNetwork(t *testing.T) {
 	}
 	out := sh(t, r, `ls /sys/class/net; ip link show lo | grep -c LOWER_UP
 		nc -l -p 8080 > /tmp/got &
-		for i in $(seq 100); do echo over-lo | nc 127.0.0.1 8080 2>/dev/null && break; sleep 0.05; done
+		for i in $(seq 400); do echo over-lo | nc 127.0.0.1 8080 2>/dev/null && break; sleep 0.05; done
 		wait; cat /tmp/got`)
 	if out != "lo\n1\nover-lo\n" {
 		t.Errorf("network none: %q, want only lo, up", out)
