@@ -25,4 +25,10 @@ type Options struct {
 	// CgroupParent is the parent cgroup of every container, relative to each
 	// hierarchy's root. Default "pipe".
 	CgroupParent string
+
+	// IODevicePath names the disk that Limits.IOReadBPS and IOWriteBPS
+	// throttle: the block device holding this path (pipe passes its store,
+	// where the layers and workspaces containers read and write live).
+	// Empty, or a path on no block device (tmpfs), leaves I/O unthrottled.
+	IODevicePath string
 }

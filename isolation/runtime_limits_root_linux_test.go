@@ -2,7 +2,10 @@ package isolation
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,5 +80,39 @@ func TestAccounting(t *testing.T) {
 	}
 	if res.OOMKilled || res.TimedOut || res.Canceled {
 		t.Errorf("got %+v", res)
+	}
+}
+
+// The disk I/O limits of a container apply to the disk that holds
+// Options.IODevicePath (pipe's store), in the container's own cgroup.
+func TestIOLimitsOnStoreDisk(t *testing.T) {
+	needsRoot(t)
+	r, err := New(Options{StateDir: t.TempDir(), CgroupParent: testCgroupParent, IODevicePath: "/var/tmp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	dev := r.cg.device()
+	if dev == "" {
+		t.Fatal("no block device found for /var/tmp")
+	}
+	s := busybox(t, "/bin/sleep", "100")
+	s.Limits.IOReadBPS, s.Limits.IOWriteBPS = 4<<20, 1<<20
+	c, err := r.Start(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Destroy()
+	for file, want := range map[string]string{"read": fmt.Sprintf("%s %d", dev, 4<<20), "write": fmt.Sprintf("%s %d", dev, 1<<20)} {
+		var b []byte
+		if r.cg.Version() == 2 {
+			b, err = os.ReadFile(filepath.Join(c.cg.dirs["io"], "io.max"))
+			want = strings.Replace(want, " ", " "+map[string]string{"read": "rbps=", "write": "wbps="}[file], 1)
+		} else {
+			b, err = os.ReadFile(filepath.Join(c.cg.dirs["blkio"], "blkio.throttle."+file+"_bps_device"))
+		}
+		if err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("%s limit: %q, %v; want it to contain %q", file, b, err, want)
+		}
 	}
 }

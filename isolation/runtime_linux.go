@@ -81,6 +81,11 @@ func New(opts Options) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("isolation: %w", err)
 	}
+	if opts.IODevicePath != "" {
+		// Not every path is on a block device (tmpfs, overlay): then the I/O
+		// limits are skipped, as a missing io controller is.
+		_ = cg.setIODeviceOf(opts.IODevicePath)
+	}
 	self, err := identityOf(os.Getpid())
 	if err != nil {
 		return nil, fmt.Errorf("isolation: %w", err)

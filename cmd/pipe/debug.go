@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pipe-run/pipe/executor"
-	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -103,18 +102,6 @@ func checkDebugFlags(f debugFlags, args []string) error {
 		return usageError("name the step to debug: pipe debug STEP (or pipe debug --last)")
 	}
 	return nil
-}
-
-// newRuntime is the container runtime, with a clear error where there is none.
-func newRuntime() (*isolation.Runtime, error) {
-	if err := isolation.Available(); err != nil {
-		return nil, fmt.Errorf("cannot run containers here: %w", err)
-	}
-	rt, err := isolation.New(isolation.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("container runtime: %w", err)
-	}
-	return rt, nil
 }
 
 // debugOptions reads the pipeline (unless reopening a kept state) and wires

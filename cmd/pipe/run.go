@@ -94,9 +94,9 @@ func runPipeline(ctx context.Context, o *output, f runFlags, targets []string) e
 
 // openRuntime opens pipe's container runtime, for executor.NewLazyRuntime.
 func openRuntime() (executor.Runtime, func() error, error) {
-	rt, err := isolation.New(isolation.Options{})
+	rt, err := newRuntime()
 	if err != nil {
-		return nil, nil, fmt.Errorf("container runtime: %w", err)
+		return nil, nil, err
 	}
 	return executor.NewIsolationRuntime(rt), rt.Close, nil
 }
