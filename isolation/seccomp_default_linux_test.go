@@ -18,7 +18,7 @@ const (
 // verdict.
 func seccompAMD64Calls() []seccompCall {
 	enosys := unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
-	nr := func(name string) uint32 { return seccompSyscallsAMD64[name] }
+	nr := func(name string) uint32 { return seccompSyscallsAMD64()[name] }
 	a0 := func(v uint64) [6]uint64 { return [6]uint64{v} }
 	return []seccompCall{
 		{name: "read", nr: nr("read"), want: seccompRetAllow},
@@ -80,10 +80,10 @@ func TestSeccompDefaultProfileARM64Table(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	arch := &seccompArch{name: "arm64", audit: unix.AUDIT_ARCH_AARCH64, syscalls: seccompSyscallsARM64}
+	arch := &seccompArch{name: "arm64", audit: unix.AUDIT_ARCH_AARCH64, syscalls: seccompSyscallsARM64()}
 	prog := mustCompileSeccomp(t, p, arch)
 	nr := func(name string) uint32 {
-		n, ok := seccompSyscallsARM64[name]
+		n, ok := seccompSyscallsARM64()[name]
 		if !ok {
 			t.Fatalf("%s not in the arm64 table", name)
 		}
@@ -107,14 +107,14 @@ func TestSeccompDefaultProfileARM64Table(t *testing.T) {
 
 func TestSeccompSyscallTables(t *testing.T) {
 	for name, want := range map[string]uint32{"read": unix.SYS_READ, "clone": unix.SYS_CLONE, "seccomp": unix.SYS_SECCOMP} {
-		if runtime.GOARCH == "amd64" && seccompSyscallsAMD64[name] != want {
-			t.Errorf("amd64 %s = %d, want %d", name, seccompSyscallsAMD64[name], want)
+		if runtime.GOARCH == "amd64" && seccompSyscallsAMD64()[name] != want {
+			t.Errorf("amd64 %s = %d, want %d", name, seccompSyscallsAMD64()[name], want)
 		}
-		if runtime.GOARCH == "arm64" && seccompSyscallsARM64[name] != want {
-			t.Errorf("arm64 %s = %d, want %d", name, seccompSyscallsARM64[name], want)
+		if runtime.GOARCH == "arm64" && seccompSyscallsARM64()[name] != want {
+			t.Errorf("arm64 %s = %d, want %d", name, seccompSyscallsARM64()[name], want)
 		}
 	}
-	if seccompSyscallsAMD64["clone3"] != 435 || seccompSyscallsARM64["clone3"] != 435 || seccompSyscallsARM64["openat"] != 56 {
+	if seccompSyscallsAMD64()["clone3"] != 435 || seccompSyscallsARM64()["clone3"] != 435 || seccompSyscallsARM64()["openat"] != 56 {
 		t.Error("syscall tables look wrong: regenerate them with go generate")
 	}
 }

@@ -84,9 +84,9 @@ func defaultSeccompProfile() (*specs.LinuxSeccomp, error) {
 func hostSeccompArch() (*seccompArch, error) {
 	switch runtime.GOARCH {
 	case "amd64":
-		return &seccompArch{name: "amd64", audit: unix.AUDIT_ARCH_X86_64, x32: true, syscalls: seccompSyscallsAMD64}, nil
+		return &seccompArch{name: "amd64", audit: unix.AUDIT_ARCH_X86_64, x32: true, syscalls: seccompSyscallsAMD64()}, nil
 	case "arm64":
-		return &seccompArch{name: "arm64", audit: unix.AUDIT_ARCH_AARCH64, syscalls: seccompSyscallsARM64}, nil
+		return &seccompArch{name: "arm64", audit: unix.AUDIT_ARCH_AARCH64, syscalls: seccompSyscallsARM64()}, nil
 	}
 	return nil, fmt.Errorf("load seccomp filter on %s: %w", runtime.GOARCH, errNoSeccompArch)
 }
