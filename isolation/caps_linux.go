@@ -11,19 +11,23 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// capabilityNumbers maps the names in defaultCapabilities to their numbers.
-var capabilityNumbers = map[string]uintptr{
-	"CAP_CHOWN":            unix.CAP_CHOWN,
-	"CAP_DAC_OVERRIDE":     unix.CAP_DAC_OVERRIDE,
-	"CAP_FOWNER":           unix.CAP_FOWNER,
-	"CAP_FSETID":           unix.CAP_FSETID,
-	"CAP_KILL":             unix.CAP_KILL,
-	"CAP_NET_BIND_SERVICE": unix.CAP_NET_BIND_SERVICE,
-	"CAP_SETFCAP":          unix.CAP_SETFCAP,
-	"CAP_SETGID":           unix.CAP_SETGID,
-	"CAP_SETPCAP":          unix.CAP_SETPCAP,
-	"CAP_SETUID":           unix.CAP_SETUID,
-	"CAP_SYS_CHROOT":       unix.CAP_SYS_CHROOT,
+// capabilityNumbers maps the names in defaultCapabilities to their numbers:
+// a table, not a map, so package init builds nothing.
+var capabilityNumbers = [...]struct {
+	name string
+	nr   uintptr
+}{
+	{"CAP_CHOWN", unix.CAP_CHOWN},
+	{"CAP_DAC_OVERRIDE", unix.CAP_DAC_OVERRIDE},
+	{"CAP_FOWNER", unix.CAP_FOWNER},
+	{"CAP_FSETID", unix.CAP_FSETID},
+	{"CAP_KILL", unix.CAP_KILL},
+	{"CAP_NET_BIND_SERVICE", unix.CAP_NET_BIND_SERVICE},
+	{"CAP_SETFCAP", unix.CAP_SETFCAP},
+	{"CAP_SETGID", unix.CAP_SETGID},
+	{"CAP_SETPCAP", unix.CAP_SETPCAP},
+	{"CAP_SETUID", unix.CAP_SETUID},
+	{"CAP_SYS_CHROOT", unix.CAP_SYS_CHROOT},
 }
 
 // dropCapabilities reduces every thread of this process to
@@ -60,13 +64,23 @@ func dropCapabilities() error {
 func capabilityMask(names []string) (uint64, error) {
 	var mask uint64
 	for _, n := range names {
-		nr, ok := capabilityNumbers[n]
+		nr, ok := capabilityNumber(n)
 		if !ok {
 			return 0, fmt.Errorf("drop capabilities: unknown capability %q", n)
 		}
 		mask |= 1 << nr
 	}
 	return mask, nil
+}
+
+// capabilityNumber looks name up in capabilityNumbers.
+func capabilityNumber(name string) (uintptr, bool) {
+	for _, c := range capabilityNumbers {
+		if c.name == name {
+			return c.nr, true
+		}
+	}
+	return 0, false
 }
 
 // lastCapability is the highest capability number the kernel knows.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,8 +44,26 @@ var v1Controllers = [...]string{"memory", "pids", "cpu", "cpuacct", "freezer", "
 // v2Controllers are the v2 controllers pipe enables in subtree_control.
 var v2Controllers = [...]string{"memory", "pids", "cpu", "io"}
 
-// cgroupNameRE is what a container ID or a cgroup parent element may be.
-var cgroupNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
+// cgroupNamePattern is what a container ID or a cgroup parent element may
+// be, as a regular expression for messages; validCgroupName checks it.
+const cgroupNamePattern = `^[a-zA-Z0-9_.-]{1,128}$`
+
+// validCgroupName reports whether s matches cgroupNamePattern. It is plain
+// code, not a regexp compiled at package init: every container init (the
+// same binary) would pay for that.
+func validCgroupName(s string) bool {
+	if len(s) < 1 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
 
 // cgroupStats is what a container used, read back from its cgroup.
 type cgroupStats struct {
@@ -121,8 +138,8 @@ func (c cgroupConfig) withDefaults() cgroupConfig {
 // validCgroupParent checks a parent such as "pipe" or "ci/pipe".
 func validCgroupParent(p string) error {
 	for _, el := range strings.Split(p, "/") {
-		if !cgroupNameRE.MatchString(el) || el == "." || el == ".." {
-			return fmt.Errorf("cgroup parent %q: each element must match %s and not be . or ..", p, cgroupNameRE)
+		if !validCgroupName(el) || el == "." || el == ".." {
+			return fmt.Errorf("cgroup parent %q: each element must match %s and not be . or ..", p, cgroupNamePattern)
 		}
 	}
 	return nil
@@ -130,8 +147,8 @@ func validCgroupParent(p string) error {
 
 // validCgroupID checks a container ID before it becomes a dir name.
 func validCgroupID(id string) error {
-	if !cgroupNameRE.MatchString(id) || id == "." || id == ".." {
-		return fmt.Errorf("cgroup for container %q: the ID must match %s", id, cgroupNameRE)
+	if !validCgroupName(id) || id == "." || id == ".." {
+		return fmt.Errorf("cgroup for container %q: the ID must match %s", id, cgroupNamePattern)
 	}
 	return nil
 }
