@@ -47,7 +47,7 @@ func TestKilledPipeCleanup(t *testing.T) {
 	needsRoot(t)
 	state := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledPipeHelper$", "-test.v")
-	cmd.Env = append(os.Environ(), helperStateEnv+"="+state)
+	cmd.Env = append(os.Environ(), helperStateEnv+"="+state, testCgroupParentEnv+"="+testCgroupParent)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

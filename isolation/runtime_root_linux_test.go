@@ -3,6 +3,7 @@ package isolation
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,9 +17,41 @@ import (
 // The package's TestMain (seccomp_main_linux_test.go) calls MaybeInit, so
 // the test binary serves as the container init.
 
-// testCgroupParent keeps these tests' cgroups apart from pipe's and from
-// other packages' tests.
-const testCgroupParent = "pipe-test-isolation-core"
+// testCgroupParent keeps these tests' cgroups apart from pipe's, from other
+// packages' tests and from another `go test ./isolation` running at the same
+// time (whose live cgroups checkNoLeftovers would report): it names this
+// process, or the test process whose helper this one is (testCgroupParentEnv).
+// TestMain removes it when the tests end (removeTestCgroupParent).
+var testCgroupParent = testCgroupParentName()
+
+// testCgroupParentEnv passes testCgroupParent to a helper subprocess.
+const testCgroupParentEnv = "PIPE_ISOLATION_TEST_CGROUP_PARENT"
+
+func testCgroupParentName() string {
+	if p := os.Getenv(testCgroupParentEnv); p != "" {
+		return p
+	}
+	return fmt.Sprintf("pipe-test-isolation-%d", os.Getpid())
+}
+
+// removeTestCgroupParent removes testCgroupParent and whatever empty
+// cgroups are left in it, in every hierarchy, and says on stderr what it
+// could not remove. TestMain calls it after the tests.
+func removeTestCgroupParent() {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + testCgroupParent)
+	uni, _ := filepath.Glob("/sys/fs/cgroup/" + testCgroupParent)
+	for _, d := range append(dirs, uni...) {
+		kids, _ := filepath.Glob(filepath.Join(d, "*"))
+		for _, k := range kids {
+			if st, err := os.Stat(k); err == nil && st.IsDir() {
+				_ = os.Remove(k)
+			}
+		}
+		if err := os.Remove(d); err != nil && !os.IsNotExist(err) {
+			fmt.Fprintf(os.Stderr, "isolation tests: remove test cgroup parent: %v\n", err)
+		}
+	}
+}
 
 // needsRoot skips without PIPE_TEST_ROOT=1; with it, a test that cannot run fails.
 func needsRoot(t testing.TB) {
