@@ -41,8 +41,32 @@ var capabilityNumbers = [...]struct {
 // the calling thread only (see privilegesAllThreads), and the caller must
 // lock its goroutine to its thread first and start every child from it.
 // A default capability that this process does not have itself stays
-// missing: the set only ever shrinks.
+// missing: the set only ever shrinks. Capabilities already out of the
+// bounding set (see dropBoundingSet) cost nothing here.
 func dropCapabilities() error {
+	keep, err := capabilityMask(defaultCapabilities)
+	if err != nil {
+		return err
+	}
+	if err := dropBoundingSet(); err != nil {
+		return err
+	}
+	if err := allThreads(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); err != nil {
+		return fmt.Errorf("drop capabilities: clear the ambient set: %w", err)
+	}
+	return capsetAll(keep)
+}
+
+// dropBoundingSet removes every capability not in defaultCapabilities from
+// the bounding set of every thread. It leaves permitted and effective alone,
+// so the caller keeps what it needs to build the container.
+//
+// Each capability takes one AllThreadsSyscall, which stops the world and
+// signals every thread, so its cost grows with the thread count: the
+// container init calls this first thing, while it has the fewest threads.
+// Threads started later are cloned from threads that already dropped, and
+// inherit the smaller set; dropCapabilities then finds nothing left to drop.
+func dropBoundingSet() error {
 	keep, err := capabilityMask(defaultCapabilities)
 	if err != nil {
 		return err
@@ -51,13 +75,7 @@ func dropCapabilities() error {
 	if err != nil {
 		return err
 	}
-	if err := dropBounding(keep, last); err != nil {
-		return err
-	}
-	if err := allThreads(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); err != nil {
-		return fmt.Errorf("drop capabilities: clear the ambient set: %w", err)
-	}
-	return capsetAll(keep)
+	return dropBounding(keep, last)
 }
 
 // capabilityMask turns capability names into a bit mask.
@@ -97,9 +115,18 @@ func lastCapability() (uintptr, error) {
 }
 
 // dropBounding removes every capability not in keep from the bounding set.
+// A capability this thread no longer has there is skipped (PR_CAPBSET_READ,
+// a plain syscall): every drop here reaches all threads at once, and a new
+// thread inherits the set of the thread it is cloned from, so all threads
+// share one bounding set. Where cgo confines the drop to the calling thread
+// (see allThreads), the caller forks every child from that thread, so its
+// set is the one that counts.
 func dropBounding(keep uint64, last uintptr) error {
 	for c := uintptr(0); c <= last; c++ {
 		if keep&(1<<c) != 0 {
+			continue
+		}
+		if in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, c, 0, 0, 0); err == nil && in == 0 {
 			continue
 		}
 		if err := allThreads(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0); err != nil {

@@ -25,6 +25,10 @@ const initSocketFD = 3
 // Its goroutine stays locked to one thread, and every process is forked from
 // that thread: a joined network namespace and the cgroup namespace are per
 // thread until a child inherits them.
+//
+// It drops the bounding set before anything makes the Go runtime start more
+// threads (signal handling, the spare threads): each capability dropped costs
+// one stop-the-world signal to every thread (see dropBoundingSet).
 func containerInit() int {
 	runtime.LockOSThread()
 	// Non-dumpable: no process of the container may ptrace init or open its
@@ -36,6 +40,11 @@ func containerInit() int {
 	// Exec'd from /proc/self/fd/N, init would show as "N" in top and ps.
 	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("pipe-init\x00")[0])), 0, 0, 0)
 	syscall.Umask(0)
+	c := newConn(initSocketFD, maxMessage)
+	if err := dropBoundingSet(); err != nil {
+		reportError(c, 0, "drop the bounding set", err)
+		return 3
+	}
 	// SIGINT and SIGTERM that come during setup wait for the main process.
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, syscall.SIGCHLD, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
@@ -45,7 +54,6 @@ func containerInit() int {
 		return 3
 	}
 	reserveThreads(spareThreads)
-	c := newConn(initSocketFD, maxMessage)
 	in, err := receiveConfig(c)
 	if err != nil {
 		reportError(c, 0, "receive config", err)

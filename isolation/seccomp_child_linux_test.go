@@ -43,13 +43,19 @@ func runPrivilegesTestChild() bool {
 // privilegesChild applies what mode says and probes.
 //   - seccomp: no_new_privs and the filter, with every capability kept, so
 //     an EPERM can only come from the filter
-//   - all: extra threads first, then drop capabilities, no_new_privs and the
-//     filter, as the container init does; then status and process checks
+//   - all: the bounding set, extra threads, then the other capabilities,
+//     no_new_privs and the filter, as the container init does; then status
+//     and process checks
 //   - x32: the filter, then an x32 syscall, which must kill the process
 func privilegesChild(mode string) (map[string]string, error) {
 	unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{}) // a killed child leaves no core file
 	runtime.LockOSThread()                           // as the container init does: children fork from this thread
 	if mode == "all" {
+		// As init does: the bounding set before the extra threads, which
+		// must inherit it, the rest after.
+		if err := dropBoundingSet(); err != nil {
+			return nil, err
+		}
 		startIdleThreads(4)
 		if err := dropCapabilities(); err != nil {
 			return nil, err
