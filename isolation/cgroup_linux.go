@@ -440,3 +440,30 @@ func sortedKeys[K interface{ ~string | ~int }](m map[K]bool) []K {
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
 }
+
+// killFrozen freezes the cgroup (so nothing forks or exits meanwhile), sends
+// SIGKILL to every process, thaws it so the signals are delivered, and
+// repeats with a growing pause until the cgroup is empty or killTimeout has
+// passed. A freeze that fails (a task stuck in the kernel) does not stop it:
+// the SIGKILLs go out anyway; a thaw that fails does, since signals would
+// then never be delivered.
+func (c *cgroup) killFrozen(freeze, thaw func() error) error {
+	deadline := time.Now().Add(killTimeout)
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		frozeErr := freeze()
+		pids, err := c.procs()
+		killErr := signalAll(pids, unix.SIGKILL)
+		if err := thaw(); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		if err == nil && len(pids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.Join(c.waitEmpty(time.Now()), frozeErr, killErr)
+		}
+		if c.waitEmpty(time.Now().Add(delay)) == nil {
+			return nil
+		}
+	}
+}

@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // prepareV1 creates the parent in every hierarchy and returns the optional
@@ -124,29 +122,12 @@ func (c *cgroup) applyV1IO(l Limits, dev string) error {
 // SIGKILLs.
 func (c *cgroup) killV1() error {
 	freezer := c.dirs["freezer"]
-	deadline := time.Now().Add(killTimeout)
-	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
-		var frozeErr error
-		if freezer != "" {
-			frozeErr = freezeV1(freezer)
-		}
-		pids, err := c.procs()
-		killErr := signalAll(pids, unix.SIGKILL)
-		if freezer != "" {
-			if err := writeCgroupFile(freezer, "freezer.state", "THAWED"); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-		}
-		if err == nil && len(pids) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return errors.Join(c.waitEmpty(time.Now()), frozeErr, killErr)
-		}
-		if c.waitEmpty(time.Now().Add(delay)) == nil {
-			return nil
-		}
+	if freezer == "" {
+		return c.killFrozen(func() error { return nil }, func() error { return nil })
 	}
+	return c.killFrozen(
+		func() error { return freezeV1(freezer) },
+		func() error { return writeCgroupFile(freezer, "freezer.state", "THAWED") })
 }
 
 // freezeV1 asks the freezer for FROZEN and waits until it is, or until

@@ -240,24 +240,9 @@ func (c *cgroup) killV2ByFreezing() error {
 	if !fileExists(dir) {
 		return nil
 	}
-	deadline := time.Now().Add(killTimeout)
-	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
-		frozeErr := freezeV2(dir)
-		pids, err := c.procs()
-		killErr := signalAll(pids, unix.SIGKILL)
-		if err := writeCgroupFile(dir, "cgroup.freeze", "0"); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		if err == nil && len(pids) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return errors.Join(c.waitEmpty(time.Now()), frozeErr, killErr)
-		}
-		if c.waitEmpty(time.Now().Add(delay)) == nil {
-			return nil
-		}
-	}
+	return c.killFrozen(
+		func() error { return freezeV2(dir) },
+		func() error { return writeCgroupFile(dir, "cgroup.freeze", "0") })
 }
 
 // freezeV2 writes cgroup.freeze=1 and waits for "frozen 1" in cgroup.events.
