@@ -134,3 +134,27 @@ func TestSharedVolumeHoldersCoexistButExcludeExclusive(t *testing.T) {
 	}
 	rel()
 }
+
+func TestRemoveStagingLeavesNothingInTmp(t *testing.T) {
+	s := newStore(t)
+	dir, err := s.NewStaging("work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveStaging(dir); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(s.TempDir()); len(ents) != 0 {
+		t.Errorf("tmp/ holds %d entries after RemoveStaging", len(ents))
+	}
+	other := t.TempDir()
+	if err := s.RemoveStaging(other); err == nil {
+		t.Error("RemoveStaging accepted a dir that is not a staging dir")
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("RemoveStaging touched a dir not its own: %v", err)
+	}
+}

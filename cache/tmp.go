@@ -76,6 +76,17 @@ func (s *Store) NewStaging(kind string) (string, error) {
 	return dir, nil
 }
 
+// RemoveStaging removes a dir that NewStaging returned (whatever is in it)
+// together with its tmp/ entry, so that nothing is left in tmp/ until the
+// next Open. Any other path is left alone: it is not the store's to remove.
+func (s *Store) RemoveStaging(dir string) error {
+	entry := stagingEntry(s, dir)
+	if entry == dir {
+		return fmt.Errorf("remove staging dir %s: not a staging dir of this process in store %s", dir, s.root)
+	}
+	return os.RemoveAll(entry)
+}
+
 // cleanTmp removes tmp/ entries whose owner is gone.
 func (s *Store) cleanTmp() error {
 	ents, err := os.ReadDir(s.path(tmpDir))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -28,8 +27,8 @@ func (r *run) debugContainer(ctx context.Context, st *stepState, log *StepLog) (
 	if err != nil {
 		return r.infraFailure(ctx, st, err)
 	}
-	defer os.RemoveAll(work)
-	defer os.RemoveAll(upper)
+	defer r.o.Store.RemoveStaging(work)
+	defer r.o.Store.RemoveStaging(upper)
 	spec := r.stepSpec(st, mounts, upper, work)
 	r.debug.prepareSpec(spec, s, r.marker)
 	svcs, err := r.startServices(ctx, st, spec, log)

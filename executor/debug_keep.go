@@ -79,7 +79,7 @@ func (r *run) keepableRoot(spec *isolation.Spec) (func(), error) {
 		return nil, fmt.Errorf("root upper dir: %w", err)
 	}
 	spec.Root.Upper, spec.Root.Work = upper, work
-	return func() { os.RemoveAll(upper); os.RemoveAll(work) }, nil
+	return func() { r.o.Store.RemoveStaging(upper); r.o.Store.RemoveStaging(work) }, nil
 }
 
 // keepFailure keeps the failed step's state, saying so in its log.

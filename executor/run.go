@@ -54,6 +54,9 @@ type Summary struct {
 	Failed   []string // steps that failed and fail the pipeline, in order
 	Infra    []string // of those, the steps pipe itself could not run (start, mount, commit)
 	Duration time.Duration
+	// Snapshots is how many workspace snapshots the run made: 0 when every
+	// step was a cache hit, else 1 (shared by every step that ran).
+	Snapshots int
 }
 
 // MissingSecretError says secrets the selected steps need have no value.
@@ -236,7 +239,7 @@ func (r *run) execute(ctx context.Context) (*Summary, error) {
 
 // summarize counts the results and emits pipeline_finished.
 func (r *run) summarize(ctx context.Context, results []nodeResult) *Summary {
-	sum := &Summary{RunID: r.id, Status: StatusOK, Counts: map[Status]int{}, Duration: time.Since(r.started)}
+	sum := &Summary{RunID: r.id, Status: StatusOK, Counts: map[Status]int{}, Duration: time.Since(r.started), Snapshots: r.snapshotsMade()}
 	for i, st := range r.states {
 		sum.Counts[st.status]++
 		if results[i].Outcome == outcomeFailed && !st.step.AllowFailure {

@@ -35,6 +35,10 @@ steps:
 		if got := dirEntries(t, e.repo); strings.Join(got, " ") != "README src" {
 			t.Errorf("the checkout changed: %v", got)
 		}
+		// Upper, work and snapshot dirs are all removed or committed.
+		if got := dirEntries(t, e.store.TempDir()); len(got) != 0 {
+			t.Errorf("the run left staging entries in the store: %v", got)
+		}
 	})
 }
 

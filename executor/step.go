@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -153,11 +152,11 @@ func stepError(s *pipeline.Step, exit int, timedOut, oom bool, current int) erro
 func (r *run) keepLayer(st *stepState, upper string) error {
 	stats, err := filterOutputs(upper, st.step.Outputs)
 	if err != nil {
-		os.RemoveAll(upper)
+		r.o.Store.RemoveStaging(upper)
 		return err
 	}
 	if !r.cacheable(st.step) {
-		r.addCleanup(func() { os.RemoveAll(upper) })
+		r.addCleanup(func() { r.o.Store.RemoveStaging(upper) })
 		if stats.Files > 0 {
 			st.layer = upper
 		}

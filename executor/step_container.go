@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -30,11 +29,11 @@ func (r *run) runContainer(ctx context.Context, st *stepState, log *StepLog) (ou
 	if err != nil {
 		return r.infraFailure(ctx, st, err)
 	}
-	defer os.RemoveAll(work)
+	defer r.o.Store.RemoveStaging(work)
 	committed := false
 	defer func() {
 		if !committed {
-			os.RemoveAll(upper)
+			r.o.Store.RemoveStaging(upper)
 		}
 	}()
 	spec := r.stepSpec(st, mounts, upper, work)
@@ -85,7 +84,7 @@ func (r *run) stagingPair() (upper, work string, err error) {
 		return "", "", fmt.Errorf("workspace upper dir: %w", err)
 	}
 	if work, err = r.o.Store.NewStaging("work"); err != nil {
-		os.RemoveAll(upper)
+		r.o.Store.RemoveStaging(upper)
 		return "", "", fmt.Errorf("workspace work dir: %w", err)
 	}
 	return upper, work, nil

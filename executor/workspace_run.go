@@ -72,10 +72,10 @@ func (r *run) snapshotOnce(ctx context.Context) (*Workspace, error) {
 	}
 	ws, err := scan.Place(ctx, filepath.Join(dir, "ws"))
 	if err != nil {
-		os.RemoveAll(dir)
+		r.o.Store.RemoveStaging(dir)
 		return nil, fmt.Errorf("workspace snapshot: %w", err)
 	}
-	r.addCleanup(func() { os.RemoveAll(dir) })
+	r.addCleanup(func() { r.o.Store.RemoveStaging(dir) })
 	if !ws.SameFiles(scan) {
 		r.snap.keys.Store(ws)
 	}

@@ -12,29 +12,6 @@ import (
 	"github.com/pipe-run/pipe/isolation"
 )
 
-// snapshotEntries returns the store's staging entries made for snapshots.
-func snapshotEntries(t *testing.T, e *testEnv) map[string]bool {
-	t.Helper()
-	out := map[string]bool{}
-	for _, n := range dirEntries(t, filepath.Join(e.store.Root(), "tmp")) {
-		if strings.HasSuffix(n, "-snapshot") {
-			out[n] = true
-		}
-	}
-	return out
-}
-
-// newSnapshots counts the snapshot entries not in before.
-func newSnapshots(t *testing.T, e *testEnv, before map[string]bool) int {
-	n := 0
-	for name := range snapshotEntries(t, e) {
-		if !before[name] {
-			n++
-		}
-	}
-	return n
-}
-
 func TestRunSnapshotOnlyOnMiss(t *testing.T) {
 	e := newFakeEnv(t)
 	const yml = `
@@ -43,18 +20,16 @@ steps:
   b: {needs: [a], run: [cat a.txt]}
   c: {needs: [a], run: [cat README]}
 `
-	before := snapshotEntries(t, e)
-	_, log := e.mustRun(yml, nil)
+	sum, log := e.mustRun(yml, nil)
 	wantStatuses(t, log, map[string]Status{"a": StatusOK, "b": StatusOK, "c": StatusOK})
-	if n := newSnapshots(t, e, before); n != 1 {
+	if n := sum.Snapshots; n != 1 {
 		t.Errorf("a run of 3 misses made %d snapshots, want 1 shared by all", n)
 	}
 
-	before = snapshotEntries(t, e)
 	started := e.starts()
-	_, log = e.mustRun(yml, nil)
+	sum, log = e.mustRun(yml, nil)
 	wantStatuses(t, log, map[string]Status{"a": StatusCached, "b": StatusCached, "c": StatusCached})
-	if n := newSnapshots(t, e, before); n != 0 {
+	if n := sum.Snapshots; n != 0 {
 		t.Errorf("a run of cache hits made %d snapshots, want none", n)
 	}
 	if n := e.starts() - started; n != 0 {
