@@ -25,6 +25,9 @@ type TerminalOptions struct {
 	// TailLines is how many of a failed step's last lines the end of the
 	// output repeats; 0 means 20.
 	TailLines int
+	// NoDebugHint leaves out the "reproduce with: pipe debug <step>" line
+	// after a failed step's last lines (set by pipe debug itself).
+	NoDebugHint bool
 
 	stopToken string // GitHub stop-commands token; tests set it, else random
 }

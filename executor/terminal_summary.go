@@ -64,7 +64,9 @@ func (t *terminalSink) failure(s *termStep) {
 		lines[i] = t.paint(stepColor(s.name), s.name) + " | " + l
 	}
 	t.printLines(lines)
-	fmt.Fprintf(t.w, "    reproduce with: pipe debug %s\n", s.name)
+	if !t.o.NoDebugHint {
+		fmt.Fprintf(t.w, "    reproduce with: pipe debug %s\n", s.name)
+	}
 }
 
 // counts says how many steps ended how, e.g. "3 ok, 1 failed".
