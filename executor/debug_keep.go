@@ -24,12 +24,14 @@ import (
 //	lower/0..N-1  the workspace's lower dirs (snapshot, then its dependencies'
 //	              output layers), as hard-linked trees: no data copied, and
 //	              safe from the end of the run and from pruning
-//	record.json   the step's spec (keptSchema), secrets by name only
+//	record.json   the step's spec (keptSchema) and its services' (image,
+//	              command, env, ready check), secrets by name only
 //
 // record.json is written last, so a kept dir without it is incomplete and is
 // ignored. The last maxKept failures are kept. pipe debug --last reopens the
 // newest as a container whose lower dirs are the image's layers plus root/
-// (for /) and lower/*, ws/ (for /workspace): nothing is rerun.
+// (for /) and lower/*, ws/ (for /workspace): nothing is rerun, but the
+// step's services are started again (debug_services.go).
 
 // keptSchema names the version of record.json.
 const keptSchema = "pipe.kept/v1"
@@ -56,7 +58,8 @@ type keptRecord struct {
 	Limits      isolation.Limits  `json:"limits"`
 	Caches      []pipeline.Cache  `json:"caches,omitempty"`
 	Hosts       map[string]string `json:"hosts,omitempty"`
-	Command     int               `json:"command,omitempty"` // the command that failed, 1-based
+	Services    []keptService     `json:"services,omitempty"` // started again by pipe debug --last
+	Command     int               `json:"command,omitempty"`  // the command that failed, 1-based
 	CommandText string            `json:"command_text,omitempty"`
 	ExitCode    int               `json:"exit_code"`
 	Error       string            `json:"error"`
@@ -132,9 +135,9 @@ func (r *run) keptRecord(st *stepState, spec *isolation.Spec, lowers, current in
 		Image: img.Ref, ImageDigest: img.Digest.String(), ImageLayers: img.Layers, Lowers: lowers,
 		Env: withoutNames(spec.Process.Env, s.Secrets), Secrets: s.Secrets, Dir: spec.Process.Dir,
 		User: spec.Process.User, Network: string(spec.Network.Mode), Limits: spec.Limits, Caches: s.Caches,
-		Hosts: spec.Hosts, ExitCode: st.exitCode, Error: r.masker.Mask(stepErr.Error())}
+		Hosts: spec.Hosts, Services: r.keptServices(s), ExitCode: st.exitCode, Error: r.masker.Mask(stepErr.Error())}
 	if spec.Network.Mode == isolation.NetworkJoin {
-		rec.Network = string(isolation.NetworkNone) // its services' namespace is gone
+		rec.Network = string(isolation.NetworkNone) // its services' namespace is gone: --last makes a new one
 	}
 	if !s.Script && current > 0 {
 		rec.Command, rec.CommandText = current, s.Run[current-1]

@@ -24,7 +24,7 @@ func debugKept(ctx context.Context, step string, o DebugOptions) (int, error) {
 		return 0, fmt.Errorf("store %s: lease: %w", o.Store.Root(), err)
 	}
 	defer lease.Release()
-	if err := lease.Add(rec.ImageDigest); err != nil {
+	if err := lease.Add(append([]string{rec.ImageDigest}, rec.serviceDigests()...)...); err != nil {
 		return 0, fmt.Errorf("store lease: %w", err)
 	}
 	if err := rec.checkLayers(); err != nil {
@@ -36,19 +36,35 @@ func debugKept(ctx context.Context, step string, o DebugOptions) (int, error) {
 	return reopenKept(ctx, rec, o)
 }
 
-// checkLayers fails when the image's layers were pruned since.
+// checkLayers fails when the layers of the step's or a service's image
+// were pruned since.
 func (rec *keptRecord) checkLayers() error {
-	for _, l := range rec.ImageLayers {
-		if _, err := os.Stat(l); err != nil {
-			return fmt.Errorf("kept failure of step %s (run %s): layer %s of image %s is gone from the store (pruned?): pull %s again: %w",
-				rec.Step, rec.RunID, filepath.Base(l), rec.Image, rec.Image, err)
+	if err := rec.checkImage(rec.Image, rec.ImageLayers); err != nil {
+		return err
+	}
+	for _, ks := range rec.Services {
+		if err := rec.checkImage(ks.Image, ks.ImageLayers); err != nil {
+			return fmt.Errorf("service %s: %w", ks.Name, err)
 		}
 	}
 	return nil
 }
 
-// reopenKept recreates the failed container from the kept layers and opens
-// the shell in it. The main process does nothing; the shell is Exec'd.
+// checkImage fails when a layer of image is gone from the store.
+func (rec *keptRecord) checkImage(image string, layers []string) error {
+	for _, l := range layers {
+		if _, err := os.Stat(l); err != nil {
+			return fmt.Errorf("kept failure of step %s (run %s): layer %s of image %s is gone from the store (pruned?): pull %s again: %w",
+				rec.Step, rec.RunID, filepath.Base(l), image, image, err)
+		}
+	}
+	return nil
+}
+
+// reopenKept recreates the failed container from the kept layers, starts
+// the step's services again in a network namespace it joins, and opens the
+// shell in it. The main process does nothing; the shell is Exec'd. The
+// container, then the services and their namespace, go when the shell exits.
 func reopenKept(ctx context.Context, rec *keptRecord, o DebugOptions) (int, error) {
 	r := &run{o: o.Options, id: newRunID(time.Now()), masker: NewMasker(nil)}
 	log := NewStepLog(rec.Step, r.masker, nil, nil)
@@ -59,6 +75,11 @@ func reopenKept(ctx context.Context, rec *keptRecord, o DebugOptions) (int, erro
 	}
 	defer release()
 	spec := rec.spec(r.containerID(&pipeline.Step{Name: rec.Step}, 1, "-last"), volumes, o.LookupSecret)
+	svcs, err := r.startKeptServices(ctx, rec, spec, log)
+	defer svcs.stop()
+	if err != nil {
+		return 0, err
+	}
 	c, err := o.Runtime.Start(ctx, spec)
 	if err != nil {
 		return 0, fmt.Errorf("step %s: recreate its kept container: %w", rec.Step, err)

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"golang.org/x/sys/unix"
 
@@ -215,5 +217,53 @@ func TestDebugLinkTreeKeepsOverlayForm(t *testing.T) {
 	buf := make([]byte, 4)
 	if n, err := unix.Getxattr(filepath.Join(dst, "d"), "trusted.overlay.opaque", buf); err != nil || string(buf[:n]) != "y" {
 		t.Errorf("opaque xattr: %v %q", err, buf[:n])
+	}
+}
+
+// pipe debug's own summary does not tell the user to run pipe debug.
+func TestDebugTerminalSinkNoHint(t *testing.T) {
+	for _, hint := range []bool{true, false} {
+		var b strings.Builder
+		s := NewTerminalSink(&b, TerminalOptions{NoDebugHint: !hint})
+		s.Emit(Event{Type: EventStepStarted, Step: "t"})
+		s.Emit(Event{Type: EventStepFinished, Step: "t", Status: StatusFailed, ExitCode: 2})
+		s.Emit(Event{Type: EventPipelineFinished, Status: StatusFailed})
+		if got := strings.Contains(b.String(), "reproduce with: pipe debug t"); got != hint {
+			t.Errorf("NoDebugHint %v: hint printed %v:\n%s", !hint, got, b.String())
+		}
+	}
+}
+
+// A kept service is recorded as startService starts it, without secret
+// values, and comes back as a definition that starts it the same way.
+func TestDebugKeptServiceRoundTrip(t *testing.T) {
+	digest, _ := v1.NewHash("sha256:" + strings.Repeat("ab", 32))
+	img := &cache.Image{Ref: "pipe.test/svc:1", Digest: digest, Layers: []string{"/l0", "/l1"},
+		Config: &v1.ConfigFile{Config: v1.Config{Env: []string{"IMG=1"}, WorkingDir: "/srv", User: "1000", Cmd: []string{"serve"}}}}
+	def := &pipeline.Service{Name: "db", Image: "svc", Env: []pipeline.EnvVar{{Name: "A", Value: "b"}, {Name: "LEAK", Value: "tok-value-123"}},
+		Ready: &pipeline.Ready{Run: "true", Interval: time.Second, Retries: 4}}
+	r := &run{images: map[string]*cache.Image{"svc": img}, masker: NewMasker([]string{"tok-value-123"})}
+	kept := r.keptServices(&pipeline.Step{Name: "s", Services: []*pipeline.Service{def}})
+	if len(kept) != 1 {
+		t.Fatalf("kept %+v", kept)
+	}
+	ks := kept[0]
+	env := strings.Join(ks.Env, " ")
+	if ks.ImageDigest != digest.String() || strings.Join(ks.Args, " ") != "serve" || ks.Dir != "/srv" || ks.User != "1000" ||
+		!strings.Contains(env, "IMG=1") || !strings.Contains(env, "A=b") || strings.Contains(env, "tok-value") || ks.Ready.Retries != 4 {
+		t.Errorf("kept service %+v", ks)
+	}
+	back, bimg, err := ks.service()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := serviceArgs(back, bimg.Config); strings.Join(got, " ") != "serve" {
+		t.Errorf("args %v", got)
+	}
+	if got := withDefaultPath(dedupEnv(append(imageEnv(bimg.Config), back.Environ()...))); strings.Join(got, " ") != env {
+		t.Errorf("env %v, want %v", got, ks.Env)
+	}
+	if imageWorkdir(bimg.Config) != "/srv" || imageUser(bimg) != "1000" || bimg.Digest != digest || back.Ready.Interval != time.Second {
+		t.Errorf("back: %+v %+v", back, bimg)
 	}
 }

@@ -1,0 +1,128 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/isolation"
+	"github.com/pipe-run/pipe/pipeline"
+)
+
+// The services of a kept failure: record.json holds each service of the
+// failed step as it was started (image by digest and extracted layers, argv,
+// env, working dir, user, ready check), and pipe debug --last starts them
+// again, exactly as a step's services start (startServices): in a fresh
+// network namespace that the reopened container joins, each name resolving
+// to 127.0.0.1, ready checks passed before the shell opens. They are stopped
+// when the shell exits. Their state is fresh: what the services held when
+// the step failed is not kept.
+
+// keptService is one service of a kept failure: what is needed to start it
+// again, never a secret's value.
+type keptService struct {
+	Name        string     `json:"name"`
+	Image       string     `json:"image"`
+	ImageDigest string     `json:"image_digest"`
+	ImageLayers []string   `json:"image_layers"` // extracted layer dirs in the store, bottom first
+	Args        []string   `json:"args"`         // its command (or the image's entrypoint and cmd)
+	Env         []string   `json:"env"`          // KEY=VALUE, image env included; none holding a secret
+	Dir         string     `json:"dir"`
+	User        string     `json:"user,omitempty"`
+	Ready       *keptReady `json:"ready,omitempty"`
+}
+
+// keptReady is a service's ready check.
+type keptReady struct {
+	Run      string        `json:"run"`
+	Interval time.Duration `json:"interval_ns,omitempty"`
+	Timeout  time.Duration `json:"timeout_ns,omitempty"`
+	Retries  int           `json:"retries,omitempty"`
+}
+
+// keptServices records the services of s as startService starts them.
+func (r *run) keptServices(s *pipeline.Step) []keptService {
+	out := make([]keptService, 0, len(s.Services))
+	for _, def := range s.Services {
+		img := r.images[def.Image]
+		if img == nil {
+			continue
+		}
+		env := withDefaultPath(dedupEnv(append(imageEnv(img.Config), def.Environ()...)))
+		ks := keptService{Name: def.Name, Image: img.Ref, ImageDigest: img.Digest.String(), ImageLayers: img.Layers,
+			Args: serviceArgs(def, img.Config), Env: r.withoutSecretValues(env), Dir: imageWorkdir(img.Config), User: imageUser(img)}
+		if rd := def.Ready; rd != nil {
+			ks.Ready = &keptReady{Run: rd.Run, Interval: rd.Interval, Timeout: rd.Timeout, Retries: rd.Retries}
+		}
+		out = append(out, ks)
+	}
+	return out
+}
+
+// withoutSecretValues drops the entries of env that hold a secret's value
+// (the pipeline forbids secrets in env, so this is a second guard).
+func (r *run) withoutSecretValues(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, e := range env {
+		if r.masker.Mask(e) == e {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// serviceDigests are the image digests the kept services need leased.
+func (rec *keptRecord) serviceDigests() []string {
+	var ds []string
+	for _, ks := range rec.Services {
+		ds = append(ds, ks.ImageDigest)
+	}
+	return ds
+}
+
+// startKeptServices starts the kept services again, points spec at their
+// network and waits until they are ready. The returned set is never nil;
+// stop it when the shell is over.
+func (r *run) startKeptServices(ctx context.Context, rec *keptRecord, spec *isolation.Spec, log *StepLog) (*serviceSet, error) {
+	step := &pipeline.Step{Name: rec.Step}
+	if rec.Network == string(isolation.NetworkHost) {
+		step.Network = pipeline.NetworkHost
+	}
+	r.images = map[string]*cache.Image{}
+	for _, ks := range rec.Services {
+		def, img, err := ks.service()
+		if err != nil {
+			return &serviceSet{}, fmt.Errorf("kept failure of step %s: %w", rec.Step, err)
+		}
+		step.Services = append(step.Services, def)
+		r.images[def.Image] = img
+	}
+	set, err := r.startServices(ctx, &stepState{step: step, attempt: 1}, spec, log)
+	if err != nil {
+		return set, err
+	}
+	return set, set.waitReady(ctx)
+}
+
+// service is the definition and image startService needs: the recorded
+// argv and env, under an image whose config gives the recorded dir and user.
+func (ks *keptService) service() (*pipeline.Service, *cache.Image, error) {
+	digest, err := v1.NewHash(ks.ImageDigest)
+	if err != nil {
+		return nil, nil, fmt.Errorf("service %s: image digest %q: %w", ks.Name, ks.ImageDigest, err)
+	}
+	key := ks.Image + "@" + ks.ImageDigest + " (service " + ks.Name + ")"
+	def := &pipeline.Service{Name: ks.Name, Image: key, Command: ks.Args}
+	for _, e := range ks.Env {
+		k, v, _ := cutEnv(e)
+		def.Env = append(def.Env, pipeline.EnvVar{Name: k, Value: v})
+	}
+	if rd := ks.Ready; rd != nil {
+		def.Ready = &pipeline.Ready{Run: rd.Run, Interval: rd.Interval, Timeout: rd.Timeout, Retries: rd.Retries}
+	}
+	cfg := &v1.ConfigFile{Config: v1.Config{WorkingDir: ks.Dir, User: ks.User}}
+	return def, &cache.Image{Ref: ks.Image, Digest: digest, Config: cfg, Layers: ks.ImageLayers}, nil
+}
