@@ -123,7 +123,7 @@ func debugOptions(o *output, f debugFlags, step string) (executor.DebugOptions, 
 	if opts.Repo, err = repoDir(p.File); err != nil {
 		return opts, nil, err
 	}
-	opts.Sink = executor.NewTerminalSink(o.stdout, executor.TerminalOptions{Color: o.color})
+	opts.Sink = executor.NewTerminalSink(o.stdout, executor.TerminalOptions{Color: o.color, NoDebugHint: true})
 	return opts, p, nil
 }
 

@@ -243,14 +243,21 @@ func TestDebugLastAndExport(t *testing.T) {
 }
 
 // assertDebugLeftNothing checks that no mount of the store and no cgroup of
-// a pipe container is left.
+// a pipe container of step build is left.
 func assertDebugLeftNothing(t *testing.T, home string) {
+	t.Helper()
+	assertStepLeftNothing(t, home, "build")
+}
+
+// assertStepLeftNothing checks that no mount of the store and no cgroup of
+// a pipe container (or service) of step is left.
+func assertStepLeftNothing(t *testing.T, home, step string) {
 	t.Helper()
 	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil && strings.Contains(string(b), home) {
 		t.Errorf("mounts of %s left:\n%s", home, grepLines(string(b), home))
 	}
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/pipe/pipe-*-build-*")
-	more, _ := filepath.Glob("/sys/fs/cgroup/pipe/pipe-*-build-*")
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/pipe/pipe-*-" + step + "-*")
+	more, _ := filepath.Glob("/sys/fs/cgroup/pipe/pipe-*-" + step + "-*")
 	if left := append(dirs, more...); len(left) > 0 {
 		t.Errorf("cgroups left: %v", left)
 	}
@@ -281,19 +288,23 @@ func exportedFiles(t *testing.T, path string) string {
 	return b.String()
 }
 
-// The shell of a failed step still reaches the step's services by name.
-func TestDebugServicesStillUp(t *testing.T) {
-	needsRoot(t)
-	e := newRunEnv(t, `services:
+// webServicePipeline fails in step web after fetching a page from its
+// service www.
+const webServicePipeline = `services:
   www:
-    image: `+runTestImage+`
+    image: ` + runTestImage + `
     command: "mkdir -p /srv && echo served > /srv/index.html && exec httpd -f -p 8080 -h /srv"
     ready: {run: "wget -q -O /dev/null http://127.0.0.1:8080/", interval: 100ms}
 steps:
   web:
     services: [www]
     run: [wget -q -O page.html http://www:8080/, exit 5]
-`)
+`
+
+// The shell of a failed step still reaches the step's services by name.
+func TestDebugServicesStillUp(t *testing.T) {
+	needsRoot(t)
+	e := newRunEnv(t, webServicePipeline)
 	s := e.startPTY(t, "debug", "web")
 	s.expect("'exit 5' exited 5]")
 	s.send("cat page.html; wget -q -O - http://www:8080/ | tr a-z A-Z")
@@ -303,5 +314,35 @@ steps:
 	if code := s.wait(); code != 5 {
 		t.Errorf("exit %d, want 5\n%s", code, s.out.String())
 	}
-	assertDebugLeftNothing(t, e.home)
+	if strings.Contains(s.out.String(), "reproduce with:") {
+		t.Errorf("pipe debug's summary tells the user to run pipe debug:\n%s", s.out.String())
+	}
+	assertStepLeftNothing(t, e.home, "web")
+}
+
+// pipe debug --last starts the kept step's services again: the shell
+// reaches them by name, and they are gone after it exits.
+func TestDebugLastRestartsServices(t *testing.T) {
+	needsRoot(t)
+	e := newRunEnv(t, webServicePipeline)
+	if out, code := e.pipe(t, "run", "--keep-failed"); code != ExitStepFailed || !strings.Contains(out, "pipe debug --last") {
+		t.Fatalf("run --keep-failed: exit %d\n%s", code, out)
+	}
+	recs, _ := filepath.Glob(filepath.Join(e.home, "kept", "*", "record.json"))
+	if len(recs) != 1 {
+		t.Fatalf("kept records: %v", recs)
+	}
+	if b, _ := os.ReadFile(recs[0]); !strings.Contains(string(b), `"services"`) || !strings.Contains(string(b), "httpd -f -p 8080") {
+		t.Errorf("record.json holds no service to restart:\n%s", b)
+	}
+	s := e.startPTY(t, "debug", "--last")
+	s.expect("[pipe debug web: 'exit 5' exited 5, kept from run")
+	s.send("cat page.html; wget -q -O - http://www:8080/ | tr a-z A-Z")
+	s.expect("served")
+	s.expect("SERVED")
+	s.send("exit")
+	if code := s.wait(); code != 5 {
+		t.Errorf("--last: exit %d, want 5\n%s", code, s.out.String())
+	}
+	assertStepLeftNothing(t, e.home, "web")
 }
