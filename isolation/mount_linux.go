@@ -113,6 +113,10 @@ func overlayMount(o Overlay, attrs int) (int, error) {
 		opts = append(opts, upperOpts(o)...)
 	}
 	fd, err := newMount("overlay", "overlay", attrs, opts...)
+	if err != nil && o.Volatile && strings.Contains(err.Error(), "volatile") {
+		o.Volatile = false // before Linux 5.10: a plain overlay does the same, slower
+		return overlayMount(o, attrs)
+	}
 	if err == nil || !strings.Contains(err.Error(), "lowerdir+") {
 		return fd, err
 	}
@@ -139,7 +143,11 @@ func legacyOverlayOpts(o Overlay) []mountOpt {
 // other overlays, so it must be self-contained: no redirects to lower paths
 // and no metadata-only copy-ups, whatever the kernel's defaults are.
 func upperOpts(o Overlay) []mountOpt {
-	return []mountOpt{{"upperdir", o.Upper}, {"workdir", o.Work}, {"redirect_dir", "off"}, {"metacopy", "off"}}
+	opts := []mountOpt{{"upperdir", o.Upper}, {"workdir", o.Work}, {"redirect_dir", "off"}, {"metacopy", "off"}}
+	if o.Volatile {
+		opts = append(opts, mountOpt{"volatile", ""})
+	}
+	return opts
 }
 
 // bindMount returns a detached recursive copy of the host path src,

@@ -53,6 +53,14 @@ type Overlay struct {
 	Lower []string
 	Upper string
 	Work  string
+	// Volatile mounts the overlay with overlayfs's "volatile" option: the
+	// kernel skips syncing the upper dir's filesystem when the overlay is
+	// unmounted (at the container's end, a syncfs of the whole disk) and
+	// fsync inside the container does not reach the disk. Set it when the
+	// caller makes durable what it keeps of Upper itself (or keeps nothing).
+	// Work must not be reused for another overlay afterwards. Kernels before
+	// 5.10 do not know the option: the overlay is then mounted without it.
+	Volatile bool
 }
 
 // MountType says what a Mount mounts.
