@@ -80,8 +80,8 @@ type StepLog struct {
 	fileErr  error
 	closed   bool
 
-	queue   chan Event
-	pending chan int // bytes queued, as a counting semaphore
+	queue   chan *Event // pointers: a buffer of queueLines Events would be 1 MiB per step
+	pending chan int    // bytes queued, as a counting semaphore
 	done    chan struct{}
 }
 
@@ -97,7 +97,7 @@ func NewStepLog(step string, m *Masker, emit func(Event), file io.Writer) *StepL
 		emit:    emit,
 		now:     time.Now,
 		keep:    MaxLineBytes + m.maxPattern(),
-		queue:   make(chan Event, queueLines),
+		queue:   make(chan *Event, queueLines),
 		pending: make(chan int, 1),
 		done:    make(chan struct{}),
 	}
@@ -115,7 +115,7 @@ func (l *StepLog) drain() {
 	defer close(l.done)
 	for e := range l.queue {
 		if l.emit != nil {
-			l.emit(e)
+			l.emit(*e)
 		}
 		q := <-l.pending
 		l.pending <- q - len(e.Line)
@@ -238,7 +238,7 @@ func (l *StepLog) enqueue(e Event) bool {
 		return false
 	}
 	select {
-	case l.queue <- e:
+	case l.queue <- &e:
 		l.pending <- q + len(e.Line)
 		return true
 	default:
@@ -293,7 +293,7 @@ func (l *StepLog) Note(format string, a ...any) {
 	e := l.event(l.now(), sanitizeText(l.m.Mask(fmt.Sprintf(format, a...))), StreamPipe)
 	q := <-l.pending
 	l.pending <- q + len(e.Line)
-	l.queue <- e
+	l.queue <- &e
 }
 
 // Close ends the log: the last partial line is processed, every queued event
