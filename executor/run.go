@@ -112,6 +112,7 @@ type run struct {
 
 	emitMu    sync.Mutex
 	cleanupMu sync.Mutex
+	removals  sync.WaitGroup // staging dirs being removed off the steps' path (removeLater)
 
 	// filled by prepare
 	images  map[string]*cache.Image // by reference
@@ -210,6 +211,7 @@ func (r *run) emit(e Event) {
 
 // close releases what the run holds, last acquired first.
 func (r *run) close() {
+	r.removals.Wait()
 	for i := len(r.cleanup) - 1; i >= 0; i-- {
 		r.cleanup[i]()
 	}

@@ -29,7 +29,7 @@ func (r *run) runContainer(ctx context.Context, st *stepState, log *StepLog) (ou
 	if err != nil {
 		return r.infraFailure(ctx, st, err)
 	}
-	defer r.o.Store.RemoveStaging(work)
+	defer r.removeLater(work)
 	committed := false
 	defer func() {
 		if !committed {
@@ -88,6 +88,17 @@ func (r *run) stagingPair() (upper, work string, err error) {
 		return "", "", fmt.Errorf("workspace work dir: %w", err)
 	}
 	return upper, work, nil
+}
+
+// removeLater removes a staging dir in the background: a step's work dir
+// holds a few dirs, and each rmdir on the store's disk takes 0.1-0.2 ms that
+// the next step need not wait for. The run waits for them when it closes.
+func (r *run) removeLater(dir string) {
+	r.removals.Add(1)
+	go func() {
+		defer r.removals.Done()
+		r.o.Store.RemoveStaging(dir)
+	}()
 }
 
 // runMain starts the step's container, streams its output and destroys it.
