@@ -85,6 +85,9 @@ func Run(ctx context.Context, p *pipeline.Pipeline, o Options) (*Summary, error)
 		return nil, err
 	}
 	defer r.close()
+	if o.NoCache {
+		r.prefetchRuntime() // every step will start a container
+	}
 	if err := r.prepare(ctx); err != nil {
 		return nil, err
 	}

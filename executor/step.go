@@ -58,8 +58,17 @@ func (r *run) runStep(ctx context.Context, st *stepState, attempt int) (outcome,
 			}
 			return outcomeOK, nil
 		}
+		r.prefetchRuntime() // overlaps the snapshot of the first miss
 	}
 	return r.attempt(ctx, st, attempt)
+}
+
+// prefetchRuntime lets a runtime that opens lazily start opening now that a
+// container will start.
+func (r *run) prefetchRuntime() {
+	if p, ok := r.o.Runtime.(prefetcher); ok {
+		p.Prefetch()
+	}
 }
 
 // whenSkips returns why the step's `when` skips it, or "".

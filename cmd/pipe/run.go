@@ -66,6 +66,9 @@ func runPipeline(ctx context.Context, o *output, f runFlags, targets []string) e
 	}
 	rt := executor.NewLazyRuntime(openRuntime) // a run of cache hits opens none
 	defer rt.Close()
+	if f.noCache {
+		rt.Prefetch() // every step starts a container: open while the store opens and git runs
+	}
 	opts.Runtime = rt
 	if opts.Store, err = openStore(); err != nil {
 		return err
