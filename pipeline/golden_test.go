@@ -102,6 +102,15 @@ func dumpStep(b *strings.Builder, s *Step) {
 	field("network", s.Network)
 	field("user", s.User)
 	field("allow_failure", s.AllowFailure)
+	if s.AllowExitCodes != nil {
+		field("allow_exit_codes", s.AllowExitCodes)
+	}
+	if s.RunOn != RunOnSuccess {
+		field("run_on", s.RunOn)
+	}
+	if s.Manual {
+		field("manual", s.Manual)
+	}
 	field("cache", s.Cache)
 }
 

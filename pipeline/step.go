@@ -6,7 +6,7 @@ import (
 
 func stepKeys() []string {
 	return []string{"image", "run", "needs", "env", "workdir", "inputs", "outputs", "caches", "services", "secrets",
-		"timeout", "retry", "when", "matrix", "resources", "network", "user", "allow_failure", "cache"}
+		"timeout", "retry", "when", "matrix", "resources", "network", "user", "allow_failure", "cache", "manual"}
 }
 
 // text is a string of the file with the node it came from, kept for
@@ -19,20 +19,21 @@ type text struct {
 // rawStep is a step as written: fields that hold ${...} are kept as text and
 // resolved per expansion, the others are decoded once into tmpl.
 type rawStep struct {
-	name  string
-	k     *yaml.Node
-	tmpl  Step
-	image *text
-	run   []text
-	needs []text
-	env   *yaml.Node
-	dir   *text
-	user  *text
-	in    []text
-	out   []text
-	axes  []axis
-	order int  // index of the first expansion in Pipeline.Steps
-	bad   bool // the step is no mapping: already reported
+	name   string
+	k      *yaml.Node
+	tmpl   Step
+	image  *text
+	run    []text
+	needs  []text
+	env    *yaml.Node
+	dir    *text
+	user   *text
+	in     []text
+	out    []text
+	axes   []axis
+	status *yaml.Node // when.status, when given
+	order  int        // index of the first expansion in Pipeline.Steps
+	bad    bool       // the step is no mapping: already reported
 }
 
 // step decodes one step of the steps mapping.
@@ -51,6 +52,9 @@ func (ps *parser) step(e entry) *rawStep {
 		r.bad = true
 	} else if !hasRun {
 		ps.errorf(e.k, "add run: with a command or a script", "step %s has no run", e.key)
+	}
+	if r.tmpl.RunOn == RunOnFailure && len(r.needs) == 0 {
+		ps.errorf(r.status, "add needs: with the steps whose failure it handles", "%s.when.status: failure needs steps to watch, and %s needs none", e.key, e.key)
 	}
 	return r
 }
@@ -107,7 +111,7 @@ func (ps *parser) stepSetting(r *rawStep, f entry, field string) {
 			}
 		}
 	case "when":
-		t.When = ps.when(f.v, field)
+		t.When, t.RunOn, r.status = ps.when(f.v, field)
 	case "matrix":
 		r.axes = ps.matrix(f.v, field)
 	case "resources":
@@ -115,7 +119,9 @@ func (ps *parser) stepSetting(r *rawStep, f entry, field string) {
 	case "network":
 		ps.network(f.v, field, t)
 	case "allow_failure":
-		t.AllowFailure, _ = ps.boolean(f.v, field)
+		ps.allowFailure(f.v, field, t)
+	case "manual":
+		t.Manual, _ = ps.boolean(f.v, field)
 	case "cache":
 		if v, ok := ps.boolean(f.v, field); ok {
 			t.Cache = v

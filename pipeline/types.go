@@ -102,11 +102,16 @@ type Step struct {
 	Timeout      time.Duration // DefaultTimeout unless set
 	Retry        int           // extra attempts after a failure
 	When         *When         // nil: always run
+	RunOn        RunOn         // which outcomes of the steps it needs let it run; RunOnSuccess unless set
+	Manual       bool          // skipped unless named on the command line (pipe run NAME)
 	Resources    Resources     // zero fields: no limit
 	Network      Network       // NetworkNone unless set
 	User         string        // user[:group] to run as; empty: the image's
 	AllowFailure bool          // a failure does not fail the pipeline
-	Cache        bool          // results may come from and go to the step cache (cache: false turns it off)
+	// AllowExitCodes, when set, allows a failure only when the step exited
+	// with one of these codes (AllowFailure is false then): see FailureAllowed.
+	AllowExitCodes []int
+	Cache          bool // results may come from and go to the step cache (cache: false turns it off)
 }
 
 // MatrixValue is one axis value of a matrix expansion.

@@ -19,7 +19,7 @@ func events() []string {
 	return []string{EventPush, EventPullRequest, EventTag, EventManual, EventSchedule}
 }
 
-func whenKeys() []string { return []string{"branch", "event", "env", "paths"} }
+func whenKeys() []string { return []string{"branch", "event", "env", "paths", "status"} }
 
 // When says when a step runs. Every condition given must hold; within one
 // condition, a value matches when it matches any pattern of the list and no
@@ -89,12 +89,21 @@ func cutBang(p string) (string, bool) {
 	return p, false
 }
 
-// when decodes a step's when: mapping.
-func (ps *parser) when(n *yaml.Node, field string) *When {
+// when decodes a step's when: mapping: its conditions (nil when it has
+// none), its status and the node of the status.
+func (ps *parser) when(n *yaml.Node, field string) (*When, RunOn, *yaml.Node) {
 	w := &When{}
+	on, conds := RunOnSuccess, 0
+	var statusNode *yaml.Node
 	for _, f := range ps.mapping(n, field, "when: {branch: main}") {
 		sub := field + "." + f.key
+		if f.key != "status" {
+			conds++
+		}
 		switch f.key {
+		case "status":
+			on, _ = ps.status(f.v, sub)
+			statusNode = deref(f.v)
 		case "branch":
 			w.Branch = ps.patterns(f.v, sub)
 		case "paths":
@@ -115,7 +124,10 @@ func (ps *parser) when(n *yaml.Node, field string) *When {
 			ps.unknownKey(f, field, whenKeys())
 		}
 	}
-	return w
+	if conds == 0 && statusNode != nil {
+		w = nil // only a status: no condition on the run
+	}
+	return w, on, statusNode
 }
 
 func (ps *parser) patterns(n *yaml.Node, field string) []string {
