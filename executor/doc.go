@@ -20,6 +20,14 @@
 //     output layer as empty);
 //   - a step skipped by its `when` condition skips the steps that need it
 //     (as GitHub Actions does with `needs`), with the reason;
+//   - when: {status: failure} runs a step only when a step it needs, directly
+//     or not, failed (not allowed); when: {status: always} runs it once all it
+//     needs has ended, whatever the outcome. Fail fast lets both run (their
+//     dependencies end first); an interrupt cancels them too;
+//   - allow_failure: {exit_codes: [...]} allows a failure only when the
+//     step's process exited with one of them;
+//   - a manual step is skipped (with the reason) unless named on the command
+//     line (Options.Targets), by its name or its base name;
 //   - retry: a failed step is re-run up to N more times, each in a fresh
 //     container, with the attempt number in its events; a cancelled step is
 //     never retried.

@@ -226,10 +226,8 @@ func (r *run) execute(ctx context.Context) (*Summary, error) {
 	r.emit(Event{Type: EventPipelineStarted, Pipeline: r.p.File, Steps: len(r.steps)})
 	r.notePipe(r.startNotes()...)
 	nodes := make([]node, len(r.steps))
-	for i, s := range r.steps {
-		st := r.states[i]
-		nodes[i] = node{name: s.Name, deps: s.Needs, allowFailure: s.AllowFailure, retries: s.Retry,
-			run: func(ctx context.Context, attempt int) (outcome, error) { return r.runStep(ctx, st, attempt) }}
+	for i, st := range r.states {
+		nodes[i] = r.node(st)
 	}
 	results, err := schedule(ctx, nodes, scheduleOptions{
 		Jobs: r.o.Jobs, KeepGoing: r.o.KeepGoing,
@@ -247,7 +245,7 @@ func (r *run) summarize(ctx context.Context, results []nodeResult) *Summary {
 	sum := &Summary{RunID: r.id, Status: StatusOK, Counts: map[Status]int{}, Duration: time.Since(r.started), Snapshots: r.snapshotsMade()}
 	for i, st := range r.states {
 		sum.Counts[st.status]++
-		if results[i].Outcome == outcomeFailed && !st.step.AllowFailure {
+		if results[i].Outcome == outcomeFailed && !results[i].Allowed {
 			sum.Failed = append(sum.Failed, st.step.Name)
 			if st.infra {
 				sum.Infra = append(sum.Infra, st.step.Name)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sort"
+
+	"github.com/pipe-run/pipe/pipeline"
 )
 
 // outcome is how one node of the schedule ended.
@@ -15,7 +17,7 @@ type outcome uint8
 const (
 	outcomePending  outcome = iota // not finished yet (never returned by schedule)
 	outcomeOK                      // done; the nodes that need it may run
-	outcomeFailed                  // failed; fails the pipeline unless allowFailure
+	outcomeFailed                  // failed; fails the pipeline unless its failure is allowed
 	outcomeSkipped                 // did not run (its own choice, or a dependency did not succeed)
 	outcomeCanceled                // stopped or never started because of fail fast or the caller's ctx
 )
@@ -30,7 +32,14 @@ type node struct {
 	name         string
 	deps         []string
 	allowFailure bool // a failure neither stops the pipeline nor skips dependants
-	retries      int  // re-run a failed attempt up to this many more times
+	// failureAllowed, when set, decides after a failure whether it is
+	// allowed, as allowFailure would (allow_failure: exit_codes). It is called
+	// from the coordinating goroutine after the node's last attempt returned.
+	failureAllowed func() bool
+	retries        int // re-run a failed attempt up to this many more times
+	// runOn says which outcomes of its dependencies let the node run: with
+	// RunOnFailure or RunAlways it also runs after fail fast stopped the run.
+	runOn pipeline.RunOn
 	// run does the work of one attempt (1-based). It returns outcomeOK,
 	// outcomeFailed or outcomeSkipped, and an error that says why when not OK.
 	// It must return soon after ctx is done.
@@ -43,6 +52,12 @@ type nodeResult struct {
 	Attempts int    // attempts started (0 when it never ran)
 	Err      error  // the last attempt's error, for failed nodes
 	Reason   string // for skipped and canceled nodes: why
+	Allowed  bool   // for failed nodes: the failure is allowed (does not fail the pipeline)
+}
+
+// allows reports whether a failure of n is allowed.
+func (n *node) allows() bool {
+	return n.allowFailure || n.failureAllowed != nil && n.failureAllowed()
 }
 
 // scheduleOptions bound and steer a schedule.
@@ -74,7 +89,7 @@ func schedule(ctx context.Context, nodes []node, o scheduleOptions) ([]nodeResul
 		return nil, err
 	}
 	s := newScheduler(ctx, nodes, g, o)
-	defer s.cancel()
+	defer s.cancelOuter()
 	s.loop(ctx)
 	return s.results, nil
 }
@@ -171,14 +186,17 @@ type scheduler struct {
 	results     []nodeResult
 	waiting     []int    // dependencies not finished yet, per node
 	blocked     []string // why a node cannot run ("needs x, which failed"), per node
+	failedAbove []bool   // a dependency failed (not allowed), directly or not, per node
 	ready       intHeap
 	running     int
 	finished    int
 	stopping    string // non-empty once fail fast or the caller stopped the run: the reason
 	interrupted bool   // the caller's ctx stopped the run (rather than fail fast)
 	parent      context.Context
-	runCtx      context.Context
-	cancel      context.CancelFunc
+	runCtx      context.Context    // of RunOnSuccess nodes: done on fail fast or interrupt
+	cancel      context.CancelFunc // cancels runCtx
+	outerCtx    context.Context    // of the other nodes: done on interrupt only
+	cancelOuter context.CancelFunc // cancels outerCtx and runCtx
 	done        chan attemptDone
 }
 
@@ -198,9 +216,12 @@ func newScheduler(ctx context.Context, nodes []node, g *schedGraph, o scheduleOp
 		waiting: make([]int, len(nodes)),
 		blocked: make([]string, len(nodes)),
 		done:    make(chan attemptDone, o.Jobs),
+
+		failedAbove: make([]bool, len(nodes)),
 	}
 	s.parent = ctx
-	s.runCtx, s.cancel = context.WithCancel(ctx)
+	s.outerCtx, s.cancelOuter = context.WithCancel(ctx)
+	s.runCtx, s.cancel = context.WithCancel(s.outerCtx)
 	for i := range nodes {
 		s.waiting[i] = len(g.deps[i])
 	}
@@ -217,15 +238,15 @@ func newScheduler(ctx context.Context, nodes []node, g *schedGraph, o scheduleOp
 func (s *scheduler) loop(ctx context.Context) {
 	stopCh := ctx.Done()
 	for s.finished < len(s.nodes) {
-		if s.stopping == "" && ctx.Err() != nil {
+		if !s.interrupted && ctx.Err() != nil {
 			s.interrupt()
 		}
-		for s.stopping == "" && s.running < s.o.Jobs && s.ready.Len() > 0 {
+		for !s.interrupted && s.running < s.o.Jobs && s.ready.Len() > 0 {
 			s.start(heap.Pop(&s.ready).(int))
 		}
 		if s.running == 0 {
-			// Nothing runs and nothing can start: only possible once stopping,
-			// and stop has already ended every pending node.
+			// Nothing runs and nothing can start: only possible once
+			// interrupted, and stop has already ended every pending node.
 			return
 		}
 		select {
@@ -239,14 +260,18 @@ func (s *scheduler) loop(ctx context.Context) {
 	}
 }
 
-// makeReady queues node i, or ends it at once when a dependency did not succeed.
+// makeReady queues node i, or ends it at once when the outcomes of its
+// dependencies or the stopped run do not let it run.
 func (s *scheduler) makeReady(i int) {
-	if s.blocked[i] != "" {
-		s.finish(i, nodeResult{Outcome: outcomeSkipped, Reason: s.blocked[i]})
+	switch {
+	case s.interrupted || s.stopping != "" && !s.keeps(i):
+		s.finishStopped(i, s.stopping)
 		return
-	}
-	if s.stopping != "" {
-		s.finish(i, nodeResult{Outcome: outcomeCanceled, Reason: s.stopping})
+	case s.nodes[i].runOn == pipeline.RunOnFailure && !s.failedAbove[i]:
+		s.finish(i, nodeResult{Outcome: outcomeSkipped, Reason: "when: status: failure, and nothing it needs failed"})
+		return
+	case s.nodes[i].runOn == pipeline.RunOnSuccess && s.blocked[i] != "":
+		s.finish(i, nodeResult{Outcome: outcomeSkipped, Reason: s.blocked[i]})
 		return
 	}
 	heap.Push(&s.ready, i)
@@ -261,8 +286,12 @@ func (s *scheduler) start(i int) {
 	if s.o.OnStart != nil {
 		s.o.OnStart(i)
 	}
+	ctx := s.runCtx
+	if s.nodes[i].runOn != pipeline.RunOnSuccess {
+		ctx = s.outerCtx // fail fast does not cancel it
+	}
 	go func() {
-		s.done <- attemptDone{i: i, r: runAttempts(s.runCtx, s.nodes[i])}
+		s.done <- attemptDone{i: i, r: runAttempts(ctx, s.nodes[i])}
 	}()
 }
 
@@ -309,27 +338,49 @@ func runOne(ctx context.Context, n node, attempt int) (o outcome, err error) {
 
 // finish records node i's end, and releases or blocks its dependants.
 func (s *scheduler) finish(i int, r nodeResult) {
-	if s.stopping == "" && s.parent.Err() != nil {
+	if !s.interrupted && s.parent.Err() != nil {
 		s.interrupt() // before releasing dependants, so that they end as canceled
 	}
+	if r.Outcome == outcomeFailed {
+		r.Allowed = s.nodes[i].allows()
+	}
+	s.record(i, r)
+	s.release(i, r, s.blockReason(i, r))
+	if r.Outcome == outcomeFailed && !r.Allowed && !s.o.KeepGoing && s.stopping == "" {
+		s.stop(fmt.Sprintf("not run: step %s failed (fail fast; --keep-going runs the rest)", s.nodes[i].name))
+	}
+}
+
+// record stores node i's result.
+func (s *scheduler) record(i int, r nodeResult) {
 	s.results[i] = r
 	s.finished++
 	if s.o.OnDone != nil {
 		s.o.OnDone(i, r)
 	}
-	why := s.blockReason(i, r)
+}
+
+// release tells node i's dependants that it ended: why (when not "") blocks
+// the RunOnSuccess ones, and a failure marks them all as below a failure.
+// A dependant whose last dependency this was is made ready.
+func (s *scheduler) release(i int, r nodeResult, why string) {
+	failed := r.Outcome == outcomeFailed && !r.Allowed || s.failedAbove[i]
 	for _, j := range s.g.dependants[i] {
 		if why != "" && s.blocked[j] == "" {
 			s.blocked[j] = why
 		}
+		s.failedAbove[j] = s.failedAbove[j] || failed
 		s.waiting[j]--
 		if s.waiting[j] == 0 && s.results[j].Outcome == outcomePending {
 			s.makeReady(j)
 		}
 	}
-	if r.Outcome == outcomeFailed && !s.nodes[i].allowFailure && !s.o.KeepGoing && s.stopping == "" {
-		s.stop(fmt.Sprintf("not run: step %s failed (fail fast; --keep-going runs the rest)", s.nodes[i].name))
-	}
+}
+
+// keeps reports whether node i may still run once the run stopped: a
+// RunOnFailure or RunAlways node after fail fast, never after an interrupt.
+func (s *scheduler) keeps(i int) bool {
+	return !s.interrupted && s.nodes[i].runOn != pipeline.RunOnSuccess
 }
 
 // blockReason says why the dependants of node i cannot run, or "" when they can.
@@ -338,7 +389,7 @@ func (s *scheduler) blockReason(i int, r nodeResult) string {
 	switch {
 	case r.Outcome == outcomeOK:
 		return ""
-	case r.Outcome == outcomeFailed && s.nodes[i].allowFailure:
+	case r.Outcome == outcomeFailed && r.Allowed:
 		return ""
 	case r.Outcome == outcomeFailed:
 		return fmt.Sprintf("needs %s, which failed", name)
@@ -349,13 +400,20 @@ func (s *scheduler) blockReason(i int, r nodeResult) string {
 	}
 }
 
-// stop cancels the running nodes and ends every node that has not started.
+// stop cancels the running nodes and ends every node that has not started,
+// but for those that keeps lets run after a failure: they stay queued or
+// waiting for their dependencies.
 func (s *scheduler) stop(reason string) {
 	s.stopping = reason
 	s.cancel()
+	if s.interrupted {
+		s.cancelOuter()
+	}
 	pending := make([]int, 0, s.ready.Len())
+	wasReady := map[int]bool{}
 	for s.ready.Len() > 0 {
-		pending = append(pending, heap.Pop(&s.ready).(int))
+		i := heap.Pop(&s.ready).(int)
+		pending, wasReady[i] = append(pending, i), true
 	}
 	for i := range s.nodes {
 		if s.results[i].Outcome == outcomePending && s.waiting[i] > 0 {
@@ -364,13 +422,19 @@ func (s *scheduler) stop(reason string) {
 	}
 	sort.Ints(pending)
 	for _, i := range pending {
-		if s.results[i].Outcome == outcomePending {
+		switch {
+		case s.results[i].Outcome != outcomePending:
+		case !s.keeps(i):
 			s.finishStopped(i, reason)
+		case wasReady[i]:
+			heap.Push(&s.ready, i) // OnReady was called already
 		}
 	}
 }
 
-// finishStopped ends a node that never started because the run stopped.
+// finishStopped ends a node that never started because the run stopped. Its
+// dependants are released without a block reason, so that they end with the
+// run's reason too (or run, when keeps lets them).
 func (s *scheduler) finishStopped(i int, reason string) {
 	o := outcomeCanceled
 	if s.blocked[i] != "" {
@@ -378,16 +442,15 @@ func (s *scheduler) finishStopped(i int, reason string) {
 	} else if !s.interrupted {
 		o = outcomeSkipped
 	}
-	s.results[i] = nodeResult{Outcome: o, Reason: reason}
-	s.finished++
-	if s.o.OnDone != nil {
-		s.o.OnDone(i, s.results[i])
-	}
+	r := nodeResult{Outcome: o, Reason: reason}
+	s.record(i, r)
+	s.release(i, r, "")
 }
 
-// interrupt stops the run because the caller's ctx is done.
+// interrupt stops the run because the caller's ctx is done, also when fail
+// fast stopped it already (the nodes it kept running are cancelled now).
 func (s *scheduler) interrupt() {
-	if s.stopping != "" {
+	if s.interrupted {
 		return
 	}
 	s.interrupted = true

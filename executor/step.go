@@ -43,7 +43,7 @@ func (r *run) runStep(ctx context.Context, st *stepState, attempt int) (outcome,
 	}
 	if attempt == 1 {
 		st.start = time.Now()
-		if reason := r.whenSkips(st.step); reason != "" {
+		if reason := r.skips(st.step); reason != "" {
 			st.reason = reason
 			return outcomeSkipped, errors.New(reason)
 		}

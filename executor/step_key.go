@@ -10,8 +10,10 @@ import (
 // computeKey sets the step's key (and whether it is impure) from everything
 // that can change its result; see StepKey. The keys of the steps it needs are
 // known: they finished before it started. A dependency that failed (with
-// allow_failure) counts as "<key>:failed", so that the step's result is never
-// reused for a run in which that dependency succeeded.
+// allow_failure, or before a when: status: failure|always step) counts as
+// "<key>:failed" (and one skipped or canceled as "<key>:skipped",
+// "<key>:canceled"), so that the step's result is never reused for a run in
+// which that dependency succeeded.
 // Services change a step's result too: each is one entry of
 // KeyInput.Services (serviceKeys).
 func (r *run) computeKey(st *stepState) error {
@@ -26,8 +28,8 @@ func (r *run) computeKey(st *stepState) error {
 	for _, name := range s.Needs {
 		d := r.states[r.index[name]]
 		k := d.key
-		if d.status == StatusFailed {
-			k += ":failed"
+		if d.status != StatusOK && d.status != StatusCached {
+			k += ":" + string(d.status) // failed, or skipped and canceled before when: status: always
 		}
 		deps = append(deps, k)
 	}

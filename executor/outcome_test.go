@@ -1,0 +1,67 @@
+package executor
+
+import (
+	"strings"
+	"testing"
+)
+
+// when: status: failure and always steps run after a failure, with fail
+// fast; the pipeline still fails.
+func TestRunWhenStatus(t *testing.T) {
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		sum, log := e.mustRun(`
+steps:
+  build: {run: [echo built > out.txt]}
+  test: {needs: [build], run: [grep built out.txt, exit 4]}
+  deploy: {needs: [test], run: ["true"]}
+  report: {needs: [deploy], when: {status: failure}, run: [echo failed]}
+  cleanup: {needs: [test], when: {status: always}, run: [grep built out.txt]}
+  happy: {needs: [build], when: {status: failure}, run: ["true"]}
+`, nil)
+		wantStatuses(t, log, map[string]Status{"build": StatusOK, "test": StatusFailed, "deploy": StatusSkipped,
+			"report": StatusOK, "cleanup": StatusOK, "happy": StatusSkipped})
+		if sum.Status != StatusFailed || strings.Join(sum.Failed, ",") != "test" {
+			t.Errorf("summary %+v", sum)
+		}
+		if r := log.finished()["happy"].Reason; r != "when: status: failure, and nothing it needs failed" {
+			t.Errorf("happy reason %q", r)
+		}
+	})
+}
+
+// allow_failure: exit_codes allows only those exit codes.
+func TestRunAllowExitCodes(t *testing.T) {
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		sum, log := e.mustRun(`
+steps:
+  allowed: {allow_failure: {exit_codes: [3, 137]}, run: [exit 3]}
+  after-allowed: {needs: [allowed], run: ["true"]}
+  other-code: {allow_failure: {exit_codes: [3]}, run: [exit 4]}
+`, func(o *Options) { o.KeepGoing = true })
+		wantStatuses(t, log, map[string]Status{"allowed": StatusFailed, "after-allowed": StatusOK, "other-code": StatusFailed})
+		if sum.Status != StatusFailed || strings.Join(sum.Failed, ",") != "other-code" {
+			t.Errorf("summary %+v: want only other-code to fail the pipeline", sum)
+		}
+	})
+}
+
+// A manual step runs only when named on the command line.
+func TestRunManual(t *testing.T) {
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		yml := `
+steps:
+  build: {run: ["true"]}
+  deploy: {needs: [build], manual: true, run: ["true"]}
+  notify: {needs: [deploy], run: ["true"]}
+`
+		_, log := e.mustRun(yml, nil)
+		wantStatuses(t, log, map[string]Status{"build": StatusOK, "deploy": StatusSkipped, "notify": StatusSkipped})
+		if r := log.finished()["deploy"].Reason; r != "manual: runs only when named (pipe run deploy)" {
+			t.Errorf("deploy reason %q", r)
+		}
+		_, log = e.mustRun(yml, func(o *Options) { o.Targets = []string{"deploy"} })
+		wantStatuses(t, log, map[string]Status{"build": StatusCached, "deploy": StatusOK})
+		_, log = e.mustRun(yml, func(o *Options) { o.Targets = []string{"notify"} })
+		wantStatuses(t, log, map[string]Status{"build": StatusCached, "deploy": StatusSkipped, "notify": StatusSkipped})
+	})
+}
