@@ -17,6 +17,7 @@ var allowed = map[string][]string{
 	"cache":     {},
 	"isolation": {},
 	"executor":  {"pipeline", "cache", "isolation"},
+	"formats":   {"pipeline"}, // formats/gitlab, formats/github: translators into the pipeline model
 }
 
 func TestImportArrows(t *testing.T) {
