@@ -10,8 +10,12 @@ const InitArg0 = "pipe-container-init"
 // started as one by this package, and never returns then. Otherwise it returns
 // at once. Call it first thing in main (and in TestMain of packages whose tests
 // start containers), before any goroutine is started.
+//
+// In a pipe started by EnterUserNS it also runs the steps of entering the
+// user namespace, and returns once the process is root in it.
 func MaybeInit() {
 	if len(os.Args) == 0 || os.Args[0] != InitArg0 {
+		maybeUserNSStage()
 		return
 	}
 	os.Exit(containerInit())
