@@ -77,6 +77,9 @@ func (m *cgroupManager) create(id string, l Limits) (*cgroup, error) {
 	if err := validCgroupID(id); err != nil {
 		return nil, err
 	}
+	if m.layout.version == 0 { // noCgroups: rootless without a delegated cgroup
+		return &cgroup{id: id, dirs: map[string]string{}, dirFD: -1}, nil
+	}
 	if err := m.prepare(); err != nil {
 		return nil, err
 	}
@@ -187,9 +190,12 @@ func (c *cgroup) addProc(pid int) error {
 // with an error naming what is still alive after killTimeout.
 func (c *cgroup) kill() error {
 	var err error
-	if c.version == 2 {
+	switch c.version {
+	case 0:
+		return nil // no cgroup: killing init empties the pid namespace
+	case 2:
 		err = c.killV2()
-	} else {
+	default:
 		err = c.killV1()
 	}
 	if err != nil {
@@ -202,6 +208,9 @@ func (c *cgroup) kill() error {
 func (c *cgroup) stats() (cgroupStats, error) {
 	var s cgroupStats
 	var err error
+	if c.version == 0 {
+		return s, nil
+	}
 	if c.version == 2 {
 		s, err = c.statsV2()
 	} else {

@@ -27,6 +27,9 @@ func (in *initState) start(id int, p *procConfig, stdio []int) error {
 	if err != nil {
 		return err
 	}
+	if in.cfg.SingleID && (u.UID != 0 || u.GID != 0) {
+		return fmt.Errorf("user %q (%d:%d): %w", p.User, u.UID, u.GID, errSingleUser)
+	}
 	env := processEnv(p.Env, u.Home)
 	argv0, err := lookPath(p.Args, env)
 	if err != nil {
@@ -41,7 +44,7 @@ func (in *initState) start(id int, p *procConfig, stdio []int) error {
 	}
 	var master int = -1
 	sys := &syscall.SysProcAttr{
-		Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups},
+		Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups, NoSetGroups: in.cfg.SingleID},
 		Setpgid:    id != 0 && !p.TTY,
 	}
 	files := stdio

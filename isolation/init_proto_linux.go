@@ -75,6 +75,11 @@ type initConfig struct {
 	NoFile    uint64     `json:"nofile,omitempty"`
 	Seccomp   []byte     `json:"seccomp,omitempty"` // the compiled filter (see encodeFilter)
 	Process   procConfig `json:"process"`
+	// UserNS: pipe runs rootless, as root of a user namespace (overlays use
+	// userxattr; sysfs may be refused). SingleID: that namespace maps uid
+	// and gid 0 only (no setgroups, no other user, no devpts gid=5).
+	UserNS   bool `json:"userns,omitempty"`
+	SingleID bool `json:"single_id,omitempty"`
 }
 
 // procConfig is a Process without its streams.
@@ -222,3 +227,13 @@ func (c *conn) shutdown() { _ = unix.Shutdown(c.fd, unix.SHUT_RDWR) }
 
 // close closes the socket; call it once no recv can be running.
 func (c *conn) close() { unix.Close(c.fd) }
+
+// overlayOpts are the options every overlay of the container gets: rootless,
+// userxattr, so that overlayfs reads and writes its whiteout and opaque
+// markers as user.overlay.* (trusted.* needs root of the host).
+func (c *initConfig) overlayOpts() []mountOpt {
+	if c.UserNS {
+		return []mountOpt{{"userxattr", ""}}
+	}
+	return nil
+}

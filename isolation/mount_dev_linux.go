@@ -96,8 +96,13 @@ func makeDevNode(dev int, n devNode) error {
 func mountDevSubs(dev int) error {
 	const nosuidNoexec = unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC
 	err := mountAt(dev, "pts", func() (int, error) {
-		return newMount("devpts", "devpts", nosuidNoexec,
-			mountOpt{"newinstance", ""}, mountOpt{"ptmxmode", "0666"}, mountOpt{"mode", "0620"}, mountOpt{"gid", "5"})
+		opts := []mountOpt{{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}, {"gid", "5"}}
+		fd, err := newMount("devpts", "devpts", nosuidNoexec, opts...)
+		if errors.Is(err, unix.EINVAL) {
+			// Rootless with a single-id map, gid 5 (tty) does not exist.
+			fd, err = newMount("devpts", "devpts", nosuidNoexec, opts[:3]...)
+		}
+		return fd, err
 	})
 	if err != nil {
 		return err

@@ -104,23 +104,42 @@ func setMountAttr(fd int, attr uint64, recursive bool) error {
 // overlayMount returns a detached overlay of o. Lower dirs are added one by
 // one (lowerdir+, Linux 6.8) so that no option string limits their number;
 // older kernels get the classic option string.
-func overlayMount(o Overlay, attrs int) (int, error) {
-	opts := make([]mountOpt, 0, len(o.Lower)+2)
+//
+// extra are options for every form: userxattr when rootless (overlayOpts).
+func overlayMount(o Overlay, attrs int, extra ...mountOpt) (int, error) {
+	opts := make([]mountOpt, 0, len(o.Lower)+len(extra)+2)
 	for i := len(o.Lower) - 1; i >= 0; i-- { // overlayfs lists the top layer first
 		opts = append(opts, mountOpt{"lowerdir+", o.Lower[i]})
 	}
 	if o.Upper != "" {
 		opts = append(opts, upperOpts(o)...)
 	}
+	opts = withExtraOpts(opts, extra)
 	fd, err := newMount("overlay", "overlay", attrs, opts...)
 	if err != nil && o.Volatile && strings.Contains(err.Error(), "volatile") {
 		o.Volatile = false // before Linux 5.10: a plain overlay does the same, slower
-		return overlayMount(o, attrs)
+		return overlayMount(o, attrs, extra...)
 	}
 	if err == nil || !strings.Contains(err.Error(), "lowerdir+") {
 		return fd, err
 	}
-	return newMount("overlay", "overlay", attrs, legacyOverlayOpts(o)...)
+	return newMount("overlay", "overlay", attrs, withExtraOpts(legacyOverlayOpts(o), extra)...)
+}
+
+// withExtraOpts appends extra to opts. With userxattr the kernel refuses
+// redirect_dir and metacopy (it needs trusted.* for them) and turns both off
+// itself (redirect_dir=nofollow: none made, none followed): they are dropped.
+func withExtraOpts(opts, extra []mountOpt) []mountOpt {
+	if len(extra) == 0 {
+		return opts
+	}
+	out := opts[:0:0]
+	for _, o := range opts {
+		if o.key != "redirect_dir" && o.key != "metacopy" {
+			out = append(out, o)
+		}
+	}
+	return append(out, extra...)
 }
 
 // legacyOverlayOpts is the overlay as one lowerdir option, for kernels

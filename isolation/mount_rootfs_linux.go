@@ -32,7 +32,7 @@ func setupRootfs(cfg *initConfig) error {
 		return err
 	}
 	for i := range cfg.Mounts {
-		if err := mountOne(root, &cfg.Mounts[i], scratchOf(cfg, i)); err != nil {
+		if err := mountOne(root, &cfg.Mounts[i], scratchOf(cfg, i), cfg.overlayOpts()); err != nil {
 			return fmt.Errorf("mount %s on %s: %w", cfg.Mounts[i].Type, cfg.Mounts[i].Target, err)
 		}
 	}
@@ -53,7 +53,7 @@ func mountRoot(cfg *initConfig) (int, error) {
 		return -1, &os.PathError{Op: "open", Path: cfg.RootDir, Err: err}
 	}
 	defer unix.Close(target)
-	mfd, err := overlayMount(cfg.Root, 0)
+	mfd, err := overlayMount(cfg.Root, 0, cfg.overlayOpts()...)
 	if err != nil {
 		return -1, fmt.Errorf("mount root overlay: %w", err)
 	}
@@ -72,7 +72,7 @@ func mountSpecial(root int, cfg *initConfig) error {
 		return err
 	}
 	defer unix.Close(dev)
-	if err := mountSys(root); err != nil {
+	if err := mountSys(root, cfg.UserNS); err != nil {
 		return err
 	}
 	if err := maskPaths(root, proc, dev); err != nil {
@@ -123,14 +123,20 @@ func mountProc(root int) (int, error) {
 	return attachNew(mfd, target, "/proc")
 }
 
-// mountSys mounts a read-only sysfs on /sys.
-func mountSys(root int) error {
+// mountSys mounts a read-only sysfs on /sys. Rootless, in the host's network
+// namespace (network host), the kernel refuses sysfs to a user namespace
+// that does not own the network namespace: then the host's /sys is bound,
+// recursively and read-only, as runc does rootless.
+func mountSys(root int, userns bool) error {
 	target, err := plainDir(root, "sys", false)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(target)
 	mfd, err := newMount("sysfs", "sysfs", unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil && userns && errors.Is(err, unix.EPERM) {
+		mfd, err = bindMount("/sys", true)
+	}
 	if err != nil {
 		return err
 	}

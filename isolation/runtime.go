@@ -31,4 +31,20 @@ type Options struct {
 	// where the layers and workspaces containers read and write live).
 	// Empty, or a path on no block device (tmpfs), leaves I/O unthrottled.
 	IODevicePath string
+
+	// UserNS, when set, is the user namespace this pipe process runs in as
+	// root (CurrentUserNS): rootless mode. Containers then mount their
+	// overlays with userxattr, bind /sys read-only where sysfs cannot be
+	// mounted, and get a cgroup only where one is delegated to the user.
+	// The default StateDir is $XDG_RUNTIME_DIR/pipe, else /tmp/pipe-run-UID.
+	UserNS *UserNS
+
+	// StrictLimits refuses to start a container whose Limits cannot be
+	// applied (rootless without a delegated cgroup), instead of running it
+	// without them after one Warn.
+	StrictLimits bool
+
+	// Warn receives what the user should know once per Runtime, such as
+	// limits that are not applied. nil drops it.
+	Warn func(msg string)
 }

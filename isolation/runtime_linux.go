@@ -23,6 +23,9 @@ type Runtime struct {
 	seccomp []byte       // the default seccomp profile, compiled once (encodeFilter)
 	netns   *netnsPool   // fresh network namespaces made ahead of time
 
+	noCgroupWhy string    // rootless without a cgroup: why (Limits are not applied)
+	limitsWarn  sync.Once // the one warning that says so
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -47,7 +50,7 @@ func validName(s string) bool {
 func Available() error {
 	var errs []error
 	if os.Geteuid() != 0 {
-		errs = append(errs, errors.New("containers need root for now (rootless mode comes later): run pipe as root"))
+		errs = append(errs, errors.New("containers need root, or a user namespace of pipe's (EnterUserNS)"))
 	}
 	for _, ns := range []string{"mnt", "pid", "uts", "ipc", "net", "cgroup"} {
 		if _, err := os.Stat("/proc/self/ns/" + ns); err != nil {
@@ -77,7 +80,12 @@ func New(opts Options) (*Runtime, error) {
 			return nil, fmt.Errorf("isolation: state dir: %w", err)
 		}
 	}
-	cg, err := newCgroupManager(opts.CgroupParent)
+	if opts.UserNS != nil {
+		if err := checkOwnDir(opts.StateDir); err != nil {
+			return nil, fmt.Errorf("isolation: %w", err)
+		}
+	}
+	cg, noCgroupWhy, err := runtimeCgroups(opts)
 	if err != nil {
 		return nil, fmt.Errorf("isolation: %w", err)
 	}
@@ -98,7 +106,7 @@ func New(opts Options) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("isolation: %w", err)
 	}
-	r := &Runtime{opts: opts, cg: cg, exe: exe, self: self, seccomp: encodeFilter(prog)}
+	r := &Runtime{opts: opts, cg: cg, exe: exe, self: self, seccomp: encodeFilter(prog), noCgroupWhy: noCgroupWhy}
 	mounted, err := mountScratch(opts)
 	if err == nil {
 		err = r.Cleanup()
@@ -115,6 +123,9 @@ func New(opts Options) (*Runtime, error) {
 }
 
 func (o Options) withDefaults() Options {
+	if o.StateDir == "" && o.UserNS != nil {
+		o.StateDir = rootlessStateDir(o.UserNS)
+	}
 	if o.StateDir == "" {
 		o.StateDir = "/run/pipe"
 	}

@@ -26,6 +26,9 @@ func (r *Runtime) Start(ctx context.Context, s *Spec) (*Container, error) {
 	if err := validateSpec(s); err != nil {
 		return nil, fmt.Errorf("isolation: %w", err)
 	}
+	if err := r.checkLimits(s); err != nil {
+		return nil, fmt.Errorf("isolation: %w", err)
+	}
 	c := r.newContainer(s)
 	if err := c.start(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("start container %s: %w", s.ID, err), c.Destroy())
@@ -177,6 +180,9 @@ func (c *Container) prepareScratch() (*initConfig, error) {
 		EtcDir: filepath.Join(c.scratch, "etc"), Mounts: s.Mounts, Hostname: hostnameOf(s),
 		JoinNet: s.Network.Mode == NetworkJoin, KeepAlive: s.KeepAlive,
 		NoFile: s.Limits.NoFile, Process: procConfigOf(&s.Process), Seccomp: c.r.seccomp,
+	}
+	if u := c.r.opts.UserNS; u != nil {
+		cfg.UserNS, cfg.SingleID = true, u.Single()
 	}
 	if s.Network.Mode == "" || s.Network.Mode == NetworkNone {
 		// A fresh namespace made ahead of time, or else one of init's own.
