@@ -41,6 +41,12 @@ type extractOptions struct {
 	// extracting user, setuid/setgid bits are dropped, and the overlay metadata
 	// uses the user.overlay.* xattrs (mount the overlay with "userxattr").
 	Root bool
+	// UserNS (with Root): root of a user namespace (rootless pipe with
+	// subordinate ids). Owners (mapped into the ranges), setuid/setgid bits
+	// and file capabilities are kept as with Root, but trusted.* xattrs are
+	// not (only the host's root may set them) and opaque dirs use
+	// user.overlay.opaque (the overlay is mounted with "userxattr").
+	UserNS bool
 }
 
 // withDefaults fills the zero guards.
@@ -56,7 +62,7 @@ func (o extractOptions) withDefaults() extractOptions {
 
 // opaqueXattr is the xattr that marks an opaque dir for the overlay mount.
 func (o extractOptions) opaqueXattr() string {
-	if o.Root {
+	if o.Root && !o.UserNS {
 		return trustedOpaque
 	}
 	return userOpaque

@@ -70,7 +70,7 @@ func (x *extractor) writeFile(ctx context.Context, fd int, e at, hdr *tar.Header
 	}
 	if x.opts.Root && x.creds.needChown(hdr.Uid, hdr.Gid) {
 		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
-			return fmt.Errorf("chown %d:%d: %w", hdr.Uid, hdr.Gid, err)
+			return x.chownError(hdr, err)
 		}
 	}
 	if mode := x.mode(hdr); x.creds.needChmod(mode) {
@@ -215,7 +215,7 @@ func (x *extractor) chown(e at, hdr *tar.Header) error {
 		return nil
 	}
 	if err := unix.Fchownat(e.pfd, e.base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return fmt.Errorf("chown %d:%d: %w", hdr.Uid, hdr.Gid, err)
+		return x.chownError(hdr, err)
 	}
 	return nil
 }

@@ -195,7 +195,7 @@ func (x *extractor) rootEntry(hdr *tar.Header) error {
 	}
 	if x.opts.Root {
 		if err := unix.Fchownat(x.root, "", hdr.Uid, hdr.Gid, unix.AT_EMPTY_PATH); err != nil {
-			return fmt.Errorf("chown the layer root: %w", err)
+			return x.chownError(hdr, err)
 		}
 	}
 	if err := x.setXattrs(procFd(x.root), hdr, unix.Setxattr); err != nil {

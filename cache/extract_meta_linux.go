@@ -105,8 +105,10 @@ func (x *extractor) keepXattr(name string) bool {
 	switch {
 	case strings.HasPrefix(name, "trusted.overlay."), strings.HasPrefix(name, "user.overlay."):
 		return false
-	case name == "security.capability", strings.HasPrefix(name, "trusted."):
+	case name == "security.capability":
 		return x.opts.Root
+	case strings.HasPrefix(name, "trusted."):
+		return x.opts.Root && !x.opts.UserNS
 	case strings.HasPrefix(name, "security."):
 		return false
 	}
@@ -124,4 +126,14 @@ func entryTimes(hdr *tar.Header) (atime, mtime unix.Timespec) {
 
 func timespec(t time.Time) unix.Timespec {
 	return unix.Timespec{Sec: t.Unix(), Nsec: int64(t.Nanosecond())}
+}
+
+// chownError says why an entry could not get its owner. In a user namespace
+// EINVAL means the id is not mapped: the subordinate ranges are too small.
+func (x *extractor) chownError(hdr *tar.Header, err error) error {
+	if x.opts.UserNS && errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("chown %d:%d: %w: the id is outside your user namespace, whose subordinate ranges "+
+			"(/etc/subuid, /etc/subgid) are too small for this image: give your user 65536 ids or more (usermod --add-subuids/--add-subgids)", hdr.Uid, hdr.Gid, err)
+	}
+	return fmt.Errorf("chown %d:%d: %w", hdr.Uid, hdr.Gid, err)
 }

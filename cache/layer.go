@@ -149,7 +149,7 @@ func (s *Store) extractInto(ctx context.Context, src layerSource, pc *pullContex
 	}
 	defer closeDec()
 	diff := &hashReader{r: un, h: sha256.New()}
-	_, xerr := extractLayer(ctx, diff, dir, extractOptions{Image: pc.imageName(), Layer: layerName(src), Root: os.Geteuid() == 0})
+	_, xerr := extractLayer(ctx, diff, dir, s.extractOpts(pc.imageName(), layerName(src)))
 	if xerr == nil {
 		// Hash what the extractor left (tar padding after the end marker).
 		_, xerr = io.Copy(io.Discard, diff)

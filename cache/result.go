@@ -144,7 +144,7 @@ func (s *Store) copyLayer(src, dst string) error {
 	}
 	rc := s.LayerTar(src)
 	defer rc.Close()
-	if _, err := extractLayer(context.Background(), rc, dst, extractOptions{Layer: src, Root: os.Geteuid() == 0}); err != nil {
+	if _, err := extractLayer(context.Background(), rc, dst, s.extractOpts("", src)); err != nil {
 		return err
 	}
 	return removeTree(src)

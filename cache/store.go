@@ -16,8 +16,9 @@ import (
 // concurrent use by several goroutines and by several processes sharing the
 // root.
 type Store struct {
-	root  string
-	owner string // "<pid>-<start>": prefix of every tmp/ entry and lease this process creates
+	root     string
+	owner    string    // "<pid>-<start>": prefix of every tmp/ entry and lease this process creates
+	rootless *Rootless // set by OpenRootless: pipe runs as root of a user namespace
 
 	// transport and backoff override go-containerregistry's defaults (tests).
 	transport http.RoundTripper
@@ -33,13 +34,23 @@ func DefaultRoot() string {
 	if os.Geteuid() == 0 {
 		return "/var/lib/pipe"
 	}
+	return UserRoot(os.Getuid())
+}
+
+// UserRoot is the store of the ordinary user uid, also when pipe runs for
+// them rootless (as uid 0 of a user namespace, where DefaultRoot would say
+// root's): $PIPE_HOME, else $XDG_DATA_HOME/pipe, else ~/.local/share/pipe.
+func UserRoot(uid int) string {
+	if h := os.Getenv("PIPE_HOME"); h != "" {
+		return h
+	}
 	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
 		return filepath.Join(x, "pipe")
 	}
 	if home, err := os.UserHomeDir(); err == nil {
 		return filepath.Join(home, ".local", "share", "pipe")
 	}
-	return filepath.Join(os.TempDir(), "pipe-"+fmt.Sprint(os.Getuid()))
+	return filepath.Join(os.TempDir(), "pipe-"+fmt.Sprint(uid))
 }
 
 // Open opens the store at root, creating its layout when missing, and
