@@ -72,7 +72,7 @@ func debugCommand(ctx context.Context, o *output, f debugFlags, args []string) e
 		return err
 	}
 	if f.export == "" {
-		rt, err := newRuntime()
+		rt, err := newRuntime(o, false)
 		if err != nil {
 			return err
 		}

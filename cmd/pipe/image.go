@@ -26,9 +26,6 @@ func newImageCmd(o *output) *cobra.Command {
 }
 
 // openStore opens the store at its default root.
-func openStore() (*cache.Store, error) {
-	return cache.Open(cache.DefaultRoot())
-}
 
 // pullOptions report progress on a terminal and warnings always.
 func (o *output) pullOptions() cache.PullOptions {

@@ -11,5 +11,8 @@ import (
 func main() {
 	// A re-executed container init never returns from here.
 	isolation.MaybeInit()
+	if code, ok := maybeEnterUserNS(os.Args[1:], os.Stderr); ok {
+		os.Exit(code)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -24,7 +24,7 @@ type runFlags struct {
 	jobs                                 int
 	env                                  []string
 	noCache, keepGoing, json, svcLogs    bool
-	keepFailed                           bool
+	keepFailed, strictLimits             bool
 }
 
 func newRunCmd(o *output) *cobra.Command {
@@ -51,6 +51,7 @@ func newRunCmd(o *output) *cobra.Command {
 	fl.StringVar(&f.junit, "junit", "", "write a JUnit XML report to FILE")
 	fl.BoolVar(&f.svcLogs, "service-logs", false, "print the services' output, prefixed svc/<name>")
 	fl.BoolVar(&f.keepFailed, "keep-failed", false, "keep a failed step's state for pipe debug --last and --export")
+	fl.BoolVar(&f.strictLimits, "strict-limits", false, "refuse a step whose resources: limits cannot be applied (rootless without a delegated cgroup) instead of running it without them")
 	fl.StringVar(&f.since, "since", "", "git revision the changed paths of `when: paths` are computed against")
 	return cmd
 }
@@ -64,7 +65,7 @@ func runPipeline(ctx context.Context, o *output, f runFlags, targets []string) e
 	if err := isolation.Available(); err != nil {
 		return fmt.Errorf("cannot run containers here: %w", err)
 	}
-	rt := executor.NewLazyRuntime(openRuntime) // a run of cache hits opens none
+	rt := executor.NewLazyRuntime(openRuntime(o, f.strictLimits)) // a run of cache hits opens none
 	defer rt.Close()
 	if f.noCache {
 		rt.Prefetch() // every step starts a container: open while the store opens and git runs
@@ -96,12 +97,14 @@ func runPipeline(ctx context.Context, o *output, f runFlags, targets []string) e
 }
 
 // openRuntime opens pipe's container runtime, for executor.NewLazyRuntime.
-func openRuntime() (executor.Runtime, func() error, error) {
-	rt, err := newRuntime()
-	if err != nil {
-		return nil, nil, err
+func openRuntime(o *output, strictLimits bool) func() (executor.Runtime, func() error, error) {
+	return func() (executor.Runtime, func() error, error) {
+		rt, err := newRuntime(o, strictLimits)
+		if err != nil {
+			return nil, nil, err
+		}
+		return executor.NewIsolationRuntime(rt), rt.Close, nil
 	}
-	return executor.NewIsolationRuntime(rt), rt.Close, nil
 }
 
 // runOptions reads the pipeline and the flags that do not need root.

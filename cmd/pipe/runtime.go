@@ -3,17 +3,16 @@ package main
 import (
 	"fmt"
 
-	"github.com/pipe-run/pipe/cache"
 	"github.com/pipe-run/pipe/isolation"
 )
 
 // newRuntime is the container runtime, with a clear error where there is
 // none. Disk I/O limits apply to the disk that holds pipe's store.
-func newRuntime() (*isolation.Runtime, error) {
+func newRuntime(o *output, strictLimits bool) (*isolation.Runtime, error) {
 	if err := isolation.Available(); err != nil {
 		return nil, fmt.Errorf("cannot run containers here: %w", err)
 	}
-	rt, err := isolation.New(isolation.Options{IODevicePath: cache.DefaultRoot()})
+	rt, err := isolation.New(runtimeOptions(o, strictLimits))
 	if err != nil {
 		return nil, fmt.Errorf("container runtime: %w", err)
 	}
