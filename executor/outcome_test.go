@@ -1,8 +1,13 @@
 package executor
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/pipe-run/pipe/pipeline"
 )
 
 // when: status: failure and always steps run after a failure, with fail
@@ -64,4 +69,22 @@ steps:
 		_, log = e.mustRun(yml, func(o *Options) { o.Targets = []string{"notify"} })
 		wantStatuses(t, log, map[string]Status{"build": StatusCached, "deploy": StatusSkipped, "notify": StatusSkipped})
 	})
+}
+
+// A service's args replace the image's cmd and keep its entrypoint; a
+// command replaces both.
+func TestServiceArgsKeepEntrypoint(t *testing.T) {
+	cfg := &v1.ConfigFile{Config: v1.Config{Entrypoint: []string{"docker-entrypoint.sh"}, Cmd: []string{"postgres"}}}
+	for _, c := range []struct {
+		def  pipeline.Service
+		want string
+	}{
+		{pipeline.Service{}, "[docker-entrypoint.sh postgres]"},
+		{pipeline.Service{Args: []string{"postgres", "-c", "fsync=off"}}, "[docker-entrypoint.sh postgres -c fsync=off]"},
+		{pipeline.Service{Command: []string{"redis-server"}, Args: []string{"x"}}, "[redis-server]"},
+	} {
+		if got := fmt.Sprint(serviceArgs(&c.def, cfg)); got != c.want {
+			t.Errorf("%+v: argv %s, want %s", c.def, got, c.want)
+		}
+	}
 }

@@ -86,7 +86,9 @@ func (r *run) startServices(ctx context.Context, st *stepState, spec *isolation.
 	}
 	hosts := map[string]string{}
 	for _, svc := range st.step.Services {
-		hosts[svc.Name] = "127.0.0.1"
+		for _, h := range svc.HostNames() {
+			hosts[h] = "127.0.0.1"
+		}
 	}
 	spec.Network, spec.Hosts = net, hosts
 	for _, def := range st.step.Services {

@@ -241,6 +241,8 @@ func serviceArgs(def *pipeline.Service, c *v1.ConfigFile) []string {
 		return def.Command
 	case c == nil:
 		return nil
+	case len(def.Args) > 0:
+		return append(append([]string(nil), c.Config.Entrypoint...), def.Args...)
 	}
 	return append(append([]string(nil), c.Config.Entrypoint...), c.Config.Cmd...)
 }

@@ -68,15 +68,19 @@ func scriptForm(s *pipeline.Step) string {
 
 // serviceKeys encodes the step's services for its key: per service its
 // name, image digest, whether its command runs in a shell, its command, its
-// env (sorted) and its readiness check.
+// env (sorted), its readiness check, and its args and aliases when it has some.
 func (r *run) serviceKeys(s *pipeline.Step) []string {
 	var out []string
 	for _, svc := range s.Services {
 		img := r.images[svc.Image]
 		env := svc.Environ()
 		sort.Strings(env)
-		out = append(out, KeyList(svc.Name, img.Digest.String(), fmt.Sprint(svc.CommandShell),
-			KeyList(svc.Command...), KeyList(env...), readyKey(svc.Ready)))
+		fields := []string{svc.Name, img.Digest.String(), fmt.Sprint(svc.CommandShell),
+			KeyList(svc.Command...), KeyList(env...), readyKey(svc.Ready)}
+		if len(svc.Args) > 0 || len(svc.Aliases) > 0 { // only then: older keys stay as they were
+			fields = append(fields, KeyList(svc.Args...), KeyList(svc.Aliases...))
+		}
+		out = append(out, KeyList(fields...))
 	}
 	return out
 }

@@ -6,7 +6,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-func serviceKeys() []string { return []string{"image", "env", "command", "ready"} }
+func serviceKeys() []string { return []string{"image", "env", "command", "args", "aliases", "ready"} }
 func readyKeys() []string   { return []string{"run", "interval", "timeout", "retries"} }
 
 // serviceDecls decodes the top-level services mapping.
@@ -43,6 +43,10 @@ func (ps *parser) service(e entry) *Service {
 			svc.Env = ps.env(f.v, field, ps.top, map[string]string{})
 		case "command":
 			ps.command(f.v, field, svc)
+		case "args":
+			svc.Args, _ = ps.strs(f.v, field, `args: ["--port", "6380"]`)
+		case "aliases":
+			svc.Aliases = ps.aliases(f.v, field, e.key)
 		case "ready":
 			svc.Ready = ps.ready(f.v, field)
 		default:
@@ -91,4 +95,38 @@ func (ps *parser) ready(n *yaml.Node, field string) *Ready {
 		ps.errorf(n, "add run: with a command that exits 0 once the service is ready", "%s has no run", field)
 	}
 	return r
+}
+
+// aliases decodes a service's other host names.
+func (ps *parser) aliases(n *yaml.Node, field, name string) []string {
+	list, nodes := ps.strs(n, field, "aliases: [db, postgres]")
+	var out []string
+	for i, a := range list {
+		switch {
+		case !isName(a):
+			ps.errorf(nodes[i], "use letters, digits, _ . - (not first)", "%s: %s is not a valid host name", field, quote(a))
+		case a == name || slices.Contains(out, a):
+			ps.errorf(nodes[i], "remove it", "%s: %s is listed twice", field, quote(a))
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// HostNames returns the names the service is reachable by: Name, then Aliases.
+func (s *Service) HostNames() []string { return append([]string{s.Name}, s.Aliases...) }
+
+// checkHostNames reports two services of one step reachable by one name.
+func (ps *parser) checkHostNames(stepName string, k *yaml.Node, svcs []*Service) {
+	owner := map[string]string{}
+	for _, s := range svcs {
+		for _, h := range s.HostNames() {
+			if o, dup := owner[h]; dup && o != s.Name {
+				ps.errorf(k, "give one of them another alias", "step %s: services %s and %s are both reachable as %s", stepName, o, s.Name, quote(h))
+				continue
+			}
+			owner[h] = s.Name
+		}
+	}
 }

@@ -53,6 +53,7 @@ func (ps *parser) step(e entry) *rawStep {
 	} else if !hasRun {
 		ps.errorf(e.k, "add run: with a command or a script", "step %s has no run", e.key)
 	}
+	ps.checkHostNames(e.key, e.k, r.tmpl.Services)
 	if r.tmpl.RunOn == RunOnFailure && len(r.needs) == 0 {
 		ps.errorf(r.status, "add needs: with the steps whose failure it handles", "%s.when.status: failure needs steps to watch, and %s needs none", e.key, e.key)
 	}

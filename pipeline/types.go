@@ -159,7 +159,12 @@ type Service struct {
 	// single shell string run by "sh -c". Empty: the image's entrypoint and cmd.
 	Command      []string
 	CommandShell bool
-	Ready        *Ready // nil: ready as soon as it started
+	// Args, when set, replace the image's cmd and keep its entrypoint
+	// (GitLab's service command); Command wins over it.
+	Args []string
+	// Aliases are more host names the service is reachable by, besides Name.
+	Aliases []string
+	Ready   *Ready // nil: ready as soon as it started
 }
 
 // Environ returns Env as NAME=VALUE strings.
