@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/workspace"
 )
 
 // The -update flag rewrites golden files. Another test file of this package
@@ -132,7 +133,7 @@ func goldenInputsDigest(t *testing.T) string {
 	}
 	os.Chmod(filepath.Join(repo, "bin/run"), 0o755)
 	os.Symlink("a.txt", filepath.Join(repo, "link"))
-	w, err := Scan(context.Background(), repo, "")
+	w, err := workspace.Scan(context.Background(), repo, "")
 	if err != nil {
 		t.Fatal(err)
 	}

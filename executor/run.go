@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/workspace"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -119,7 +120,7 @@ type run struct {
 
 	// filled by prepare
 	images  map[string]*cache.Image // by reference
-	ws      *Workspace              // the snapshot, once a step has missed the cache (ensureSnapshot)
+	ws      *workspace.Workspace    // the snapshot, once a step has missed the cache (ensureSnapshot)
 	snap    snapshotState           // the scan step keys come from, the lazy snapshot, hits not yet leased
 	lease   *cache.Lease
 	runLog  *RunLog

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/workspace"
 )
 
 // maxParallelPulls bounds the image pulls at the start of a run.
@@ -102,7 +103,7 @@ func (r *run) scan(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("workspace %s: %w", repo, err)
 	}
-	ws, err := Scan(ctx, abs, hashCachePath(r.o.Store, abs))
+	ws, err := workspace.Scan(ctx, abs, hashCachePath(r.o.Store, abs))
 	if err != nil {
 		return fmt.Errorf("workspace of %s: %w", abs, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/pipe-run/pipe/executor/workspace"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -60,7 +61,7 @@ func DetectTrigger(ctx context.Context, repo, since string, getenv func(string) 
 	}
 	if t.Branch == "" {
 		var ok bool
-		if t.Branch, ok = headBranch(repo); !ok { // reads .git/HEAD: no git process
+		if t.Branch, ok = workspace.HeadBranch(repo); !ok { // reads .git/HEAD: no git process
 			t.Branch = gitOutput(ctx, repo, "rev-parse", "--abbrev-ref", "HEAD")
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/workspace"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -21,7 +22,7 @@ type stepState struct {
 	status     Status
 	start      time.Time
 	key        string
-	keyWS      *Workspace // the workspace key was computed from
+	keyWS      *workspace.Workspace // the workspace key was computed from
 	hit        bool
 	cachedFrom string
 	layer      string // its output layer for dependants; "" when empty or none

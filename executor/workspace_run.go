@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/workspace"
 )
 
 // snapshotState is the workspace of one run: a Scan made before any step,
@@ -23,11 +24,11 @@ import (
 // again before it runs (ensureSnapshot), so no result is ever stored under
 // a key that describes other files.
 type snapshotState struct {
-	keys atomic.Pointer[Workspace] // what step keys are computed from
+	keys atomic.Pointer[workspace.Workspace] // what step keys are computed from
 
 	mu    sync.Mutex
-	made  *Workspace // the snapshot, once made
-	count int        // snapshots made (tests: an all-hit run makes none)
+	made  *workspace.Workspace // the snapshot, once made
+	count int                  // snapshots made (tests: an all-hit run makes none)
 
 	leaseMu sync.Mutex      // guards pending and noted
 	pending []leaseItem     // images and cache hits not yet in the run's lease
@@ -59,7 +60,7 @@ func (r *run) ensureSnapshot(ctx context.Context, st *stepState) error {
 }
 
 // snapshotOnce makes the run's snapshot from its scan, on first use.
-func (r *run) snapshotOnce(ctx context.Context) (*Workspace, error) {
+func (r *run) snapshotOnce(ctx context.Context) (*workspace.Workspace, error) {
 	r.snap.mu.Lock()
 	defer r.snap.mu.Unlock()
 	if r.snap.made != nil {

@@ -1,4 +1,4 @@
-package executor
+package workspace
 
 import (
 	"bytes"
@@ -157,11 +157,11 @@ func dedupSorted(s []string) []string {
 	return s[:w]
 }
 
-// headBranch returns what `git rev-parse --abbrev-ref HEAD` prints in repo
+// HeadBranch returns what `git rev-parse --abbrev-ref HEAD` prints in repo
 // ("HEAD" when detached), read from the repository's HEAD file without
 // running git; ok is false when it cannot tell (no .git found, GIT_DIR set,
 // a HEAD it does not understand): then ask git.
-func headBranch(repo string) (branch string, ok bool) {
+func HeadBranch(repo string) (branch string, ok bool) {
 	if os.Getenv("GIT_DIR") != "" {
 		return "", false
 	}
