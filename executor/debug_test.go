@@ -220,20 +220,6 @@ func TestDebugLinkTreeKeepsOverlayForm(t *testing.T) {
 	}
 }
 
-// pipe debug's own summary does not tell the user to run pipe debug.
-func TestDebugTerminalSinkNoHint(t *testing.T) {
-	for _, hint := range []bool{true, false} {
-		var b strings.Builder
-		s := NewTerminalSink(&b, TerminalOptions{NoDebugHint: !hint})
-		s.Emit(Event{Type: EventStepStarted, Step: "t"})
-		s.Emit(Event{Type: EventStepFinished, Step: "t", Status: StatusFailed, ExitCode: 2})
-		s.Emit(Event{Type: EventPipelineFinished, Status: StatusFailed})
-		if got := strings.Contains(b.String(), "reproduce with: pipe debug t"); got != hint {
-			t.Errorf("NoDebugHint %v: hint printed %v:\n%s", !hint, got, b.String())
-		}
-	}
-}
-
 // A kept service is recorded as startService starts it, without secret
 // values, and comes back as a definition that starts it the same way.
 func TestDebugKeptServiceRoundTrip(t *testing.T) {

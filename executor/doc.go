@@ -3,7 +3,11 @@
 // by a number of jobs), gives each step its life (key, cache hit or a fresh
 // container from isolation, output layer committed to the cache), starts the
 // services a step names, and reports everything as a stream of Events to Sinks
-// (terminal, CI markers, JSON lines, JUnit).
+// (JSON lines here; the terminal, CI markers and JUnit in executor/report).
+//
+// Its sub-packages hold the concerns that need none of the scheduler:
+// executor/workspace takes the repository snapshot and hashes it,
+// executor/report prints and records what the events say.
 //
 // It is the only package that knows about pipeline, cache and isolation. It
 // reaches containers only through its own Runtime interface, which

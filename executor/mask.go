@@ -189,7 +189,7 @@ func (m *Masker) maxPattern() int {
 // masked and stripped of terminal control sequences.
 func (m *Masker) MaskEvent(e Event) Event {
 	e.Line = SanitizeLine(m.Mask(e.Line))
-	e.Error = sanitizeText(m.Mask(e.Error))
-	e.Reason = sanitizeText(m.Mask(e.Reason))
+	e.Error = SanitizeText(m.Mask(e.Error))
+	e.Reason = SanitizeText(m.Mask(e.Reason))
 	return e
 }

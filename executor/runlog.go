@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pipe-run/pipe/internal/atomicfile"
 )
 
 // Run logs: every run keeps its steps' full (masked) logs under
@@ -267,25 +269,7 @@ func (r *RunLog) writeLocked() error {
 	if err != nil {
 		return fmt.Errorf("run logs: %w", err)
 	}
-	return writeDataFileAtomic(filepath.Join(r.dir, runSummaryFile), append(b, '\n'))
-}
-
-// writeDataFileAtomic writes b to a temp file next to name and renames it over
-// name, so readers see the old or the new content, never a part.
-func writeDataFileAtomic(name string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(b)
-	if err = errors.Join(err, tmp.Chmod(0o644), tmp.Close()); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	return nil
+	return atomicfile.WriteFile(filepath.Join(r.dir, runSummaryFile), append(b, '\n'))
 }
 
 // ListRuns returns the runs kept in runsDir, newest first. Directories

@@ -290,7 +290,7 @@ func (l *StepLog) Note(format string, a ...any) {
 	if l.closed {
 		return
 	}
-	e := l.event(l.now(), sanitizeText(l.m.Mask(fmt.Sprintf(format, a...))), StreamPipe)
+	e := l.event(l.now(), SanitizeText(l.m.Mask(fmt.Sprintf(format, a...))), StreamPipe)
 	q := <-l.pending
 	l.pending <- q + len(e.Line)
 	l.queue <- &e

@@ -40,8 +40,8 @@ func SanitizeLine(s string) string {
 	return stripControls(s)
 }
 
-// sanitizeText sanitises each line of a multi-line text (an error message).
-func sanitizeText(s string) string {
+// SanitizeText sanitises each line of a multi-line text (an error message).
+func SanitizeText(s string) string {
 	if isPlain(s) {
 		return s
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/report"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -123,7 +124,7 @@ func debugOptions(o *output, f debugFlags, step string) (executor.DebugOptions, 
 	if opts.Repo, err = repoDir(p.File); err != nil {
 		return opts, nil, err
 	}
-	opts.Sink = executor.NewTerminalSink(o.stdout, executor.TerminalOptions{Color: o.color, NoDebugHint: true})
+	opts.Sink = report.NewTerminalSink(o.stdout, report.TerminalOptions{Color: o.color, NoDebugHint: true})
 	return opts, p, nil
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pipe-run/pipe/cache"
 	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/report"
 	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
 )
@@ -210,15 +211,15 @@ func runSinks(o *output, f runFlags) (executor.Sink, func() error, error) {
 	if f.json {
 		human = o.stderr
 	}
-	ci := executor.DetectCI(os.Getenv)
-	sinks := []executor.Sink{executor.NewTerminalSink(human, executor.TerminalOptions{
+	ci := report.DetectCI(os.Getenv)
+	sinks := []executor.Sink{report.NewTerminalSink(human, report.TerminalOptions{
 		Color: o.color, Live: isTerminal(human) && ci == "", CI: ci})}
 	if f.json {
 		sinks = append(sinks, executor.NewJSONSink(o.stdout))
 	}
 	closer := func() error { return nil }
 	if f.junit != "" {
-		j := executor.NewJUnitSink(f.junit)
+		j := report.NewJUnitSink(f.junit)
 		sinks = append(sinks, j)
 		closer = func() error {
 			if err := j.Close(); err != nil {

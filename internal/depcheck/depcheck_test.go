@@ -16,7 +16,7 @@ var allowed = map[string][]string{
 	"pipeline":  {},
 	"cache":     {},
 	"isolation": {},
-	"executor":  {"pipeline", "cache", "isolation"},
+	"executor":  {"pipeline", "cache", "isolation", "internal"},
 	"formats":   {"pipeline"}, // formats/gitlab, formats/github: translators into the pipeline model
 }
 

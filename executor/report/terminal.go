@@ -1,4 +1,4 @@
-package executor
+package report
 
 import (
 	"crypto/rand"
@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/pipe-run/pipe/executor"
 )
 
 // TerminalOptions says how the terminal sink prints.
@@ -66,7 +68,7 @@ type termStep struct {
 	running   bool
 	started   time.Time
 	done      bool
-	e         Event // step_finished
+	e         executor.Event // step_finished
 	tail      []string
 	group     []string  // CI: lines waiting for the step's group
 	groupFrom time.Time // when the lines in group began (GitLab section start)
@@ -74,7 +76,7 @@ type termStep struct {
 	parts     int
 }
 
-// NewTerminalSink returns a Sink that prints a run for people.
+// NewTerminalSink returns an executor.Sink that prints a run for people.
 //
 // Every line of step output is printed as
 //
@@ -84,7 +86,7 @@ type termStep struct {
 // the run started; pipe's own lines about a step use ">" instead of "|"
 // ("<step> <elapsed> > started"), and lines about the run start with "pipe:".
 // Step output always carries the "<step> <elapsed> |" prefix, and its
-// control characters and escape sequences were removed (SanitizeLine), so a
+// control characters and escape sequences were removed (executor.SanitizeLine), so a
 // step can neither forge pipe's lines nor move the cursor.
 //
 // On a terminal (no CI) output streams as it comes; with Live a status line
@@ -101,7 +103,7 @@ type termStep struct {
 // At pipeline_finished it prints a summary table (step, status, duration,
 // peak memory, exit code), then for each failed step its last lines and the
 // `pipe debug <step>` command that reproduces it.
-func NewTerminalSink(w io.Writer, o TerminalOptions) Sink {
+func NewTerminalSink(w io.Writer, o TerminalOptions) executor.Sink {
 	if o.Width <= 0 {
 		o.Width = 100
 	}
@@ -130,25 +132,25 @@ func (c clearingWriter) Write(p []byte) (int, error) {
 }
 
 // Emit prints what e means for a person.
-func (t *terminalSink) Emit(e Event) {
+func (t *terminalSink) Emit(e executor.Event) {
 	t.now = e.Time
 	if t.start.IsZero() {
 		t.start = e.Time
 	}
 	switch e.Type {
-	case EventPipelineStarted:
+	case executor.EventPipelineStarted:
 		t.start, t.runID = e.Time, e.RunID
 		t.pipeLine(fmt.Sprintf("run %s: %d steps", e.RunID, e.Steps))
-	case EventStepQueued:
+	case executor.EventStepQueued:
 		t.step(e.Step)
 		t.queued++
-	case EventStepStarted:
+	case executor.EventStepStarted:
 		t.started(e)
-	case EventStepLog:
+	case executor.EventStepLog:
 		t.logLine(e)
-	case EventStepFinished:
+	case executor.EventStepFinished:
 		t.finished(e)
-	case EventPipelineFinished:
+	case executor.EventPipelineFinished:
 		t.summary(e)
 		return
 	}
@@ -168,7 +170,7 @@ func (t *terminalSink) step(name string) *termStep {
 }
 
 // started prints "<step> <elapsed> > started".
-func (t *terminalSink) started(e Event) {
+func (t *terminalSink) started(e executor.Event) {
 	s := t.step(e.Step)
 	s.running, s.started, s.groupFrom = true, e.Time, e.Time
 	msg := "started"
@@ -179,14 +181,14 @@ func (t *terminalSink) started(e Event) {
 }
 
 // logLine prints (or, in CI, buffers) one line of a step's log.
-func (t *terminalSink) logLine(e Event) {
+func (t *terminalSink) logLine(e executor.Event) {
 	if e.Step == "" { // pipe's message about the run as a whole
-		t.pipeLine(SanitizeLine(e.Line))
+		t.pipeLine(executor.SanitizeLine(e.Line))
 		return
 	}
 	s := t.step(e.Step)
-	line, sep := SanitizeLine(e.Line), "|"
-	if e.Stream == StreamPipe {
+	line, sep := executor.SanitizeLine(e.Line), "|"
+	if e.Stream == executor.StreamPipe {
 		sep = ">"
 	}
 	if sep == "|" {
@@ -213,7 +215,7 @@ func (s *termStep) addTail(line string, n int) {
 }
 
 // finished prints the step's end (and, in CI, its buffered output).
-func (t *terminalSink) finished(e Event) {
+func (t *terminalSink) finished(e executor.Event) {
 	s := t.step(e.Step)
 	s.running, s.done, s.e = false, true, e
 	s.e.Counts = nil
@@ -225,22 +227,22 @@ func (t *terminalSink) finished(e Event) {
 		if s.parts > 0 {
 			title += fmt.Sprintf(" (part %d)", s.parts+1)
 		}
-		t.printGroup(s, title, s.groupFrom, e.Time, e.Status != StatusFailed)
+		t.printGroup(s, title, s.groupFrom, e.Time, e.Status != executor.StatusFailed)
 	}
-	if e.Status == StatusFailed && t.o.CI == CIGitHub {
+	if e.Status == executor.StatusFailed && t.o.CI == CIGitHub {
 		githubError(t.w, "step "+s.name+" failed", firstLine(t.failureReason(e)))
 	}
 }
 
 // verdict says how a step ended, e.g. "ok in 3.2s" or "failed: exit code 2".
-func (t *terminalSink) verdict(e Event) string {
+func (t *terminalSink) verdict(e executor.Event) string {
 	d := formatDuration(e.Duration)
 	switch e.Status {
-	case StatusOK:
+	case executor.StatusOK:
 		return t.paint("32", "ok") + " in " + d
-	case StatusFailed:
+	case executor.StatusFailed:
 		return t.paint("31", "failed") + " after " + d + ": " + firstLine(t.failureReason(e))
-	case StatusCached:
+	case executor.StatusCached:
 		if e.CachedFrom != "" {
 			return t.paint("36", "cached") + " (from run " + e.CachedFrom + ")"
 		}
@@ -248,15 +250,15 @@ func (t *terminalSink) verdict(e Event) string {
 	}
 	v := t.paint("33", string(e.Status))
 	if e.Reason != "" {
-		v += ": " + sanitizeText(e.Reason)
+		v += ": " + executor.SanitizeText(e.Reason)
 	}
 	return v
 }
 
 // failureReason is the error of a failed step, or its exit code.
-func (t *terminalSink) failureReason(e Event) string {
+func (t *terminalSink) failureReason(e executor.Event) string {
 	if e.Error != "" {
-		return sanitizeText(e.Error)
+		return executor.SanitizeText(e.Error)
 	}
 	return fmt.Sprintf("exit code %d", e.ExitCode)
 }

@@ -1,4 +1,4 @@
-package executor
+package report
 
 import (
 	"encoding/xml"
@@ -6,6 +6,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/internal/atomicfile"
 )
 
 // junitTailLines is how many of a failed step's last lines its <failure> holds.
@@ -67,11 +70,11 @@ type junitSink struct {
 // junitStep is what the sink knows of one step.
 type junitStep struct {
 	finished bool
-	e        Event // its step_finished
+	e        executor.Event // its step_finished
 	tail     []string
 }
 
-// NewJUnitSink returns a Sink that writes a JUnit XML report to path when
+// NewJUnitSink returns an executor.Sink that writes a JUnit XML report to path when
 // closed: one testcase per step (classname: the pipeline file from the
 // pipeline_started event, name: the step), with time in seconds; a failed
 // step has a <failure> holding the last 50 lines of its log (masked, as every
@@ -81,24 +84,24 @@ type junitStep struct {
 // skipped. The file is written atomically (temp file + rename) by Close,
 // which is idempotent.
 func NewJUnitSink(path string) interface {
-	Sink
+	executor.Sink
 	Close() error
 } {
 	return &junitSink{path: path, steps: map[string]*junitStep{}}
 }
 
 // Emit records e.
-func (j *junitSink) Emit(e Event) {
+func (j *junitSink) Emit(e executor.Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	switch e.Type {
-	case EventPipelineStarted:
+	case executor.EventPipelineStarted:
 		j.pipeline, j.started = e.Pipeline, e.Time
-	case EventPipelineFinished:
+	case executor.EventPipelineFinished:
 		j.ended = e.Time
-	case EventStepQueued, EventStepStarted:
+	case executor.EventStepQueued, executor.EventStepStarted:
 		j.step(e.Step)
-	case EventStepLog:
+	case executor.EventStepLog:
 		if e.Step == "" { // a message about the run, not a test case
 			return
 		}
@@ -106,7 +109,7 @@ func (j *junitSink) Emit(e Event) {
 		if s.tail = append(s.tail, e.Line); len(s.tail) > 2*junitTailLines {
 			s.tail = append(s.tail[:0], s.tail[len(s.tail)-junitTailLines:]...)
 		}
-	case EventStepFinished:
+	case executor.EventStepFinished:
 		s := j.step(e.Step)
 		s.finished, s.e = true, e
 		s.e.Counts = nil
@@ -137,7 +140,7 @@ func (j *junitSink) Close() error {
 		return fmt.Errorf("junit report: %w", err)
 	}
 	b = append([]byte(xml.Header), append(b, '\n')...)
-	if err := writeDataFileAtomic(j.path, b); err != nil {
+	if err := atomicfile.WriteFile(j.path, b); err != nil {
 		return fmt.Errorf("junit report: %w", err)
 	}
 	return nil
@@ -183,11 +186,11 @@ func (j *junitSink) testCase(class, name string, s *junitStep) junitTestCase {
 	}
 	e := s.e
 	switch e.Status {
-	case StatusFailed:
+	case executor.StatusFailed:
 		c.Failure = &junitMessage{Message: failureMessage(e), Type: "failed", Text: failureText(e, s.tail)}
-	case StatusSkipped, StatusCanceled:
+	case executor.StatusSkipped, executor.StatusCanceled:
 		c.Skipped = &junitMessage{Message: strings.TrimSpace(string(e.Status) + ": " + e.Reason)}
-	case StatusCached:
+	case executor.StatusCached:
 		c.SystemOut = "cached: result reused"
 		if e.CachedFrom != "" {
 			c.SystemOut += " from run " + e.CachedFrom
@@ -197,7 +200,7 @@ func (j *junitSink) testCase(class, name string, s *junitStep) junitTestCase {
 }
 
 // failureMessage is the one-line summary of a failed step.
-func failureMessage(e Event) string {
+func failureMessage(e executor.Event) string {
 	if e.Error != "" {
 		return firstLine(e.Error)
 	}
@@ -205,7 +208,7 @@ func failureMessage(e Event) string {
 }
 
 // failureText is the error and the last lines of a failed step's log.
-func failureText(e Event, tail []string) string {
+func failureText(e executor.Event, tail []string) string {
 	if len(tail) > junitTailLines {
 		tail = tail[len(tail)-junitTailLines:]
 	}

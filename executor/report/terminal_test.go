@@ -1,4 +1,4 @@
-package executor
+package report
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pipe-run/pipe/executor"
 )
 
 // TestTerminalSinkGolden renders the sample run for each kind of output.
@@ -66,12 +68,12 @@ func TestTerminalSinkFailureTail(t *testing.T) {
 	var b bytes.Buffer
 	s := NewTerminalSink(&b, TerminalOptions{TailLines: 3})
 	t0 := time.Unix(0, 0)
-	s.Emit(Event{Type: EventStepStarted, Time: t0, Step: "t"})
+	s.Emit(executor.Event{Type: executor.EventStepStarted, Time: t0, Step: "t"})
 	for i := range 10 {
-		s.Emit(Event{Type: EventStepLog, Time: t0, Step: "t", Line: fmt.Sprintf("line %d", i), Stream: StreamOutput})
+		s.Emit(executor.Event{Type: executor.EventStepLog, Time: t0, Step: "t", Line: fmt.Sprintf("line %d", i), Stream: executor.StreamOutput})
 	}
-	s.Emit(Event{Type: EventStepFinished, Time: t0, Step: "t", Status: StatusFailed, ExitCode: 2})
-	s.Emit(Event{Type: EventPipelineFinished, Time: t0, Status: StatusFailed})
+	s.Emit(executor.Event{Type: executor.EventStepFinished, Time: t0, Step: "t", Status: executor.StatusFailed, ExitCode: 2})
+	s.Emit(executor.Event{Type: executor.EventPipelineFinished, Time: t0, Status: executor.StatusFailed})
 	out := b.String()
 	tail := out[strings.Index(out, "--- t failed"):]
 	if strings.Contains(tail, "line 6") || !strings.Contains(tail, "t | line 7\nt | line 8\nt | line 9\n") {
@@ -89,12 +91,12 @@ func TestTerminalSinkCIGroupBound(t *testing.T) {
 	s := NewTerminalSink(&b, TerminalOptions{CI: CIGitHub})
 	t0 := time.Unix(0, 0)
 	for i := range groupMaxLines + 10 {
-		s.Emit(Event{Type: EventStepLog, Time: t0, Step: "big", Line: fmt.Sprint(i), Stream: StreamOutput})
+		s.Emit(executor.Event{Type: executor.EventStepLog, Time: t0, Step: "big", Line: fmt.Sprint(i), Stream: executor.StreamOutput})
 	}
 	if !strings.Contains(b.String(), "::group::big: output so far (part 1)") {
 		t.Fatal("no partial group after groupMaxLines lines")
 	}
-	s.Emit(Event{Type: EventStepFinished, Time: t0, Step: "big", Status: StatusOK})
+	s.Emit(executor.Event{Type: executor.EventStepFinished, Time: t0, Step: "big", Status: executor.StatusOK})
 	if !strings.Contains(b.String(), "::group::big: ok in 0.0s (part 2)") {
 		t.Errorf("last part not numbered:\n%s", b.String()[len(b.String())-300:])
 	}
@@ -119,6 +121,20 @@ func TestFormatDuration(t *testing.T) {
 	} {
 		if got := formatDuration(d); got != want {
 			t.Errorf("formatDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// pipe debug's own summary does not tell the user to run pipe debug.
+func TestDebugTerminalSinkNoHint(t *testing.T) {
+	for _, hint := range []bool{true, false} {
+		var b strings.Builder
+		s := NewTerminalSink(&b, TerminalOptions{NoDebugHint: !hint})
+		s.Emit(executor.Event{Type: executor.EventStepStarted, Step: "t"})
+		s.Emit(executor.Event{Type: executor.EventStepFinished, Step: "t", Status: executor.StatusFailed, ExitCode: 2})
+		s.Emit(executor.Event{Type: executor.EventPipelineFinished, Status: executor.StatusFailed})
+		if got := strings.Contains(b.String(), "reproduce with: pipe debug t"); got != hint {
+			t.Errorf("NoDebugHint %v: hint printed %v:\n%s", !hint, got, b.String())
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package executor
+package report
 
 import (
 	"encoding/xml"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pipe-run/pipe/executor"
 )
 
 // junitDoc is the JUnit XML a CI reads, with the attributes it requires.
@@ -104,7 +106,7 @@ func TestJUnitSink(t *testing.T) {
 func TestJUnitSinkUnfinishedStep(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "r.xml")
 	j := NewJUnitSink(path)
-	j.Emit(Event{Type: EventStepQueued, Step: "never"})
+	j.Emit(executor.Event{Type: executor.EventStepQueued, Step: "never"})
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}

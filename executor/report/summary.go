@@ -1,25 +1,27 @@
-package executor
+package report
 
 import (
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/pipe-run/pipe/executor"
 )
 
 // summary prints the table of steps and the failures at pipeline_finished.
-func (t *terminalSink) summary(e Event) {
+func (t *terminalSink) summary(e executor.Event) {
 	if len(t.order) > 0 {
 		t.table()
 	}
 	for _, name := range t.order {
-		if s := t.steps[name]; s.done && s.e.Status == StatusFailed {
+		if s := t.steps[name]; s.done && s.e.Status == executor.StatusFailed {
 			t.failure(s)
 		}
 	}
 	msg := fmt.Sprintf("%s in %s", t.counts(e.Counts), formatDuration(e.Duration))
 	if e.Error != "" {
-		msg += ": " + sanitizeText(e.Error)
+		msg += ": " + executor.SanitizeText(e.Error)
 	}
 	t.pipeLine(msg)
 }
@@ -33,13 +35,13 @@ func (t *terminalSink) table() {
 		status, dur, mem, exit := "not run", "-", "-", "-"
 		if s.done {
 			status = string(s.e.Status)
-			if s.e.Duration > 0 && s.e.Status != StatusSkipped && s.e.Status != StatusCached {
+			if s.e.Duration > 0 && s.e.Status != executor.StatusSkipped && s.e.Status != executor.StatusCached {
 				dur = formatDuration(s.e.Duration)
 			}
 			if s.e.PeakMemory > 0 {
 				mem = formatBytes(s.e.PeakMemory)
 			}
-			if s.e.Status == StatusOK || s.e.Status == StatusFailed {
+			if s.e.Status == executor.StatusOK || s.e.Status == executor.StatusFailed {
 				exit = fmt.Sprint(s.e.ExitCode)
 			}
 		}
@@ -70,9 +72,9 @@ func (t *terminalSink) failure(s *termStep) {
 }
 
 // counts says how many steps ended how, e.g. "3 ok, 1 failed".
-func (t *terminalSink) counts(c map[Status]int) string {
+func (t *terminalSink) counts(c map[executor.Status]int) string {
 	if c == nil {
-		c = map[Status]int{}
+		c = map[executor.Status]int{}
 		for _, s := range t.steps {
 			if s.done {
 				c[s.e.Status]++
@@ -80,7 +82,7 @@ func (t *terminalSink) counts(c map[Status]int) string {
 		}
 	}
 	var parts []string
-	for _, st := range []Status{StatusOK, StatusCached, StatusFailed, StatusSkipped, StatusCanceled} {
+	for _, st := range []executor.Status{executor.StatusOK, executor.StatusCached, executor.StatusFailed, executor.StatusSkipped, executor.StatusCanceled} {
 		if n := c[st]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, st))
 		}
