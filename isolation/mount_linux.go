@@ -3,7 +3,6 @@ package isolation
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -99,74 +98,6 @@ func setMountAttr(fd int, attr uint64, recursive bool) error {
 		return &os.PathError{Op: "mount_setattr", Path: fdPath(fd), Err: err}
 	}
 	return nil
-}
-
-// overlayMount returns a detached overlay of o. Lower dirs are added one by
-// one (lowerdir+, Linux 6.8) so that no option string limits their number;
-// older kernels get the classic option string.
-//
-// extra are options for every form: userxattr when rootless (overlayOpts).
-func overlayMount(o Overlay, attrs int, extra ...mountOpt) (int, error) {
-	opts := make([]mountOpt, 0, len(o.Lower)+len(extra)+2)
-	for i := len(o.Lower) - 1; i >= 0; i-- { // overlayfs lists the top layer first
-		opts = append(opts, mountOpt{"lowerdir+", o.Lower[i]})
-	}
-	if o.Upper != "" {
-		opts = append(opts, upperOpts(o)...)
-	}
-	opts = withExtraOpts(opts, extra)
-	fd, err := newMount("overlay", "overlay", attrs, opts...)
-	if err != nil && o.Volatile && strings.Contains(err.Error(), "volatile") {
-		o.Volatile = false // before Linux 5.10: a plain overlay does the same, slower
-		return overlayMount(o, attrs, extra...)
-	}
-	if err == nil || !strings.Contains(err.Error(), "lowerdir+") {
-		return fd, err
-	}
-	return newMount("overlay", "overlay", attrs, withExtraOpts(legacyOverlayOpts(o), extra)...)
-}
-
-// withExtraOpts appends extra to opts. With userxattr the kernel refuses
-// redirect_dir and metacopy (it needs trusted.* for them) and turns both off
-// itself (redirect_dir=nofollow: none made, none followed): they are dropped.
-func withExtraOpts(opts, extra []mountOpt) []mountOpt {
-	if len(extra) == 0 {
-		return opts
-	}
-	out := opts[:0:0]
-	for _, o := range opts {
-		if o.key != "redirect_dir" && o.key != "metacopy" {
-			out = append(out, o)
-		}
-	}
-	return append(out, extra...)
-}
-
-// legacyOverlayOpts is the overlay as one lowerdir option, for kernels
-// before 6.8.
-func legacyOverlayOpts(o Overlay) []mountOpt {
-	esc := strings.NewReplacer(`\`, `\\`, `:`, `\:`, `,`, `\,`)
-	lower := make([]string, 0, len(o.Lower))
-	for i := len(o.Lower) - 1; i >= 0; i-- {
-		lower = append(lower, esc.Replace(o.Lower[i]))
-	}
-	opts := []mountOpt{{"lowerdir", strings.Join(lower, ":")}}
-	if o.Upper != "" {
-		opts = append(opts, upperOpts(o)...)
-	}
-	return opts
-}
-
-// upperOpts are the options of a writable overlay. An upper dir may become a
-// layer (a step's output, a kept failure) that later serves as a lower dir of
-// other overlays, so it must be self-contained: no redirects to lower paths
-// and no metadata-only copy-ups, whatever the kernel's defaults are.
-func upperOpts(o Overlay) []mountOpt {
-	opts := []mountOpt{{"upperdir", o.Upper}, {"workdir", o.Work}, {"redirect_dir", "off"}, {"metacopy", "off"}}
-	if o.Volatile {
-		opts = append(opts, mountOpt{"volatile", ""})
-	}
-	return opts
 }
 
 // bindMount returns a detached recursive copy of the host path src,
