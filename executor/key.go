@@ -28,6 +28,7 @@ type KeyInput struct {
 	User        string
 	Network     string
 	Outputs     []string // declared outputs
+	NoOutputs   bool     // outputs: [] (keep nothing); a field of its own so that other keys stay as they were
 	Caches      []string // names of the cache volumes it mounts
 	// Services are the services the step gets, one entry per service
 	// describing everything about it that can change the step's result
@@ -57,6 +58,9 @@ func StepKey(in KeyInput) string {
 	writeKeyField(h, "user", in.User)
 	writeKeyField(h, "network", in.Network)
 	writeKeyField(h, "outputs", sortedSet(in.Outputs)...)
+	if in.NoOutputs {
+		writeKeyField(h, "no-outputs")
+	}
 	writeKeyField(h, "caches", sortedSet(in.Caches)...)
 	writeKeyField(h, "services", sortedSet(in.Services)...)
 	return hex.EncodeToString(h.Sum(nil))

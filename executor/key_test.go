@@ -178,6 +178,13 @@ func TestStepKeyCanonical(t *testing.T) {
 	if StepKey(a) == StepKey(b) {
 		t.Error("run [ab c] and [a bc] have the same key")
 	}
+	none := base
+	none.Outputs, none.NoOutputs = nil, true
+	all := base
+	all.Outputs = nil
+	if StepKey(none) == StepKey(all) {
+		t.Error("outputs: [] (nothing) and no outputs (everything) have the same key")
+	}
 }
 
 func TestServiceKeys(t *testing.T) {
@@ -199,6 +206,8 @@ func TestServiceKeys(t *testing.T) {
 		"    image: " + testImage + "\n    command: run-db --fast\n    env: {A: '1', B: '2'}\n",
 		"    image: " + testImage + "\n    command: run-db\n    env: {A: '1', B: '3'}\n",
 		base + "    ready: {run: 'true'}\n",
+		base + "    aliases: [database]\n",
+		"    image: " + testImage + "\n    args: [run-db]\n    env: {A: '1', B: '2'}\n",
 	} {
 		if got := keys(other); got[0] == k[0] {
 			t.Errorf("service %q has the key of %q", other, base)

@@ -32,7 +32,7 @@ type layerStats struct {
 }
 
 // filterOutputs removes from the output layer dir what globs do not keep.
-// No globs keeps everything.
+// Nil globs keep everything; an empty list (outputs: []) keeps nothing.
 func filterOutputs(dir string, globs []string) (layerStats, error) {
 	pats := normalizeGlobs(globs)
 	var st layerStats
@@ -43,7 +43,7 @@ func filterOutputs(dir string, globs []string) (layerStats, error) {
 }
 
 func normalizeGlobs(globs []string) []string {
-	if len(globs) == 0 {
+	if globs == nil {
 		return nil
 	}
 	out := make([]string, 0, len(globs))

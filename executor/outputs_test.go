@@ -86,6 +86,7 @@ func TestFilterOutputs(t *testing.T) {
 		{"js top", []string{"dist/*.js"}, "dist/ dist/app.js dist/old.js (whiteout)", 2},
 		{"nested file in opaque dir", []string{"opq/kept.txt", "deleted.txt"}, "deleted.txt (whiteout) opq/ opq/kept.txt", 2},
 		{"nothing", []string{"nope"}, "", 0},
+		{"outputs: []", []string{}, "", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := mk(t)

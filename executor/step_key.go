@@ -50,6 +50,7 @@ func (r *run) computeKey(st *stepState) error {
 		User:        s.User,
 		Network:     string(s.Network),
 		Outputs:     s.Outputs,
+		NoOutputs:   s.Outputs != nil && len(s.Outputs) == 0,
 		Caches:      caches,
 		Services:    r.serviceKeys(s),
 	})

@@ -93,7 +93,7 @@ type Step struct {
 	Workdir string   // absolute: Workspace, or below it for a relative workdir
 
 	Inputs  []string // workspace globs that key the step cache; nil: the whole workspace
-	Outputs []string // workspace globs of what is kept of what the step wrote; nil: everything
+	Outputs []string // workspace globs of what is kept of what the step wrote; nil: everything; empty: nothing
 	Caches  []Cache  // named caches to mount
 	// Services to start before the step, in the step's order; they share its
 	// network namespace and listen on its loopback.
