@@ -35,6 +35,10 @@ const (
 	EventStepLog          EventType = "step_log"
 	EventStepFinished     EventType = "step_finished"
 	EventPipelineFinished EventType = "pipeline_finished"
+	// EventRemote is the shared cache's traffic (remote_op: hit, miss, push,
+	// dropped, error). It may come at any time between pipeline_started and
+	// pipeline_finished.
+	EventRemote EventType = "remote"
 )
 
 // The values of Event.Stream.
@@ -63,6 +67,8 @@ const (
 //	duration_ms       int     step_finished, pipeline_finished
 //	cache_hit         bool    step_finished: true on a hit
 //	cached_from       string  step_finished: the run that produced the cached result
+//	remote            string  remote: the registry repository; step_finished: the one a cached result came from
+//	remote_op         string  remote: hit, miss, push, dropped or error
 //	key               string  step_started, step_finished: the step key (hex sha256)
 //	impure            bool    step_finished: the step cannot be cached (network, impure: true)
 //	peak_memory_bytes int     step_finished: peak memory of the step's container
@@ -89,6 +95,8 @@ type Event struct {
 	Duration   time.Duration
 	CacheHit   bool
 	CachedFrom string
+	Remote     string // remote, step_finished: the registry repository
+	RemoteOp   string // remote: RemoteHit, RemoteMiss, RemotePush, RemoteDropped or RemoteError
 	Key        string
 	Impure     bool
 	PeakMemory int64
@@ -122,6 +130,8 @@ type eventJSON struct {
 	DurationMS *int64         `json:"duration_ms,omitempty"`
 	CacheHit   bool           `json:"cache_hit,omitempty"`
 	CachedFrom string         `json:"cached_from,omitempty"`
+	Remote     string         `json:"remote,omitempty"`
+	RemoteOp   string         `json:"remote_op,omitempty"`
 	Key        string         `json:"key,omitempty"`
 	Impure     bool           `json:"impure,omitempty"`
 	PeakMemory int64          `json:"peak_memory_bytes,omitempty"`
@@ -136,7 +146,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	j := eventJSON{
 		Type: e.Type, Time: e.Time, RunID: e.RunID, Pipeline: e.Pipeline, Step: e.Step,
 		Stream: e.Stream, Status: e.Status, Attempt: e.Attempt,
-		CacheHit: e.CacheHit, CachedFrom: e.CachedFrom, Key: e.Key, Impure: e.Impure,
+		CacheHit: e.CacheHit, CachedFrom: e.CachedFrom, Remote: e.Remote, RemoteOp: e.RemoteOp, Key: e.Key, Impure: e.Impure,
 		PeakMemory: e.PeakMemory, Error: e.Error, Reason: e.Reason, Counts: e.Counts,
 	}
 	switch e.Type {
@@ -164,7 +174,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	*e = Event{
 		Type: j.Type, Time: j.Time, RunID: j.RunID, Pipeline: j.Pipeline, Step: j.Step,
 		Stream: j.Stream, Status: j.Status, Attempt: j.Attempt,
-		CacheHit: j.CacheHit, CachedFrom: j.CachedFrom, Key: j.Key, Impure: j.Impure,
+		CacheHit: j.CacheHit, CachedFrom: j.CachedFrom, Remote: j.Remote, RemoteOp: j.RemoteOp, Key: j.Key, Impure: j.Impure,
 		PeakMemory: j.PeakMemory, Error: j.Error, Reason: j.Reason, Counts: j.Counts,
 	}
 	if j.Line != nil {

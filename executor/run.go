@@ -43,6 +43,17 @@ type Options struct {
 	// the store, for pipe debug --last and --export.
 	KeepFailed bool
 
+	// Remote, if set, is the step cache shared through registries: looked up
+	// after a local miss; results of succeeded steps are pushed to its write
+	// repository in the background (see RemoteCache).
+	Remote RemoteCache
+	// RemotePushSecrets pushes the results of steps given secrets too (their
+	// outputs may hold them); by default those stay local.
+	RemotePushSecrets bool
+	// RemoteDeadline is how long the end of the run waits for its pushes
+	// before it drops the rest; < 1 is DefaultRemoteDeadline.
+	RemoteDeadline time.Duration
+
 	// PullProgress, if set, receives image pull progress (a terminal).
 	PullProgress interface{ Write([]byte) (int, error) }
 }
@@ -125,6 +136,8 @@ type run struct {
 	lease   *cache.Lease
 	runLog  *RunLog
 	cleanup []func()
+
+	remote remoteState // traffic with Options.Remote
 
 	debug *debugTarget // pipe debug: the step to debug; nil for pipe run
 }
@@ -226,6 +239,7 @@ func (r *run) execute(ctx context.Context) (*Summary, error) {
 	r.started = time.Now()
 	r.emit(Event{Type: EventPipelineStarted, Pipeline: r.p.File, Steps: len(r.steps)})
 	r.notePipe(r.startNotes()...)
+	r.startRemote(ctx)
 	nodes := make([]node, len(r.steps))
 	for i, st := range r.states {
 		nodes[i] = r.node(st)
@@ -235,6 +249,7 @@ func (r *run) execute(ctx context.Context) (*Summary, error) {
 		OnReady: func(i int) { r.emit(Event{Type: EventStepQueued, Step: r.steps[i].Name}) },
 		OnDone:  func(i int, res nodeResult) { r.finishStep(r.states[i], res) },
 	})
+	r.flushRemote()
 	if err != nil { // the pipeline package validated the graph already
 		return nil, fmt.Errorf("executor: %w", err)
 	}

@@ -25,6 +25,7 @@ type stepState struct {
 	keyWS      *workspace.Workspace // the workspace key was computed from
 	hit        bool
 	cachedFrom string
+	remoteFrom string // the registry repository a hit came from
 	layer      string // its output layer for dependants; "" when empty or none
 	impure     bool
 	exitCode   int
@@ -52,7 +53,7 @@ func (r *run) runStep(ctx context.Context, st *stepState, attempt int) (outcome,
 			st.err, st.infra = err, true
 			return outcomeFailed, err
 		}
-		if ok, err := r.cacheHit(st); ok || err != nil {
+		if ok, err := r.cacheHit(ctx, st); ok || err != nil {
 			if err != nil {
 				st.err, st.infra = err, true
 				return outcomeFailed, err
@@ -82,13 +83,15 @@ func (r *run) whenSkips(s *pipeline.Step) string {
 }
 
 // cacheHit looks the step's key up; on a hit the step is done.
-func (r *run) cacheHit(st *stepState) (bool, error) {
+func (r *run) cacheHit(ctx context.Context, st *stepState) (bool, error) {
 	if !r.cacheable(st.step) {
 		return false, nil
 	}
 	res, err := r.o.Store.Result(st.key)
 	if errors.Is(err, cache.ErrNotFound) {
-		return false, nil
+		if res, err = r.remoteResult(ctx, st), nil; res == nil {
+			return false, nil
+		}
 	}
 	if err != nil {
 		return false, fmt.Errorf("step %s: step cache: %w", st.step.Name, err)
@@ -198,8 +201,9 @@ func (r *run) finishStep(st *stepState, res nodeResult) {
 	case outcomeOK:
 		st.status = StatusOK
 		if st.hit {
-			st.status, e.CacheHit, e.CachedFrom = StatusCached, true, st.cachedFrom
+			st.status, e.CacheHit, e.CachedFrom, e.Remote = StatusCached, true, st.cachedFrom, st.remoteFrom
 		}
+		r.pushLater(st)
 	case outcomeFailed:
 		st.status = StatusFailed
 		if err := st.err; err != nil {

@@ -26,6 +26,7 @@ type runFlags struct {
 	env                                  []string
 	noCache, keepGoing, json, svcLogs    bool
 	keepFailed, strictLimits             bool
+	share                                shareFlags
 }
 
 func newRunCmd(o *output) *cobra.Command {
@@ -54,6 +55,7 @@ func newRunCmd(o *output) *cobra.Command {
 	fl.BoolVar(&f.keepFailed, "keep-failed", false, "keep a failed step's state for pipe debug --last and --export")
 	fl.BoolVar(&f.strictLimits, "strict-limits", false, "refuse a step whose resources: limits cannot be applied (rootless without a delegated cgroup) instead of running it without them")
 	fl.StringVar(&f.since, "since", "", "git revision the changed paths of `when: paths` are computed against")
+	addShareFlags(cmd, &f.share)
 	return cmd
 }
 
@@ -75,6 +77,10 @@ func runPipeline(ctx context.Context, o *output, f runFlags, targets []string) e
 	if opts.Store, err = openStore(); err != nil {
 		return err
 	}
+	if opts.Remote, err = f.share.open(opts.Store, f.noCache); err != nil {
+		return err
+	}
+	opts.RemotePushSecrets, opts.RemoteDeadline = f.share.pushSecrets, f.share.deadline
 	ctx, stop := withInterrupt(ctx, o)
 	defer stop()
 	repo, err := repoDir(p.File)

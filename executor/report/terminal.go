@@ -243,6 +243,9 @@ func (t *terminalSink) verdict(e executor.Event) string {
 	case executor.StatusFailed:
 		return t.paint("31", "failed") + " after " + d + ": " + firstLine(t.failureReason(e))
 	case executor.StatusCached:
+		if e.Remote != "" {
+			return t.paint("36", "cached") + " (remote " + e.Remote + ")"
+		}
 		if e.CachedFrom != "" {
 			return t.paint("36", "cached") + " (from run " + e.CachedFrom + ")"
 		}
