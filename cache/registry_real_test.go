@@ -1,62 +1,19 @@
 package cache
 
 import (
-	"bytes"
-	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/pipe-run/pipe/internal/testimage"
+	"github.com/pipe-run/pipe/internal/testregistry"
 )
 
-const distributionBinary = "/usr/bin/docker-registry"
-
 // startDistribution runs Debian's docker-registry (the CNCF distribution
-// server) on a free loopback port and returns its host:port.
+// server) on a free loopback port, without TLS or auth, and returns its
+// host:port.
 func startDistribution(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat(distributionBinary); err != nil {
-		if os.Getenv("PIPE_TEST_ROOT") == "1" {
-			t.Fatalf("%s missing: apt-get install docker-registry", distributionBinary)
-		}
-		t.Skipf("%s missing: apt-get install docker-registry to run this test", distributionBinary)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), addr)
-	cfgPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	cmd := exec.Command(distributionBinary, "serve", cfgPath)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		resp, err := http.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("docker-registry did not start on %s: %v\n%s", addr, err, logs.String())
-		}
-	}
+	return testregistry.Start(t, testregistry.Options{}).Host
 }
 
 func TestPullFromDistributionRegistry(t *testing.T) {

@@ -1,0 +1,172 @@
+package cache
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/pipe-run/pipe/internal/testregistry"
+)
+
+// userKeychain gives one user's credentials for every registry.
+type userKeychain struct{ user, password string }
+
+func (k userKeychain) Resolve(authn.Resource) (authn.Authenticator, error) {
+	return authn.FromConfig(authn.AuthConfig{Username: k.user, Password: k.password}), nil
+}
+
+// startSecureRegistry runs docker-registry with TLS and htpasswd users
+// writer and reader (read only, through the proxy).
+func startSecureRegistry(t *testing.T) *testregistry.Registry {
+	return testregistry.Start(t, testregistry.Options{TLS: true, Proxy: true,
+		Users: map[string]string{"writer": "w-pass", "reader": "r-pass"}, ReadOnly: []string{"reader"}})
+}
+
+func secureRemote(t *testing.T, reg *testregistry.Registry, kc authn.Keychain) *Remote {
+	return openTestRemote(t, reg.Host+"/team/pipe-cache", RemoteOptions{Transport: reg.Transport(), Keychain: kc})
+}
+
+func TestSharedResultsOnTheRealRegistry(t *testing.T) {
+	reg := startSecureRegistry(t)
+	a, b := newStore(t), newStore(t)
+	key := testKey("real")
+	commitTestResult(t, a, key, map[string]string{"bin/app": strings.Repeat("app", 5000)})
+
+	// The writer's credentials come from a Docker config, as in a CI job.
+	t.Setenv("DOCKER_CONFIG", reg.DockerConfig("writer", "w-pass"))
+	writer := secureRemote(t, reg, nil)
+	if pushed, err := a.PushResult(ctxT(t), writer, key); err != nil || !pushed {
+		t.Fatalf("push with the writer's credentials: %v %v", pushed, err)
+	}
+
+	reader := secureRemote(t, reg, userKeychain{"reader", "r-pass"})
+	sh := &Shared{Store: b, From: []*Remote{reader}, To: reader}
+	res, from, errs := sh.FetchResult(ctxT(t), key)
+	if res == nil || len(errs) > 0 || from != reader.String() {
+		t.Fatalf("fetch with the reader's credentials: %v from %q: %v", res, from, errs)
+	}
+	if got := readFile(t, res.Dir+"/bin/app"); got != strings.Repeat("app", 5000) {
+		t.Errorf("fetched %d bytes", len(got))
+	}
+
+	// A push with read-only credentials is refused: pushes stop, reads go on.
+	other := testKey("other")
+	commitTestResult(t, b, other, map[string]string{"x": "y"})
+	if _, err := sh.PushResult(ctxT(t), other); err == nil || !strings.Contains(err.Error(), "DENIED") {
+		t.Fatalf("push as reader: %v, want DENIED", err)
+	}
+	if _, err := sh.PushResult(ctxT(t), other); !errors.Is(err, ErrRemoteOff) {
+		t.Errorf("second push as reader: %v, want ErrRemoteOff", err)
+	}
+	if _, _, errs := sh.FetchResult(ctxT(t), testKey("absent")); len(errs) > 0 {
+		t.Errorf("reads stopped after a refused push: %v", errs)
+	}
+
+	// Without credentials, the registry refuses even reads.
+	anon := secureRemote(t, reg, authn.NewMultiKeychain())
+	if _, err := b.FetchResult(ctxT(t), anon, testKey("anon")); err == nil || errors.Is(err, ErrNotFound) {
+		t.Errorf("anonymous lookup: %v, want a failure", err)
+	}
+}
+
+func TestSharedCacheNeverInTheWay(t *testing.T) {
+	reg := startSecureRegistry(t)
+	s := newStore(t)
+	kc := userKeychain{"writer", "w-pass"}
+	key := testKey("faults")
+	commitTestResult(t, s, key, map[string]string{"f": strings.Repeat("data", 10000)})
+	stall := make(chan struct{})
+	defer close(stall)
+	for _, tc := range []struct {
+		name  string
+		fault func(w http.ResponseWriter, r *http.Request) bool
+		push  bool // the fault is met by a push
+	}{
+		{"500", statusFault(http.StatusInternalServerError, ""), false},
+		{"429", statusFault(http.StatusTooManyRequests, ""), false},
+		{"stall", func(w http.ResponseWriter, r *http.Request) bool {
+			if r.URL.Path == "/v2/" {
+				return false
+			}
+			<-stall
+			return true
+		}, false},
+		{"manifest too large", func(w http.ResponseWriter, r *http.Request) bool {
+			if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/manifests/") {
+				return false
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"errors":[{"code":"MANIFEST_INVALID","message":"manifest invalid","detail":"http: request body too large"}]}`))
+			return true
+		}, true},
+		{"full", statusFault(http.StatusInsufficientStorage, "PUT"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg.SetFault(tc.fault)
+			defer reg.SetFault(nil)
+			rem := secureRemote(t, reg, kc)
+			start := time.Now()
+			var first error
+			if tc.push {
+				_, first = s.PushResult(ctxT(t), rem, key)
+			} else {
+				_, first = s.FetchResult(ctxT(t), rem, testKey("missing-"+tc.name))
+			}
+			if first == nil || errors.Is(first, ErrNotFound) || errors.Is(first, ErrRemoteOff) {
+				t.Fatalf("first call: %v, want the registry's failure", first)
+			}
+			// Every later call of that direction is refused at once.
+			for i := 0; i < 5; i++ {
+				var err error
+				if tc.push {
+					_, err = s.PushResult(ctxT(t), rem, key)
+				} else {
+					_, err = s.FetchResult(ctxT(t), rem, testKey("later"))
+				}
+				if !errors.Is(err, ErrRemoteOff) {
+					t.Fatalf("call %d after the failure: %v, want ErrRemoteOff", i+2, err)
+				}
+			}
+			if took := time.Since(start); took > 20*time.Second { // generous: the timeout is 2 s
+				t.Errorf("the failing registry cost %s", took)
+			}
+		})
+	}
+}
+
+// statusFault answers every request of method ("" any) but the ping with
+// code, as an overloaded or full registry does.
+func statusFault(code int, method string) func(w http.ResponseWriter, r *http.Request) bool {
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path == "/v2/" || (method != "" && r.Method != method && r.Method != http.MethodPatch && r.Method != http.MethodPost) {
+			return false
+		}
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(code)
+		return true
+	}
+}
+
+func TestSharedCacheSurvivesARegistryKilledMidRun(t *testing.T) {
+	reg := testregistry.Start(t, testregistry.Options{Proxy: true})
+	s := newStore(t)
+	rem := openTestRemote(t, reg.Host+"/team/pipe-cache", RemoteOptions{})
+	k1, k2 := testKey("k1"), testKey("k2")
+	commitTestResult(t, s, k1, map[string]string{"a": "1"})
+	commitTestResult(t, s, k2, map[string]string{"b": "2"})
+	if _, err := s.PushResult(ctxT(t), rem, k1); err != nil {
+		t.Fatal(err)
+	}
+	reg.Kill()
+	if _, err := s.PushResult(ctxT(t), rem, k2); err == nil {
+		t.Fatal("push to a killed registry succeeded")
+	}
+	if _, err := s.FetchResult(ctxT(t), rem, k1); !errors.Is(err, ErrRemoteOff) {
+		t.Errorf("lookup after the registry died: %v, want ErrRemoteOff", err)
+	}
+}
