@@ -11,7 +11,7 @@ import (
 // same namespaces, cgroup, capabilities, no_new_privs and seccomp filter as
 // the main process. It works while the main process runs, and after it
 // ended when the Spec has KeepAlive. It returns when p has ended; canceling
-// ctx kills p's process group. Result has p's exit, CPU time (of p and the
+// ctx kills p's process group, and p.Signals are forwarded to it. Result has p's exit, CPU time (of p and the
 // children it waited for) and wall time; memory is the container's.
 func (c *Container) Exec(ctx context.Context, p Process) (Result, error) {
 	if len(p.Args) == 0 {
@@ -53,7 +53,7 @@ func (c *Container) Exec(ctx context.Context, p Process) (Result, error) {
 	if rep.master != nil {
 		tty = startTTY(rep.master, &p)
 	}
-	return c.waitExec(ctx, id, w, start, st, tty)
+	return c.waitExec(ctx, id, w, p.Signals, start, st, tty)
 }
 
 func (c *Container) unregister(id int) {
@@ -63,13 +63,15 @@ func (c *Container) unregister(id int) {
 }
 
 // waitExec waits for an Exec'd process, killing it when ctx ends.
-func (c *Container) waitExec(ctx context.Context, id int, w *procWaiter, start time.Time, st *streams, tty *ttySession) (Result, error) {
+func (c *Container) waitExec(ctx context.Context, id int, w *procWaiter, sigs <-chan syscall.Signal, start time.Time, st *streams, tty *ttySession) (Result, error) {
 	var reason killReason
 	var status *exitStatus
 	for status == nil {
 		select {
 		case s := <-w.exited:
 			status = &s
+		case sig := <-sigs:
+			_ = c.conn.send(&message{Kind: msgSignal, ID: id, Signal: int(sig)})
 		case <-ctx.Done():
 			if reason == notKilled {
 				reason = killedCanceled

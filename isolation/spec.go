@@ -102,6 +102,11 @@ type Process struct {
 	Size   *WindowSize
 	Resize <-chan WindowSize
 
+	// Signals, for a process started with Container.Exec, are sent to the
+	// process's group as they come (a runner's SIGTERM on cancel, say),
+	// while the process runs. nil sends none.
+	Signals <-chan syscall.Signal
+
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
