@@ -5,6 +5,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
 )
 
 // pullContext carries what one Pull or Import reports: progress on a
@@ -14,6 +16,7 @@ type pullContext struct {
 	name     string
 	progress io.Writer // nil: no progress display
 	warn     func(string)
+	keychain authn.Keychain // registry credentials
 
 	mu         sync.Mutex
 	layers     int
@@ -24,7 +27,10 @@ type pullContext struct {
 }
 
 func newPullContext(name string, o PullOptions) *pullContext {
-	pc := &pullContext{name: name, progress: o.Progress, warn: o.Warn}
+	pc := &pullContext{name: name, progress: o.Progress, warn: o.Warn, keychain: o.Keychain}
+	if pc.keychain == nil {
+		pc.keychain = authn.DefaultKeychain
+	}
 	if pc.warn == nil && o.Progress != nil {
 		pc.warn = func(msg string) { fmt.Fprintf(o.Progress, "\r\033[Kwarning: %s\n", msg) }
 	}

@@ -50,6 +50,9 @@ type PullOptions struct {
 	Platform *v1.Platform // nil: this host's platform
 	Warn     func(string) // warnings (a corrupt download fetched again); nil: written to Progress, if any
 	Lease    *Lease       // if set, the image is added to it before Pull returns, so no prune can remove it in between
+	// Keychain gives registry credentials (a CI job's own); nil: the Docker
+	// config and its credential helpers.
+	Keychain authn.Keychain
 }
 
 // Image is a pulled or imported image, ready to be mounted.
@@ -213,16 +216,16 @@ func (rec *imageRecord) ids() []string {
 	return ids
 }
 
-// remoteOptions configure go-containerregistry: Docker's credentials, the
+// remoteOptions configure go-containerregistry: the credentials of kc, the
 // platform, and retries with backoff on 5xx and network errors.
-func (s *Store) remoteOptions(ctx context.Context, plat v1.Platform) []remote.Option {
+func (s *Store) remoteOptions(ctx context.Context, plat v1.Platform, kc authn.Keychain) []remote.Option {
 	backoff := remote.Backoff{Duration: 500 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 5}
 	if s.backoff != nil {
 		backoff = *s.backoff
 	}
 	opts := []remote.Option{
 		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		remote.WithAuthFromKeychain(kc),
 		remote.WithPlatform(plat),
 		remote.WithUserAgent("pipe"),
 		remote.WithRetryBackoff(backoff),

@@ -14,7 +14,7 @@ import (
 // pullRemote resolves r at its registry and fetches what the store lacks:
 // the manifest (and index), the config and the missing layers.
 func (s *Store) pullRemote(ctx context.Context, r name.Reference, plat v1.Platform, pc *pullContext) (*imageRecord, error) {
-	opts := s.remoteOptions(ctx, plat)
+	opts := s.remoteOptions(ctx, plat, pc.keychain)
 	desc, err := s.getManifest(r, opts)
 	if err != nil {
 		return nil, err
