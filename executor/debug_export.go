@@ -55,7 +55,7 @@ func keptImage(s *cache.Store, rec *keptRecord) (v1.Image, error) {
 		if i == rec.Lowers {
 			d = filepath.Join(rec.dir, "ws")
 		}
-		l, err := dirLayer(s, d, strings.TrimPrefix(pipeline.Workspace, "/")+"/")
+		l, err := dirLayer(s, d, strings.TrimPrefix(firstNonEmpty(rec.Workspace, pipeline.Workspace), "/")+"/")
 		if err != nil {
 			return nil, err
 		}

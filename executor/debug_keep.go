@@ -63,6 +63,9 @@ type keptRecord struct {
 	CommandText string            `json:"command_text,omitempty"`
 	ExitCode    int               `json:"exit_code"`
 	Error       string            `json:"error"`
+	// Workspace is where ws/ is mounted when it is not /workspace (a CI
+	// runner's builds dir: KeepJob).
+	Workspace string `json:"workspace,omitempty"`
 
 	dir string // where it was read from
 }

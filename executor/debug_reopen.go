@@ -113,7 +113,7 @@ func (rec *keptRecord) spec(id string, volumes []isolation.Mount, lookup func(st
 		lowers = append(lowers, filepath.Join(rec.dir, "lower", strconv.Itoa(i)))
 	}
 	lowers = append(lowers, filepath.Join(rec.dir, "ws"))
-	ws := isolation.Mount{Type: isolation.MountOverlay, Target: pipeline.Workspace, Overlay: isolation.Overlay{Lower: lowers}}
+	ws := isolation.Mount{Type: isolation.MountOverlay, Target: firstNonEmpty(rec.Workspace, pipeline.Workspace), Overlay: isolation.Overlay{Lower: lowers}}
 	env := append([]string(nil), rec.Env...)
 	for _, name := range rec.Secrets {
 		if lookup == nil {

@@ -1,0 +1,492 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/isolation"
+)
+
+// MaybeJobKeeper turns the current process into a job's keeper when pipe
+// re-executed itself as one (argv[0] JobKeeperArg0, argv[1] the state dir),
+// and never returns then. Call it first thing in main, after
+// isolation.MaybeInit.
+func MaybeJobKeeper() {
+	if len(os.Args) < 2 || os.Args[0] != JobKeeperArg0 {
+		return
+	}
+	ready := os.NewFile(3, "keeper-ready")
+	err := serveJob(os.Args[1], ready)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pipe job keeper: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// keeper is a job's keeper process.
+type keeper struct {
+	dir   string
+	job   *resolvedJob
+	store *cache.Store
+	lease *cache.Lease
+	rt    *isolation.Runtime
+	ns    *isolation.NetNS
+	net   isolation.Network
+	hosts map[string]string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu         sync.Mutex
+	containers map[string]*keptContainer
+	services   []*isolation.Container
+	runs       int
+}
+
+// keptContainer is a running container of the job and its process defaults.
+type keptContainer struct {
+	c         *isolation.Container
+	env       []string
+	dir, user string
+}
+
+// serveJob starts the job's services and containers, tells the creating
+// process over ready, and serves requests until the job is destroyed.
+func serveJob(dir string, ready *os.File) error {
+	k, err := startKeeper(dir)
+	if err != nil {
+		reportReady(ready, err)
+		if k != nil {
+			k.teardown()
+		}
+		return err
+	}
+	ln, err := k.listen()
+	if err != nil {
+		reportReady(ready, err)
+		k.teardown()
+		return err
+	}
+	reportReady(ready, nil)
+	k.serve(ln)
+	return k.teardown()
+}
+
+// reportReady writes the keeper's start result for the creating process.
+func reportReady(ready *os.File, err error) {
+	rep := jobReply{}
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	b, _ := json.Marshal(rep)
+	_, _ = ready.Write(b)
+	ready.Close()
+}
+
+func startKeeper(dir string) (*keeper, error) {
+	job, err := readResolvedJob(dir)
+	if err != nil {
+		return nil, err
+	}
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE)
+	k := &keeper{dir: dir, job: job, containers: map[string]*keptContainer{}, hosts: map[string]string{}}
+	k.ctx, k.cancel = context.WithCancel(context.Background())
+	if job.Spec.MaxLife > 0 {
+		k.ctx, k.cancel = context.WithTimeout(context.Background(), job.Spec.MaxLife)
+	}
+	if err := k.open(); err != nil {
+		return k, err
+	}
+	return k, k.start()
+}
+
+func readResolvedJob(dir string) (*resolvedJob, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "spec.json"))
+	if err != nil {
+		return nil, err
+	}
+	var job resolvedJob
+	if err := json.Unmarshal(b, &job); err != nil {
+		return nil, fmt.Errorf("%s/spec.json: %w", dir, err)
+	}
+	return &job, nil
+}
+
+// open takes the store lease and the container runtime.
+func (k *keeper) open() error {
+	var err error
+	if k.store, err = cache.Open(k.job.Store); err != nil {
+		return err
+	}
+	if k.lease, err = k.store.Lease(k.ctx); err != nil {
+		return err
+	}
+	var ids []string
+	for _, c := range k.job.Containers {
+		if c.Digest != "" {
+			ids = append(ids, c.Digest)
+		}
+	}
+	for _, s := range k.job.Services {
+		ids = append(ids, s.Digest)
+	}
+	if err := k.lease.Add(ids...); err != nil {
+		return err
+	}
+	opts := k.job.Runtime
+	if opts.IODevicePath == "" {
+		opts.IODevicePath = k.job.Store
+	}
+	k.rt, err = isolation.New(opts)
+	return err
+}
+
+// start makes the network, then the services, then the containers.
+func (k *keeper) start() error {
+	k.net = isolation.Network{Mode: isolation.NetworkHost}
+	if k.job.Spec.Network == "private" {
+		ns, err := k.rt.NewNetNS(k.job.Spec.Name + "-net")
+		if err != nil {
+			return fmt.Errorf("network namespace: %w", err)
+		}
+		k.ns, k.net = ns, isolation.Network{Mode: isolation.NetworkJoin, Path: ns.Path}
+	}
+	for _, s := range k.job.Services {
+		for _, a := range s.Aliases {
+			k.hosts[a] = "127.0.0.1"
+		}
+	}
+	for i := range k.job.Services {
+		if err := k.startService(&k.job.Services[i]); err != nil {
+			return err
+		}
+	}
+	if err := k.waitServices(); err != nil {
+		return err
+	}
+	for i := range k.job.Containers {
+		if err := k.startContainer(&k.job.Containers[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startContainer starts one of the job's containers, its main process a
+// no-op that leaves it up for Exec (KeepAlive).
+func (k *keeper) startContainer(rc *resolvedContainer) error {
+	spec, kc, err := k.containerSpec(rc, "-"+rc.Name)
+	if err != nil {
+		return err
+	}
+	spec.KeepAlive = true
+	spec.Process.Args = []string{"/bin/sh", "-c", ":"}
+	c, err := k.rt.Start(k.ctx, spec)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", rc.Name, err)
+	}
+	kc.c = c
+	k.mu.Lock()
+	k.containers[rc.Name] = kc
+	k.mu.Unlock()
+	res, err := c.Wait()
+	if err != nil {
+		return fmt.Errorf("container %s: %w", rc.Name, err)
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("container %s: /bin/sh -c : exited %d: the image needs a /bin/sh", rc.Name, res.ExitCode)
+	}
+	return nil
+}
+
+// containerSpec is the isolation spec of a job container.
+func (k *keeper) containerSpec(rc *resolvedContainer, suffix string) (*isolation.Spec, *keptContainer, error) {
+	kc := &keptContainer{env: withDefaultPath(dedupEnv(append(imageEnv(rc.Config), rc.Env...))),
+		dir: firstNonEmpty(rc.Dir, imageWorkdir(rc.Config)), user: rc.User}
+	if kc.user == "" && rc.Config != nil {
+		kc.user = rc.Config.Config.User
+	}
+	spec := &isolation.Spec{
+		ID: k.job.Spec.Name + suffix, Root: isolation.Overlay{Lower: rc.Layers},
+		Hosts: k.hosts, Network: k.net, Limits: k.job.Spec.Limits,
+		Process: isolation.Process{Env: kc.env, Dir: kc.dir, User: kc.user},
+	}
+	if rc.HostNetwork {
+		spec.Network = isolation.Network{Mode: isolation.NetworkHost}
+	}
+	if rc.HostTools {
+		root, mounts, err := hostToolsRoot(filepath.Join(k.dir, "hostroot"), rc.HostFiles)
+		if err != nil {
+			return nil, nil, fmt.Errorf("container %s: %w", rc.Name, err)
+		}
+		spec.Root.Lower, spec.Mounts = []string{root}, mounts
+	}
+	spec.Mounts = append(spec.Mounts, existingMounts(rc.Mounts)...)
+	if rc.KeepRoot {
+		d := filepath.Join(k.dir, rc.Name)
+		spec.Root.Upper, spec.Root.Work = filepath.Join(d, "upper"), filepath.Join(d, "work")
+		for _, p := range []string{spec.Root.Upper, spec.Root.Work} {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return spec, kc, nil
+}
+
+// existingMounts drops bind mounts whose source is missing (a runner's
+// system mounts need not all exist).
+func existingMounts(ms []isolation.Mount) []isolation.Mount {
+	var out []isolation.Mount
+	for _, m := range ms {
+		if m.Type == isolation.MountBind {
+			if _, err := os.Stat(m.Source); err != nil {
+				fmt.Fprintf(os.Stderr, "pipe job keeper: mount %s -> %s skipped: %v\n", m.Source, m.Target, err)
+				continue
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// listen opens the socket and records the keeper.
+func (k *keeper) listen() (*net.UnixListener, error) {
+	sock := filepath.Join(k.dir, "keeper.sock")
+	os.Remove(sock)
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: sock, Net: "unixpacket"})
+	if err != nil {
+		return nil, fmt.Errorf("keeper socket: %w", err)
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	id, err := selfIdentity()
+	if err == nil {
+		err = writeJSONAtomic(filepath.Join(k.dir, "keeper.json"), id)
+	}
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// serve answers requests until a destroy request, SIGTERM or the end of
+// the job's life.
+func (k *keeper) serve(ln *net.UnixListener) {
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-term:
+		case <-k.ctx.Done():
+		}
+		ln.Close()
+	}()
+	var wg sync.WaitGroup
+	for {
+		conn, err := ln.AcceptUnix()
+		if err != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if k.handle(conn) {
+				ln.Close()
+			}
+		}()
+	}
+	k.cancel() // ends whatever still runs
+	wg.Wait()
+}
+
+// handle serves one connection; it says whether the job is to end.
+func (k *keeper) handle(conn *net.UnixConn) bool {
+	defer conn.Close()
+	var req jobRequest
+	files, err := recvMsg(conn, &req)
+	if err != nil {
+		return false
+	}
+	defer closeFiles(files)
+	switch req.Op {
+	case opPing:
+		_ = sendMsg(conn, jobReply{})
+	case opExec, opRun:
+		res, err := k.process(conn, &req, files)
+		rep := jobReply{Result: &res}
+		if err != nil {
+			rep = jobReply{Error: err.Error()}
+		}
+		_ = sendMsg(conn, rep)
+	case opDestroy:
+		k.cancel()
+		err := k.stopAll()
+		rep := jobReply{}
+		if err != nil {
+			rep.Error = err.Error()
+		}
+		_ = sendMsg(conn, rep)
+		return true
+	default:
+		_ = sendMsg(conn, jobReply{Error: fmt.Sprintf("unknown request %q", req.Op)})
+	}
+	return false
+}
+
+// process runs an exec or run request, forwarding the client's signals
+// and killing the process when the client goes away.
+func (k *keeper) process(conn *net.UnixConn, req *jobRequest, files []*os.File) (isolation.Result, error) {
+	if req.Process == nil || len(files) != 3 {
+		return isolation.Result{}, errors.New("a process request needs a process and three stdio fds")
+	}
+	ctx, cancel := context.WithCancel(k.ctx)
+	defer cancel()
+	sigs := make(chan syscall.Signal, 4)
+	go func() {
+		for {
+			var m jobRequest
+			fs, err := recvMsg(conn, &m)
+			closeFiles(fs)
+			if err != nil {
+				cancel() // the client is gone
+				return
+			}
+			if m.Op == opSignal {
+				select {
+				case sigs <- syscall.Signal(m.Signal):
+				default:
+				}
+			}
+		}
+	}()
+	if req.Op == opRun {
+		return k.runOnce(ctx, req, files, sigs)
+	}
+	k.mu.Lock()
+	kc := k.containers[req.Container]
+	k.mu.Unlock()
+	if kc == nil {
+		return isolation.Result{}, fmt.Errorf("no container %q in job %s", req.Container, k.job.Spec.Name)
+	}
+	p := kc.process(req.Process)
+	p.Stdin, p.Stdout, p.Stderr, p.Signals = files[0], files[1], files[2], sigs
+	return kc.c.Exec(ctx, p)
+}
+
+// process is an exec request's process with the container's defaults.
+func (kc *keptContainer) process(pc *jobProcConfig) isolation.Process {
+	env := dedupEnv(append(append([]string(nil), kc.env...), pc.Env...))
+	if len(pc.PrependPath) > 0 {
+		env = prependPath(env, pc.PrependPath)
+	}
+	return isolation.Process{Args: pc.Args, Env: env, Dir: firstNonEmpty(pc.Dir, kc.dir), User: firstNonEmpty(pc.User, kc.user)}
+}
+
+// prependPath puts dirs in front of env's PATH.
+func prependPath(env, dirs []string) []string {
+	env = withDefaultPath(env)
+	for i, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			env[i] = "PATH=" + strings.Join(dirs, ":") + ":" + strings.TrimPrefix(e, "PATH=")
+		}
+	}
+	return env
+}
+
+// runOnce runs a container of its own (Job.Run) to its end.
+func (k *keeper) runOnce(ctx context.Context, req *jobRequest, files []*os.File, sigs <-chan syscall.Signal) (isolation.Result, error) {
+	if req.Run == nil {
+		return isolation.Result{}, errors.New("a run request needs a container")
+	}
+	k.mu.Lock()
+	k.runs++
+	n := k.runs
+	k.mu.Unlock()
+	spec, kc, err := k.containerSpec(req.Run, fmt.Sprintf("-run%d", n))
+	if err != nil {
+		return isolation.Result{}, err
+	}
+	p := kc.process(req.Process)
+	if len(p.Args) == 0 && req.Run.Config != nil {
+		p.Args = append(append([]string(nil), req.Run.Config.Config.Entrypoint...), req.Run.Config.Config.Cmd...)
+	}
+	p.Stdin, p.Stdout, p.Stderr = files[0], files[1], files[2]
+	spec.Process = p
+	if spec.Limits.TimeoutGrace == 0 {
+		spec.Limits.TimeoutGrace = runGrace
+	}
+	// A signal from the client ends the container gracefully: its init
+	// forwards SIGTERM to the main process, SIGKILL follows after the grace.
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-sigs:
+			stop()
+		case <-runCtx.Done():
+		}
+	}()
+	c, err := k.rt.Start(runCtx, spec)
+	if err != nil {
+		return isolation.Result{}, err
+	}
+	defer c.Destroy()
+	return c.Wait()
+}
+
+// stopAll destroys the containers, then the services and the network.
+func (k *keeper) stopAll() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var errs []error
+	for name, kc := range k.containers {
+		if err := kc.c.Destroy(); err != nil {
+			errs = append(errs, fmt.Errorf("container %s: %w", name, err))
+		}
+		delete(k.containers, name)
+	}
+	for _, c := range k.services {
+		errs = append(errs, c.Destroy())
+	}
+	k.services = nil
+	if k.ns != nil {
+		errs = append(errs, k.ns.Close())
+		k.ns = nil
+	}
+	return errors.Join(errs...)
+}
+
+// teardown releases everything the keeper holds.
+func (k *keeper) teardown() error {
+	k.cancel()
+	errs := []error{k.stopAll()}
+	if k.rt != nil {
+		errs = append(errs, k.rt.Close())
+	}
+	if k.lease != nil {
+		k.lease.Release()
+	}
+	os.Remove(filepath.Join(k.dir, "keeper.sock"))
+	os.Remove(filepath.Join(k.dir, "keeper.json"))
+	return errors.Join(errs...)
+}
+
+// runGrace is how long a container of Job.Run gets between SIGTERM and
+// SIGKILL when its client asks it to stop.
+const runGrace = 10 * time.Second

@@ -1,0 +1,118 @@
+package executor
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pipe-run/pipe/isolation"
+)
+
+// A job's services run as a step's do (services.go), for the job's whole
+// life: each in a container of its own on the job's network, its aliases
+// resolving to 127.0.0.1 in every container of the job, its output in
+// svc-<name>.log in the state dir. On the host's network the keeper waits
+// (up to serviceWait) for the TCP ports the service's image exposes, as
+// GitLab's Docker executor does, so that a job's first command finds its
+// database up.
+
+// serviceWait bounds the wait for a service's exposed ports.
+const serviceWait = 30 * time.Second
+
+// startService starts one service of the job.
+func (k *keeper) startService(s *resolvedService) error {
+	args := jobServiceArgs(s)
+	if len(args) == 0 {
+		return fmt.Errorf("service %s: image %s has no entrypoint or cmd: give it a command", s.Name, s.Image)
+	}
+	logf, err := os.OpenFile(filepath.Join(k.dir, "svc-"+s.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	user := ""
+	if s.Config != nil {
+		user = s.Config.Config.User
+	}
+	spec := &isolation.Spec{
+		ID: k.job.Spec.Name + "-svc-" + s.Name, Root: isolation.Overlay{Lower: s.Layers},
+		Hostname: firstNonEmpty(append(append([]string(nil), s.Aliases...), s.Name)...),
+		Hosts:    k.hosts, Network: k.net, Limits: k.job.Spec.Limits,
+		Process: isolation.Process{Args: args, Env: withDefaultPath(dedupEnv(append(imageEnv(s.Config), s.Env...))),
+			Dir: imageWorkdir(s.Config), User: user, Stdout: logf, Stderr: logf},
+	}
+	if len(spec.Hostname) > 63 || strings.ContainsAny(spec.Hostname, "/:") {
+		spec.Hostname = s.Name
+	}
+	c, err := k.rt.Start(k.ctx, spec)
+	if err != nil {
+		return fmt.Errorf("service %s (%s): %w", s.Name, s.Image, err)
+	}
+	k.mu.Lock()
+	k.services = append(k.services, c)
+	k.mu.Unlock()
+	return nil
+}
+
+// jobServiceArgs is a service's argv, Docker's way: an entrypoint given
+// replaces the image's and its cmd; a command given replaces the cmd.
+func jobServiceArgs(s *resolvedService) []string {
+	var ep, cmd []string
+	if s.Config != nil {
+		ep, cmd = s.Config.Config.Entrypoint, s.Config.Config.Cmd
+	}
+	if len(s.Entrypoint) > 0 {
+		ep, cmd = s.Entrypoint, nil
+	}
+	if len(s.Command) > 0 {
+		cmd = s.Command
+	}
+	return append(append([]string(nil), ep...), cmd...)
+}
+
+// waitServices waits for the exposed TCP ports of the services (host
+// network only: a private namespace is not the keeper's).
+func (k *keeper) waitServices() error {
+	if k.net.Mode != isolation.NetworkHost {
+		return nil
+	}
+	deadline := time.Now().Add(serviceWait)
+	for _, s := range k.job.Services {
+		for _, port := range exposedTCP(s) {
+			if !waitPort(port, deadline) {
+				fmt.Fprintf(os.Stderr, "pipe job keeper: service %s: port %s not open after %s; going on\n", s.Name, port, serviceWait)
+			}
+		}
+	}
+	return nil
+}
+
+// exposedTCP lists the TCP ports the service's image exposes.
+func exposedTCP(s resolvedService) []string {
+	if s.Config == nil {
+		return nil
+	}
+	var out []string
+	for p := range s.Config.Config.ExposedPorts {
+		num, proto, _ := strings.Cut(p, "/")
+		if proto == "" || proto == "tcp" {
+			out = append(out, num)
+		}
+	}
+	return out
+}
+
+func waitPort(port string, deadline time.Time) bool {
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", port), time.Second)
+		if err == nil {
+			c.Close()
+			return true
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return false
+}
