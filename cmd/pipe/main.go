@@ -5,12 +5,16 @@ package main
 import (
 	"os"
 
+	"github.com/pipe-run/pipe/executor"
 	"github.com/pipe-run/pipe/isolation"
 )
 
 func main() {
 	// A re-executed container init never returns from here.
 	isolation.MaybeInit()
+	// So does a re-executed job keeper (pipe gitlab, pipe gha-hook), which
+	// stays in the namespaces of the pipe that started it.
+	executor.MaybeJobKeeper()
 	if code, ok := maybeEnterUserNS(os.Args[1:], os.Stderr); ok {
 		os.Exit(code)
 	}

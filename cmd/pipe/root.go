@@ -42,6 +42,7 @@ func newRootCmd(o *output) *cobra.Command {
 		newImageCmd(o), newCacheCmd(o),
 		newValidateCmd(o), newGraphCmd(o), newLogsCmd(o),
 		newDebugCmd(o),
+		newGitlabCmd(o),
 	)
 	return root
 }

@@ -18,6 +18,8 @@ var allowed = map[string][]string{
 	"isolation": {},
 	"executor":  {"pipeline", "cache", "isolation", "internal"},
 	"formats":   {"pipeline"}, // formats/gitlab, formats/github: translators into the pipeline model
+	// Runner drivers are adapters onto the executor's jobs (DESIGN.md).
+	"runner": {"executor", "cache", "isolation"},
 }
 
 func TestImportArrows(t *testing.T) {

@@ -1,0 +1,95 @@
+package gitlab
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pipe-run/pipe/executor"
+)
+
+// Service is one entry of CUSTOM_ENV_CI_JOB_SERVICES (and of the response's
+// services).
+type Service struct {
+	Name       string            `json:"name"`
+	Alias      string            `json:"alias"`
+	Entrypoint []string          `json:"entrypoint"`
+	Command    []string          `json:"command"`
+	Variables  map[string]string `json:"variables"`
+}
+
+// parseServices reads CUSTOM_ENV_CI_JOB_SERVICES: a JSON array, or empty
+// when the job has none.
+func parseServices(s string) ([]Service, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []Service
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("CUSTOM_ENV_CI_JOB_SERVICES: not a JSON array of services: %w", err)
+	}
+	for i, sv := range out {
+		if sv.Name == "" {
+			return nil, fmt.Errorf("CUSTOM_ENV_CI_JOB_SERVICES: service %d has no name (image)", i+1)
+		}
+	}
+	return out, nil
+}
+
+// Aliases are the host names GitLab gives a service: its alias (a list
+// separated by commas or blanks), then the names derived from its image,
+// as GitLab's Docker executor derives them: the tag or digest dropped,
+// each "/" made "__" and, as a second name, "-".
+func (s Service) Aliases() []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(a string) {
+		if hostName(a) && !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	for _, a := range strings.FieldsFunc(s.Alias, func(r rune) bool { return r == ',' || r == ' ' }) {
+		add(a)
+	}
+	base := s.Name
+	if i := strings.Index(base, "@"); i >= 0 {
+		base = base[:i]
+	}
+	if i := strings.LastIndex(base, ":"); i > strings.LastIndex(base, "/") {
+		base = base[:i]
+	}
+	add(strings.ReplaceAll(base, "/", "__"))
+	add(strings.ReplaceAll(base, "/", "-"))
+	return out
+}
+
+// hostName says whether a can be a name in /etc/hosts: GitLab's derived
+// names keep a registry's port (host:5000__image).
+func hostName(a string) bool {
+	if a == "" || len(a) > 253 {
+		return false
+	}
+	for _, c := range []byte(a) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// jobServices turns the job's services into the executor's.
+func jobServices(list []Service) []executor.JobService {
+	out := make([]executor.JobService, 0, len(list))
+	for i, s := range list {
+		env := make([]string, 0, len(s.Variables))
+		for k, v := range s.Variables {
+			env = append(env, k+"="+v)
+		}
+		sort.Strings(env)
+		out = append(out, executor.JobService{Name: fmt.Sprintf("s%d", i), Image: s.Name, Aliases: s.Aliases(),
+			Entrypoint: s.Entrypoint, Command: s.Command, Env: env})
+	}
+	return out
+}
