@@ -61,7 +61,7 @@ func (j *Job) create(ctx context.Context, spec *JobSpec, o JobOptions) error {
 		return err
 	}
 	defer lease.Release() // the keeper holds a lease of its own once it runs
-	job := &resolvedJob{Spec: *spec, Runtime: o.Runtime, Store: o.Store.Root()}
+	job := &resolvedJob{Spec: *spec, Runtime: jobRuntimeOf(o.Runtime), Store: o.Store.Root()}
 	for _, c := range spec.Containers {
 		c.Mounts, err = stateMounts(j.Dir, c.Mounts)
 		if err != nil {
@@ -356,7 +356,7 @@ func DestroyJob(ctx context.Context, s *cache.Store, name string) error {
 		waitGone(id, 5*time.Second)
 	}
 	if job, err := readResolvedJob(dir); err == nil {
-		errs = append(errs, cleanupRuntime(job.Runtime))
+		errs = append(errs, cleanupRuntime(job.Runtime.options()))
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		errs = append(errs, err)

@@ -145,7 +145,7 @@ func (k *keeper) open() error {
 	if err := k.lease.Add(ids...); err != nil {
 		return err
 	}
-	opts := k.job.Runtime
+	opts := k.job.Runtime.options()
 	if opts.IODevicePath == "" {
 		opts.IODevicePath = k.job.Store
 	}

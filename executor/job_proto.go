@@ -74,7 +74,7 @@ type resolvedJob struct {
 	Spec       JobSpec             `json:"spec"`
 	Containers []resolvedContainer `json:"containers"`
 	Services   []resolvedService   `json:"services"`
-	Runtime    isolation.Options   `json:"runtime"`
+	Runtime    jobRuntime          `json:"runtime"`
 	Store      string              `json:"store"`
 }
 
@@ -154,4 +154,28 @@ func closeFiles(files []*os.File) {
 // dialKeeper connects to a keeper's socket.
 func dialKeeper(sock string) (*net.UnixConn, error) {
 	return net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: sock, Net: "unixpacket"})
+}
+
+// jobRuntime is what spec.json keeps of the isolation.Options of a job: the
+// keeper takes its user namespace (rootless) from its environment, as the
+// pipe that started it did, and writes warnings to its log.
+type jobRuntime struct {
+	StateDir     string `json:"state_dir,omitempty"`
+	ScratchDir   string `json:"scratch_dir,omitempty"`
+	ScratchSize  int64  `json:"scratch_size,omitempty"`
+	CgroupParent string `json:"cgroup_parent,omitempty"`
+	IODevicePath string `json:"io_device_path,omitempty"`
+	StrictLimits bool   `json:"strict_limits,omitempty"`
+}
+
+func jobRuntimeOf(o isolation.Options) jobRuntime {
+	return jobRuntime{StateDir: o.StateDir, ScratchDir: o.ScratchDir, ScratchSize: o.ScratchSize,
+		CgroupParent: o.CgroupParent, IODevicePath: o.IODevicePath, StrictLimits: o.StrictLimits}
+}
+
+// options are the runtime options of the keeper (and of DestroyJob).
+func (r jobRuntime) options() isolation.Options {
+	return isolation.Options{StateDir: r.StateDir, ScratchDir: r.ScratchDir, ScratchSize: r.ScratchSize,
+		CgroupParent: r.CgroupParent, IODevicePath: r.IODevicePath, StrictLimits: r.StrictLimits,
+		UserNS: isolation.CurrentUserNS(), Warn: func(msg string) { fmt.Fprintln(os.Stderr, "pipe job keeper: warning:", msg) }}
 }

@@ -59,7 +59,7 @@ func newGitlabDriver(o *output, f gitlabFlags) (*gitlab.Driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &gitlab.Driver{Store: store, Env: gitlab.OSEnv(), Stdout: os.Stdout, Stderr: os.Stderr, Version: version,
+	return &gitlab.Driver{Store: store, Runtime: runtimeOptions(o, false), Env: gitlab.OSEnv(), Stdout: os.Stdout, Stderr: os.Stderr, Version: version,
 		KeepFailed: f.keepFailed, DefaultImage: f.defaultImage, Network: f.network}, nil
 }
 
