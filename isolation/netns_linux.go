@@ -39,7 +39,7 @@ func (r *Runtime) NewNetNS(name string) (*NetNS, error) {
 		return nil, fmt.Errorf("netns %s: %w", name, err)
 	}
 	f.Close()
-	if err := pinNewNetNS(n.Path); err != nil {
+	if err := pinNewNetNS(r.nsMaker, n.Path); err != nil {
 		return nil, errors.Join(fmt.Errorf("netns %s: %w", name, err), n.Close())
 	}
 	return n, nil
@@ -53,8 +53,8 @@ func (n *NetNS) Close() error {
 }
 
 // pinNewNetNS makes a network namespace with lo up and bind-mounts it on pin.
-func pinNewNetNS(pin string) error {
-	return inNewNetNS(func() error {
+func pinNewNetNS(m *netnsMaker, pin string) error {
+	return m.do(func() error {
 		if err := unix.Mount("/proc/thread-self/ns/net", pin, "", unix.MS_BIND, ""); err != nil {
 			return &os.PathError{Op: "pin network namespace", Path: pin, Err: err}
 		}
@@ -63,9 +63,9 @@ func pinNewNetNS(pin string) error {
 }
 
 // makeNetNS makes a network namespace with lo up and returns an fd of it.
-func makeNetNS() (*os.File, error) {
+func makeNetNS(m *netnsMaker) (*os.File, error) {
 	var f *os.File
-	err := inNewNetNS(func() error {
+	err := m.do(func() error {
 		var err error
 		f, err = os.Open("/proc/thread-self/ns/net")
 		return err

@@ -19,10 +19,11 @@ type netnsPool struct {
 	refill chan struct{}
 	done   chan struct{}
 	wg     sync.WaitGroup
+	maker  *netnsMaker
 }
 
-func newNetnsPool(size int) *netnsPool {
-	p := &netnsPool{ready: make(chan *os.File, size), refill: make(chan struct{}, 1), done: make(chan struct{})}
+func newNetnsPool(size int, m *netnsMaker) *netnsPool {
+	p := &netnsPool{ready: make(chan *os.File, size), refill: make(chan struct{}, 1), done: make(chan struct{}), maker: m}
 	p.wg.Add(1)
 	go p.run()
 	return p
@@ -34,7 +35,7 @@ func (p *netnsPool) run() {
 	defer p.wg.Done()
 	for {
 		for len(p.ready) < cap(p.ready) {
-			f, err := makeNetNS()
+			f, err := makeNetNS(p.maker)
 			if err != nil {
 				return
 			}

@@ -22,6 +22,7 @@ type Runtime struct {
 	self    procIdentity // this pipe process, as recorded in the state dir
 	seccomp []byte       // the default seccomp profile, compiled once (encodeFilter)
 	netns   *netnsPool   // fresh network namespaces made ahead of time
+	nsMaker *netnsMaker  // rootless: the thread that makes them (nil: inNewNetNS)
 
 	noCgroupWhy string    // rootless without a cgroup: why (Limits are not applied)
 	limitsWarn  sync.Once // the one warning that says so
@@ -118,7 +119,10 @@ func New(opts Options) (*Runtime, error) {
 		}
 		return nil, err
 	}
-	r.netns = newNetnsPool(netnsPoolSize)
+	if opts.UserNS != nil {
+		r.nsMaker = newRootlessNetnsMaker()
+	}
+	r.netns = newNetnsPool(netnsPoolSize, r.nsMaker)
 	return r, nil
 }
 
@@ -181,6 +185,7 @@ func (r *Runtime) Close() error {
 
 func (r *Runtime) close() error {
 	r.netns.close()
+	r.nsMaker.close()
 	r.exe.Close()
 	entries, err := os.ReadDir(containersDir(r.opts))
 	if err != nil || len(entries) > 0 || !isMountPoint(r.opts.ScratchDir) {

@@ -11,6 +11,9 @@ import (
 // and delete this file.
 func TestMain(m *testing.M) {
 	MaybeInit()
+	if code, ok := maybeRootlessTests(); ok {
+		os.Exit(code)
+	}
 	if runPrivilegesTestChild() {
 		return
 	}

@@ -272,6 +272,10 @@ func userNSWait() {
 // namespace: it dies with the outside process, is dumpable (the exec that
 // gave it capabilities made it not), and its mounts propagate nowhere.
 func userNSRoot() error {
+	// The main goroutine keeps the main thread: no other goroutine (such as
+	// one that enters a network namespace for good) may take it, as
+	// /proc/self/ns/* are the main thread's.
+	runtime.LockOSThread()
 	parent, _ := strconv.Atoi(os.Getenv(userNSParentEnv))
 	os.Unsetenv(userNSStageEnv)
 	os.Unsetenv(userNSParentEnv)
