@@ -26,7 +26,7 @@ func TestKilledPipeHelper(t *testing.T) {
 	if state == "" {
 		t.Skip("helper of TestKilledPipeCleanup")
 	}
-	r, err := New(Options{StateDir: state, CgroupParent: testCgroupParent})
+	r, err := New(Options{StateDir: state, CgroupParent: testCgroupParent, UserNS: CurrentUserNS()})
 	if err != nil {
 		t.Fatal(err)
 	}
