@@ -75,6 +75,8 @@ type initConfig struct {
 	NoFile    uint64     `json:"nofile,omitempty"`
 	Seccomp   []byte     `json:"seccomp,omitempty"` // the compiled filter (see encodeFilter)
 	Process   procConfig `json:"process"`
+	// Cgroupfs shows the container its own cgroup at /sys/fs/cgroup.
+	Cgroupfs []cgroupfsMount `json:"cgroupfs,omitempty"`
 	// UserNS: pipe runs rootless, as root of a user namespace (overlays use
 	// userxattr; sysfs may be refused). SingleID: that namespace maps uid
 	// and gid 0 only (no setgroups, no other user, no devpts gid=5).

@@ -75,6 +75,9 @@ func mountSpecial(root int, cfg *initConfig) error {
 	if err := mountSys(root, cfg.UserNS); err != nil {
 		return err
 	}
+	if err := mountCgroupfs(root, cfg.Cgroupfs, cfg.UserNS); err != nil {
+		return err
+	}
 	if err := maskPaths(root, proc, dev); err != nil {
 		return err
 	}

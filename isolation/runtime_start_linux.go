@@ -184,6 +184,9 @@ func (c *Container) prepareScratch() (*initConfig, error) {
 	if u := c.r.opts.UserNS; u != nil {
 		cfg.UserNS, cfg.SingleID = true, u.Single()
 	}
+	if c.r.cg != nil {
+		cfg.Cgroupfs = cgroupfsMounts(c.r.cg.layout)
+	}
 	if s.Network.Mode == "" || s.Network.Mode == NetworkNone {
 		// A fresh namespace made ahead of time, or else one of init's own.
 		if c.netns = c.r.netns.take(); c.netns != nil {
