@@ -24,7 +24,12 @@ var update = flag.Bool("update", false, "rewrite golden files and the expected o
 func TestMain(m *testing.M) {
 	isolation.MaybeInit()
 	testscript.Main(m, map[string]func(){
-		"pipe": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+		"pipe": func() {
+			if code, ok := maybeEnterUserNS(os.Args[1:], os.Stderr); ok {
+				os.Exit(code)
+			}
+			os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+		},
 	})
 }
 
