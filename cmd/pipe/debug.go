@@ -39,7 +39,7 @@ func newDebugCmd(o *output) *cobra.Command {
 			return debugCommand(cmd.Context(), o, f, args)
 		},
 	}
-	addFileFlag(cmd, &f.run.file)
+	addFileFlag(cmd, &f.run.src)
 	fl := cmd.Flags()
 	fl.StringVar(&f.shell, "shell", "", "shell to open (default: the image's bash, else sh)")
 	fl.BoolVar(&f.before, "before", false, "open the shell before the step's script runs (the script is in "+executor.ScriptPath+")")
@@ -116,7 +116,11 @@ func debugOptions(o *output, f debugFlags, step string) (executor.DebugOptions, 
 		opts.LookupSecret = lookup
 		return opts, nil, err
 	}
-	runOpts, p, err := runOptions(o, f.run, nil)
+	var targets []string
+	if step != "" {
+		targets = []string{step}
+	}
+	runOpts, p, err := runOptions(o, f.run, targets)
 	if err != nil {
 		return opts, nil, err
 	}

@@ -14,9 +14,17 @@ import (
 // defaultFile is the name of the pipeline file pipe looks for.
 const defaultFile = ".pipe.yml"
 
-// addFileFlag adds -f/--file to a command that reads the pipeline.
-func addFileFlag(cmd *cobra.Command, file *string) {
-	cmd.Flags().StringVarP(file, "file", "f", "", "pipeline file (default: .pipe.yml in the current directory or the nearest parent that has one)")
+// source is what a command reads the pipeline from: -f FILE and, for a
+// GitHub Actions workflow, the images of its runs-on labels.
+type source struct {
+	file      string
+	platforms []string // LABEL=IMAGE
+}
+
+// addFileFlag adds -f/--file and --platform to a command that reads the pipeline.
+func addFileFlag(cmd *cobra.Command, src *source) {
+	cmd.Flags().StringVarP(&src.file, "file", "f", "", "pipeline file: a .pipe.yml, a .gitlab-ci.yml or a GitHub Actions workflow (default: .pipe.yml in the current directory or the nearest parent that has one)")
+	cmd.Flags().StringArrayVar(&src.platforms, "platform", nil, "LABEL=IMAGE: the image of a GitHub Actions runs-on label (repeatable)")
 }
 
 // findPipeline returns the pipeline file to read: file when set, else
@@ -47,15 +55,17 @@ func findPipeline(file string) (string, error) {
 	}
 }
 
-// loadPipeline finds and loads the pipeline. Problems in the file are
-// printed to stderr, one per line, and returned as a silent error with exit
+// loadPipeline finds and loads the pipeline, translating a GitLab CI file or
+// a GitHub Actions workflow (targets are the steps named on the command
+// line). Warnings of a translation and problems in the file are printed to
+// stderr, one per line; problems are returned as a silent error with exit
 // code 2; an unreadable file is a command-line error (2) as well.
-func loadPipeline(o *output, file string) (*pipeline.Pipeline, error) {
-	path, err := findPipeline(file)
+func loadPipeline(o *output, src source, targets []string) (*pipeline.Pipeline, error) {
+	path, err := findPipeline(src.file)
 	if err != nil {
 		return nil, err
 	}
-	p, err := pipeline.Load(path)
+	p, err := loadFile(o, path, src, targets)
 	var list pipeline.ErrorList
 	switch {
 	case err == nil:

@@ -10,7 +10,8 @@ import (
 )
 
 func newGraphCmd(o *output) *cobra.Command {
-	var file, format string
+	var src source
+	var format string
 	cmd := &cobra.Command{
 		Use:   "graph [-f FILE] [--format text|dot|mermaid|json] [STEP...]",
 		Short: "Print the DAG of a pipeline",
@@ -24,7 +25,7 @@ func newGraphCmd(o *output) *cobra.Command {
 			if !slices.Contains(pipeline.Formats(), format) {
 				return usageError("--format: %q is not one of %s", format, strings.Join(pipeline.Formats(), ", "))
 			}
-			p, err := loadPipeline(o, file)
+			p, err := loadPipeline(o, src, args)
 			if err != nil {
 				return err
 			}
@@ -38,7 +39,7 @@ func newGraphCmd(o *output) *cobra.Command {
 			return g.Write(o.stdout, format)
 		},
 	}
-	addFileFlag(cmd, &file)
+	addFileFlag(cmd, &src)
 	cmd.Flags().StringVar(&format, "format", pipeline.FormatText, "output format: "+strings.Join(pipeline.Formats(), ", "))
 	return cmd
 }

@@ -41,7 +41,7 @@ func newRootCmd(o *output) *cobra.Command {
 		newVersionCmd(o), newRunCmd(o),
 		newImageCmd(o), newCacheCmd(o),
 		newValidateCmd(o), newGraphCmd(o), newLogsCmd(o),
-		newDebugCmd(o),
+		newDebugCmd(o), newConvertCmd(o),
 		newGitlabCmd(o),
 	)
 	return root

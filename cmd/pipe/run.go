@@ -21,12 +21,13 @@ import (
 
 // runFlags are the flags of pipe run.
 type runFlags struct {
-	file, secretFile, pull, junit, since string
-	jobs                                 int
-	env                                  []string
-	noCache, keepGoing, json, svcLogs    bool
-	keepFailed, strictLimits             bool
-	share                                shareFlags
+	src                               source
+	secretFile, pull, junit, since    string
+	jobs                              int
+	env                               []string
+	noCache, keepGoing, json, svcLogs bool
+	keepFailed, strictLimits          bool
+	share                             shareFlags
 }
 
 func newRunCmd(o *output) *cobra.Command {
@@ -41,7 +42,7 @@ func newRunCmd(o *output) *cobra.Command {
 			return runPipeline(cmd.Context(), o, f, args)
 		},
 	}
-	addFileFlag(cmd, &f.file)
+	addFileFlag(cmd, &f.src)
 	fl := cmd.Flags()
 	fl.IntVarP(&f.jobs, "jobs", "j", runtime.NumCPU(), "steps running at once")
 	fl.StringArrayVarP(&f.env, "env", "e", nil, "KEY=VALUE over the pipeline's env (repeatable)")
@@ -117,7 +118,7 @@ func openRuntime(o *output, strictLimits bool) func() (executor.Runtime, func() 
 // runOptions reads the pipeline and the flags that do not need root.
 func runOptions(o *output, f runFlags, targets []string) (executor.Options, *pipeline.Pipeline, error) {
 	var opts executor.Options
-	p, err := loadPipeline(o, f.file)
+	p, err := loadPipeline(o, f.src, targets)
 	if err != nil {
 		return opts, nil, err
 	}
@@ -201,13 +202,14 @@ func readSecretFile(path string) (map[string]string, error) {
 	return out, nil
 }
 
-// repoDir is the checkout a pipeline file belongs to: its directory.
+// repoDir is the checkout a pipeline file belongs to: its directory, or the
+// one holding .github/workflows for a GitHub Actions workflow.
 func repoDir(file string) (string, error) {
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		return "", fmt.Errorf("pipeline %s: %w", file, err)
 	}
-	return filepath.Dir(abs), nil
+	return checkoutDir(filepath.Dir(abs)), nil
 }
 
 // runSinks builds where the events go: the terminal (stdout, or stderr with

@@ -5,7 +5,7 @@ import (
 )
 
 func newValidateCmd(o *output) *cobra.Command {
-	var file string
+	var src source
 	cmd := &cobra.Command{
 		Use:   "validate [-f FILE]",
 		Short: "Check a pipeline file and print a summary of its DAG",
@@ -14,7 +14,7 @@ func newValidateCmd(o *output) *cobra.Command {
 			"as file:line:col: what is wrong (what to do), and exit code 2.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := loadPipeline(o, file)
+			p, err := loadPipeline(o, src, nil)
 			if err != nil {
 				return err
 			}
@@ -22,6 +22,6 @@ func newValidateCmd(o *output) *cobra.Command {
 			return nil
 		},
 	}
-	addFileFlag(cmd, &file)
+	addFileFlag(cmd, &src)
 	return cmd
 }

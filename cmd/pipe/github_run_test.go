@@ -1,0 +1,154 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/pipe-run/pipe/internal/testimage"
+)
+
+// runWorkflow is a GitHub Actions workflow that uses what a translated
+// workflow does at run time: needs, a matrix, env at every level,
+// $GITHUB_ENV and $GITHUB_OUTPUT between steps, continue-on-error, step
+// if: failure() and always(), artifacts along needs, job outputs, and a
+// service by its key with a readiness check from --health-cmd.
+const runWorkflow = `name: CI
+on: push
+env:
+  LEVEL: workflow
+  OVER: workflow
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    env:
+      OVER: job
+    outputs:
+      ver: ${{ steps.v.outputs.version }}
+    steps:
+      - uses: actions/checkout@v4
+      - id: v
+        run: |
+          echo "version=1.2" >> "$GITHUB_OUTPUT"
+          echo "FROM_ENV=hello there" >> "$GITHUB_ENV"
+          printf 'MULTI<<EOF\nline one\nline two\nEOF\n' >> "$GITHUB_ENV"
+          mkdir -p /tmp/tools && printf '#!/bin/sh\necho tool ran\n' > /tmp/tools/mytool && chmod +x /tmp/tools/mytool
+          echo /tmp/tools >> "$GITHUB_PATH"
+      - run: |
+          echo "levels=$LEVEL/$OVER/$STEP env=$FROM_ENV out=${{ steps.v.outputs.version }} ctx=${{ env.FROM_ENV }}"
+          echo "multi=$(echo "$MULTI" | tr '\n' '+')"
+          mytool
+          echo built > out.txt
+        env:
+          STEP: step
+      - run: exit 3
+        continue-on-error: true
+      - uses: actions/upload-artifact@v4
+        with:
+          name: bin
+          path: out.txt
+  test:
+    needs: build
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        n: [1, 2]
+    services:
+      web:
+        image: pipe.test/busybox:httpd
+        options: --health-cmd "wget -q -O /dev/null http://127.0.0.1:8080/etc/passwd" --health-interval 1s --health-retries 30
+    steps:
+      - uses: actions/download-artifact@v4
+        with:
+          name: bin
+          path: got
+      - run: echo "n=${{ matrix.n }} ver=${{ needs.build.outputs.ver }} art=$(cat got/out.txt)"
+      - run: wget -q -O- http://web:8080/etc/passwd | head -n 1
+      - run: test ${{ matrix.n }} = 1
+      - if: failure()
+        run: echo "cleanup n=${{ matrix.n }}"
+      - if: always()
+        run: echo "always n=${{ matrix.n }}"
+      - run: echo "skipped n=${{ matrix.n }}"
+`
+
+// TestRunGitHubWorkflow runs a translated workflow in real containers.
+func TestRunGitHubWorkflow(t *testing.T) {
+	needsRoot(t)
+	e := newRunEnv(t, "steps:\n  unused: {run: 'true'}\n")
+	importHTTPImage(t, e)
+	wf := filepath.Join(e.repo, ".github", "workflows")
+	if err := os.MkdirAll(wf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(wf, "ci.yml"), []byte(runWorkflow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := e.pipe(t, "run", "-f", ".github/workflows/ci.yml", "--platform", "ubuntu-latest="+runTestImage, "--keep-going")
+	if code != ExitStepFailed {
+		t.Fatalf("exit %d, want %d (test-2 fails)\n%s", code, ExitStepFailed, out)
+	}
+	for _, want := range []string{
+		"levels=workflow/job/step env=hello there out=1.2 ctx=hello there",
+		"multi=line one+line two+",
+		"tool ran",
+		`pipe: step "Run exit 3" failed with exit code 3`,
+		"pipe: continue-on-error: the job goes on",
+		"n=1 ver=1.2 art=built",
+		"n=2 ver=1.2 art=built",
+		"root:x:0:0:root:/root:/bin/sh",
+		"cleanup n=2", "always n=1", "always n=2", "skipped n=1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in the output", want)
+		}
+	}
+	for _, not := range []string{"cleanup n=1", "skipped n=2"} {
+		if strings.Contains(out, not) {
+			t.Errorf("%q in the output: the step should not have run", not)
+		}
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out)
+	}
+	// the job that needs the failed one is not run, the others are: their
+	// order is the needs order
+	if i, j := strings.Index(out, "art=built"), strings.Index(out, "levels="); i < j {
+		t.Errorf("test ran before build")
+	}
+}
+
+// importHTTPImage stores pipe.test/busybox:httpd: busybox whose command
+// serves its root on port 8080.
+func importHTTPImage(t *testing.T, e *runEnv) {
+	t.Helper()
+	img, err := testimage.Busybox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := cf.Config
+	cfg.Cmd = []string{"httpd", "-f", "-p", "8080", "-h", "/"}
+	if img, err = mutate.Config(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "oci")
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := e.pipe(t, "image", "import", dir, "pipe.test/busybox:httpd"); code != 0 {
+		t.Fatalf("import: %s", out)
+	}
+}

@@ -1,0 +1,3 @@
+module gorm.io/gorm/tests
+
+go 1.18
