@@ -92,9 +92,12 @@ type JobContainer struct {
 	// KeepRoot puts the root file system's upper dir in the state dir, so
 	// that KeepJob can keep it for pipe debug --last.
 	KeepRoot bool `json:"keep_root,omitempty"`
-	// Args is the main process of a container run by Job.Run (nil: the
-	// image's entrypoint and cmd); containers of the JobSpec ignore it.
-	Args []string `json:"args,omitempty"`
+	// Entrypoint and Args are the main process of a container run by
+	// Job.Run, as Docker reads them: Entrypoint replaces the image's
+	// entrypoint (and drops its cmd), Args replaces the cmd. Containers of
+	// the JobSpec ignore them.
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Args       []string `json:"args,omitempty"`
 }
 
 // JobService is a service of a job.

@@ -240,8 +240,8 @@ func (j *Job) Exec(ctx context.Context, container string, p JobProcess) (isolati
 }
 
 // Run runs c as a container of its own on the job's network (its image
-// pulled by this process, its main process p.Args, else the image's
-// entrypoint and cmd) and waits for its end. A signal on p.Signals stops it
+// pulled by this process, its main process p.Args, else c.Entrypoint and
+// c.Args over the image's entrypoint and cmd) and waits for its end. A signal on p.Signals stops it
 // gracefully (SIGTERM, then SIGKILL 10 s later).
 func (j *Job) Run(ctx context.Context, c JobContainer, p JobProcess, o JobOptions) (isolation.Result, error) {
 	if err := c.validate(); err != nil {
