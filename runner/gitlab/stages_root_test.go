@@ -358,55 +358,22 @@ func TestRunWithoutPrepareIsASystemFailure(t *testing.T) {
 // no state dir, keeper or marked process, container record, cgroup or mount.
 func assertNothingLeft(t *testing.T, home, job, marker string) {
 	t.Helper()
-	dir := filepath.Join(home, "jobs", job)
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("the job's state dir %s is still there (%v)", dir, err)
-	}
-	waitNoProcess(t, dir)
+	var markers []string
 	if marker != "" {
-		waitNoProcess(t, marker)
+		markers = append(markers, marker)
 	}
-	recs, _ := filepath.Glob("/run/pipe/containers/" + job + "-*")
-	if len(recs) > 0 {
-		t.Errorf("container records left: %v", recs)
-	}
-	cgs, _ := filepath.Glob("/sys/fs/cgroup/*/pipe/" + job + "-*")
-	cg2, _ := filepath.Glob("/sys/fs/cgroup/pipe/" + job + "-*")
-	if cgs = append(cgs, cg2...); len(cgs) > 0 {
-		t.Errorf("cgroups left: %v", cgs)
-	}
-	mi, _ := os.ReadFile("/proc/self/mountinfo")
-	for _, l := range strings.Split(string(mi), "\n") {
-		if strings.Contains(l, dir) || strings.Contains(l, "/"+job+"-") {
-			t.Errorf("mount left: %s", l)
-		}
+	for _, l := range pipetest.Leftovers(home, job, markers...) {
+		t.Errorf("left after the job: %s", l)
 	}
 }
 
 // waitNoProcess waits (generously) until no process's command line holds s.
 func waitNoProcess(t *testing.T, s string) {
 	t.Helper()
-	var left []string
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if left = processesWith(s); len(left) == 0 {
+		if len(pipetest.ProcessesWith(s)) == 0 {
 			return
 		}
 	}
-	t.Errorf("processes left with %q: %v", s, left)
-}
-
-func processesWith(s string) []string {
-	var out []string
-	pids, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range pids {
-		b, err := os.ReadFile(p)
-		if err != nil || len(b) == 0 {
-			continue
-		}
-		cmd := strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ")
-		if strings.Contains(cmd, s) {
-			out = append(out, filepath.Base(filepath.Dir(p))+": "+cmd)
-		}
-	}
-	return out
+	t.Errorf("processes left: %v", pipetest.ProcessesWith(s))
 }
