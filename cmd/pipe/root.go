@@ -42,7 +42,7 @@ func newRootCmd(o *output) *cobra.Command {
 		newImageCmd(o), newCacheCmd(o),
 		newValidateCmd(o), newGraphCmd(o), newLogsCmd(o),
 		newDebugCmd(o), newConvertCmd(o),
-		newGitlabCmd(o),
+		newGitlabCmd(o), newGHAHookCmd(o),
 	)
 	return root
 }
