@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -27,6 +28,7 @@ type blobFile struct {
 	diffID v1.Hash // of the uncompressed tar
 	size   int64
 	wrap   func(io.ReadCloser) io.ReadCloser // the idle watchdog of the push, if any
+	sent   *atomic.Int64                     // if set, counts the bytes uploaded
 }
 
 var _ v1.Layer = (*blobFile)(nil)
@@ -46,10 +48,29 @@ func (b *blobFile) MediaType() (types.MediaType, error) { return types.OCILayerZ
 // Compressed opens the blob.
 func (b *blobFile) Compressed() (io.ReadCloser, error) {
 	f, err := os.Open(b.path)
-	if err != nil || b.wrap == nil {
-		return f, err
+	if err != nil {
+		return nil, err
 	}
-	return b.wrap(f), nil
+	var rc io.ReadCloser = f
+	if b.sent != nil {
+		rc = &countReader{rc, b.sent}
+	}
+	if b.wrap != nil {
+		rc = b.wrap(rc)
+	}
+	return rc, nil
+}
+
+// countReader counts the bytes read through it.
+type countReader struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // Uncompressed opens the blob and decompresses it.
@@ -76,6 +97,12 @@ func (z zstdReadCloser) Close() error { z.Decoder.Close(); return z.f.Close() }
 // compressTar writes the tar stream r as a zstd blob into dir/name, hashing
 // the tar and the blob on the way.
 func compressTar(r io.Reader, dir, name string) (*blobFile, error) {
+	return compressTarJobs(r, dir, name, 2)
+}
+
+// compressTarJobs is compressTar with jobs encoder goroutines; 1 makes the
+// blob reproducible across machines (volume buckets rely on it).
+func compressTarJobs(r io.Reader, dir, name string, jobs int) (*blobFile, error) {
 	p := filepath.Join(dir, name)
 	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -83,7 +110,7 @@ func compressTar(r io.Reader, dir, name string) (*blobFile, error) {
 	}
 	defer f.Close()
 	zh := &hashWriter{w: f, h: sha256.New()}
-	zw, err := zstd.NewWriter(zh, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(2))
+	zw, err := zstd.NewWriter(zh, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(jobs))
 	if err != nil {
 		return nil, err
 	}

@@ -196,7 +196,7 @@ func (r *Remote) lookupResult(ctx context.Context, key string) (*resultHit, erro
 	if err := checkName("result key", key); err != nil {
 		return nil, err
 	}
-	m, raw, err := r.lookup(ctx, resultTag(key), ResultArtifactType)
+	m, raw, _, err := r.lookup(ctx, resultTag(key), ResultArtifactType)
 	if err != nil {
 		return nil, err
 	}
@@ -228,33 +228,35 @@ func (s *Store) fetchHit(ctx context.Context, hit *resultHit) (*Result, error) {
 
 // lookup GETs the manifest tagged tag (one request on a warm Remote) and
 // returns it with its inlined config, checked against its digest. A missing
-// tag, or one that is not an artifact of artifactType, is ErrNotFound.
-func (r *Remote) lookup(ctx context.Context, tag, artifactType string) (*v1.Manifest, []byte, error) {
+// tag, or one that is not an artifact of artifactType, is ErrNotFound. The
+// hash is the manifest's digest.
+func (r *Remote) lookup(ctx context.Context, tag, artifactType string) (*v1.Manifest, []byte, v1.Hash, error) {
+	var zero v1.Hash
 	puller, _, err := r.clients()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, zero, err
 	}
 	lctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	desc, err := puller.Get(lctx, r.repo.Tag(tag))
 	if isNotFound(err) {
-		return nil, nil, fmt.Errorf("tag %s: %w", tag, ErrNotFound)
+		return nil, nil, zero, fmt.Errorf("tag %s: %w", tag, ErrNotFound)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, zero, err
 	}
 	m, err := v1.ParseManifest(bytes.NewReader(desc.Manifest))
 	if err != nil || m.ArtifactType != artifactType {
-		return nil, nil, fmt.Errorf("tag %s is not a %s artifact: %w", tag, artifactType, ErrNotFound)
+		return nil, nil, zero, fmt.Errorf("tag %s is not a %s artifact: %w", tag, artifactType, ErrNotFound)
 	}
 	cfg := m.Config.Data
 	if len(cfg) == 0 || len(cfg) > maxInlineConfig || int64(len(cfg)) != m.Config.Size {
-		return nil, nil, fmt.Errorf("tag %s: config not inlined: %w", tag, ErrNotFound)
+		return nil, nil, zero, fmt.Errorf("tag %s: config not inlined: %w", tag, ErrNotFound)
 	}
 	if got := sha256Hash(cfg); got != m.Config.Digest {
-		return nil, nil, &DigestError{What: "config", Want: m.Config.Digest, Got: got}
+		return nil, nil, zero, &DigestError{What: "config", Want: m.Config.Digest, Got: got}
 	}
-	return m, cfg, nil
+	return m, cfg, desc.Digest, nil
 }
 
 // fetchLayerInto streams a layer blob from rem through its digest checks
@@ -300,10 +302,13 @@ func (g *digestGuard) Read(p []byte) (int, error) {
 	n, err := g.rc.Read(p)
 	g.h.Write(p[:n])
 	if err != nil && err != io.EOF && strings.Contains(err.Error(), "error verifying") {
-		got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(g.h.Sum(nil))}
-		return n, &DigestError{What: "layer", Want: g.want, Got: got}
+		return n, &DigestError{What: "layer", Want: g.want, Got: g.sum()}
 	}
 	return n, err
 }
 
 func (g *digestGuard) Close() error { return g.rc.Close() }
+
+func (g *digestGuard) sum() v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(g.h.Sum(nil))}
+}
