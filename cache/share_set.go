@@ -18,6 +18,9 @@ type Shared struct {
 	Store *Store
 	From  []*Remote // read, in order
 	To    *Remote   // written; nil: read only
+	// VolumeMax caps the bytes of a pushed cache volume (the oldest files
+	// stay local); 0 is DefaultVolumeMax, < 0 no cap.
+	VolumeMax int64
 }
 
 // FetchResult looks key up in every read repository at once (one request
@@ -80,4 +83,42 @@ func (sh *Shared) Writes() string {
 		return ""
 	}
 	return sh.To.String()
+}
+
+// RestoreVolume brings the named volume up to date from the write
+// repository, or from the first read repository when the write repository
+// does not hold it (or there is none). See Store.RestoreVolume. A nil report
+// and error: no repository to restore from.
+func (sh *Shared) RestoreVolume(ctx context.Context, name string) (*VolumeReport, error) {
+	var repos []*Remote
+	if sh.To != nil {
+		repos = append(repos, sh.To)
+	}
+	if len(sh.From) > 0 && (sh.To == nil || sh.From[0].String() != sh.To.String()) {
+		repos = append(repos, sh.From[0])
+	}
+	var rep *VolumeReport
+	for _, rem := range repos {
+		var err error
+		if rep, err = sh.Store.RestoreVolume(ctx, rem, name, sh.volumeMax()); err != nil || !rep.Missing {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// PushVolume pushes the named volume to the write repository when it
+// changed (see Store.PushVolume); with no write repository it does nothing.
+func (sh *Shared) PushVolume(ctx context.Context, name, runID string) (*VolumeReport, error) {
+	if sh.To == nil {
+		return nil, nil
+	}
+	return sh.Store.PushVolume(ctx, sh.To, name, VolumeOptions{Max: sh.volumeMax(), RunID: runID})
+}
+
+func (sh *Shared) volumeMax() int64 {
+	if sh.VolumeMax == 0 {
+		return DefaultVolumeMax
+	}
+	return sh.VolumeMax
 }

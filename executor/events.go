@@ -68,7 +68,8 @@ const (
 //	cache_hit         bool    step_finished: true on a hit
 //	cached_from       string  step_finished: the run that produced the cached result
 //	remote            string  remote: the registry repository; step_finished: the one a cached result came from
-//	remote_op         string  remote: hit, miss, push, dropped or error
+//	remote_op         string  remote: hit, miss, push, dropped, error, volume_restore or volume_push
+//	volume            string  remote: the cache volume restored, pushed or dropped
 //	key               string  step_started, step_finished: the step key (hex sha256)
 //	impure            bool    step_finished: the step cannot be cached (network, impure: true)
 //	peak_memory_bytes int     step_finished: peak memory of the step's container
@@ -96,7 +97,8 @@ type Event struct {
 	CacheHit   bool
 	CachedFrom string
 	Remote     string // remote, step_finished: the registry repository
-	RemoteOp   string // remote: RemoteHit, RemoteMiss, RemotePush, RemoteDropped or RemoteError
+	RemoteOp   string // remote: RemoteHit, RemoteMiss, RemotePush, RemoteDropped, RemoteError, RemoteVolumeRestore or RemoteVolumePush
+	Volume     string // remote: the cache volume
 	Key        string
 	Impure     bool
 	PeakMemory int64
@@ -132,6 +134,7 @@ type eventJSON struct {
 	CachedFrom string         `json:"cached_from,omitempty"`
 	Remote     string         `json:"remote,omitempty"`
 	RemoteOp   string         `json:"remote_op,omitempty"`
+	Volume     string         `json:"volume,omitempty"`
 	Key        string         `json:"key,omitempty"`
 	Impure     bool           `json:"impure,omitempty"`
 	PeakMemory int64          `json:"peak_memory_bytes,omitempty"`
@@ -146,7 +149,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	j := eventJSON{
 		Type: e.Type, Time: e.Time, RunID: e.RunID, Pipeline: e.Pipeline, Step: e.Step,
 		Stream: e.Stream, Status: e.Status, Attempt: e.Attempt,
-		CacheHit: e.CacheHit, CachedFrom: e.CachedFrom, Remote: e.Remote, RemoteOp: e.RemoteOp, Key: e.Key, Impure: e.Impure,
+		CacheHit: e.CacheHit, CachedFrom: e.CachedFrom, Remote: e.Remote, RemoteOp: e.RemoteOp, Volume: e.Volume, Key: e.Key, Impure: e.Impure,
 		PeakMemory: e.PeakMemory, Error: e.Error, Reason: e.Reason, Counts: e.Counts,
 	}
 	switch e.Type {
@@ -174,7 +177,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	*e = Event{
 		Type: j.Type, Time: j.Time, RunID: j.RunID, Pipeline: j.Pipeline, Step: j.Step,
 		Stream: j.Stream, Status: j.Status, Attempt: j.Attempt,
-		CacheHit: j.CacheHit, CachedFrom: j.CachedFrom, Remote: j.Remote, RemoteOp: j.RemoteOp, Key: j.Key, Impure: j.Impure,
+		CacheHit: j.CacheHit, CachedFrom: j.CachedFrom, Remote: j.Remote, RemoteOp: j.RemoteOp, Volume: j.Volume, Key: j.Key, Impure: j.Impure,
 		PeakMemory: j.PeakMemory, Error: j.Error, Reason: j.Reason, Counts: j.Counts,
 	}
 	if j.Line != nil {

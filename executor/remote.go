@@ -58,7 +58,9 @@ type remoteState struct {
 	warned  map[string]bool   // repositories warned about
 	pending map[string]string // step -> key of pushes not finished
 	pushed  int
-	dropped []string // steps whose push failed
+	dropped []string                 // steps (and "volume X") whose push failed
+	volumes map[string]*sharedVolume // cache volumes the run used
+	kept    []string                 // volumes not pushed: steps given secrets mounted them
 }
 
 // startRemote prepares the run's pushes; ctx is the run's.
@@ -158,6 +160,7 @@ func (r *run) flushRemote() {
 	if deadline <= 0 {
 		deadline = DefaultRemoteDeadline
 	}
+	r.pushVolumes()
 	done := make(chan struct{})
 	go func() { rs.wg.Wait(); close(done) }()
 	timer := time.NewTimer(deadline)
@@ -190,12 +193,17 @@ func (r *run) pushSummary(late bool, deadline time.Duration) []string {
 		if late {
 			why = fmt.Sprintf("not done within %s", deadline)
 		}
-		note := fmt.Sprintf("remote cache %s: dropped the push of %d step result(s) (%s): %s; the next run pushes them again",
+		note := fmt.Sprintf("remote cache %s: dropped %d push(es) (%s): %s; the next run pushes them again",
 			repo, len(rs.dropped), why, strings.Join(rs.dropped, ", "))
 		if !rs.warned[repo] {
 			note = "warning: " + note // else the registry's failure was the warning
 		}
 		notes = append(notes, note)
+	}
+	if len(rs.kept) > 0 {
+		sort.Strings(rs.kept)
+		notes = append(notes, fmt.Sprintf("remote cache %s: cache volume(s) %s not pushed: steps given secrets mounted them (--cache-push-secrets pushes them)",
+			repo, strings.Join(rs.kept, ", ")))
 	}
 	return notes
 }

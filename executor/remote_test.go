@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -213,7 +214,7 @@ func TestRunGoesOnWhenTheRegistryIsDead(t *testing.T) {
 			if len(warnings) != 1 || !strings.Contains(warnings[0], repo) {
 				t.Errorf("warnings %q, want one about %s", warnings, repo)
 			}
-			if !strings.Contains(log.text(), "dropped the push of 2 step result(s)") {
+			if !strings.Contains(log.text(), "dropped 2 push(es)") {
 				t.Errorf("the run did not say what it dropped:\n%s", log.text())
 			}
 			if took > 30*time.Second { // generous: the remote's timeout is 1 s
@@ -221,4 +222,46 @@ func TestRunGoesOnWhenTheRegistryIsDead(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRunSharesCacheVolumesThroughARegistry(t *testing.T) {
+	forEachRuntime(t, func(t *testing.T, a *testEnv) {
+		repo := newTestRegistry(t) + "/team/cache"
+		vol := "deps-" + a.nonce
+		yml := fmt.Sprintf(`
+caches: {%[1]s: /deps}
+secrets: [TOKEN]
+steps:
+  fill:
+    caches: [%[1]s]
+    cache: false
+    run: [mkdir -p /deps/pkg/a, "test -e /deps/pkg/a/lib && cat /deps/pkg/a/lib || echo none", "echo lib-$PIPE_TEST_NONCE > /deps/pkg/a/lib"]
+`, vol)
+		_, logA := a.mustRun(yml, func(o *Options) { o.Remote = shared(t, a.store, []string{repo}, repo) })
+		if got := strings.Join(logA.lines("fill"), "|"); !strings.Contains(got, "none") {
+			t.Fatalf("store A saw a volume before anything was pushed: %s", got)
+		}
+		if !hasOp(remoteOps(logA), "volume_push ") {
+			t.Fatalf("store A did not push the volume: %v\n%s", remoteOps(logA), logA.text())
+		}
+		b := a.freshEnv(t)
+		_, logB := b.mustRun(yml, func(o *Options) { o.Remote = shared(t, b.store, []string{repo}, "") })
+		if got := strings.Join(logB.lines("fill"), "|"); !strings.Contains(got, "lib-"+a.nonce) || !strings.Contains(got, "restored") {
+			t.Errorf("store B did not see A's volume: %s", got)
+		}
+		if hasOp(remoteOps(logB), "volume_push ") {
+			t.Errorf("a read-only run pushed: %v", remoteOps(logB))
+		}
+
+		// A step given secrets mounts the volume: it stays local.
+		secretYml := strings.Replace(yml, "    cache: false\n", "    cache: false\n    secrets: [TOKEN]\n", 1)
+		secretYml = strings.Replace(secretYml, "lib-$PIPE_TEST_NONCE", "secret-$PIPE_TEST_NONCE", 1)
+		_, logC := a.mustRun(secretYml, func(o *Options) {
+			o.Secrets = map[string]string{"TOKEN": "a-long-secret-value"}
+			o.Remote = shared(t, a.store, []string{repo}, repo)
+		})
+		if hasOp(remoteOps(logC), "volume_push ") || !strings.Contains(logC.text(), "not pushed: steps given secrets") {
+			t.Errorf("a volume mounted by a step given secrets was pushed: %v", remoteOps(logC))
+		}
+	})
 }

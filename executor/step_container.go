@@ -20,6 +20,7 @@ func (r *run) runContainer(ctx context.Context, st *stepState, log *StepLog) (ou
 	s := st.step
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
+	r.restoreVolumes(ctx, s, log)
 	mounts, release, err := r.acquireVolumes(ctx, s.Caches, log)
 	if err != nil {
 		return r.infraFailure(ctx, st, err)

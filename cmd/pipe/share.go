@@ -9,6 +9,7 @@ import (
 
 	"github.com/pipe-run/pipe/cache"
 	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/pipeline"
 )
 
 // shareFlags are pipe run's flags for the step cache shared through
@@ -18,6 +19,7 @@ type shareFlags struct {
 	to          string
 	pushSecrets bool
 	deadline    time.Duration
+	volumeMax   string
 }
 
 func addShareFlags(cmd *cobra.Command, f *shareFlags) {
@@ -25,6 +27,7 @@ func addShareFlags(cmd *cobra.Command, f *shareFlags) {
 	fl.StringArrayVar(&f.from, "cache-from", nil, "registry repository to read step results and cache volumes from (repeatable, in order: the first hit wins; default $PIPE_CACHE_FROM, comma-separated)")
 	fl.StringVar(&f.to, "cache-to", "", "registry repository to push step results and cache volumes to (default $PIPE_CACHE_TO)")
 	fl.BoolVar(&f.pushSecrets, "cache-push-secrets", false, "also push the results of steps given secrets (their outputs may hold them)")
+	fl.StringVar(&f.volumeMax, "cache-volume-max", "2GiB", "size cap of a pushed cache volume (e.g. 500MiB, 4GiB; 0: none): the oldest files beyond it stay local")
 	fl.DurationVar(&f.deadline, "cache-push-timeout", executor.DefaultRemoteDeadline, "how long the end of the run waits for pushes before dropping them")
 }
 
@@ -41,7 +44,14 @@ func (f *shareFlags) open(store *cache.Store, noCache bool) (executor.RemoteCach
 	if noCache || (len(from) == 0 && to == "") {
 		return nil, nil
 	}
-	sh := &cache.Shared{Store: store}
+	max, err := pipeline.ParseSize(f.volumeMax)
+	if err != nil {
+		return nil, usageError("--cache-volume-max: %v", err)
+	}
+	if max == 0 {
+		max = -1 // no cap
+	}
+	sh := &cache.Shared{Store: store, VolumeMax: max}
 	for _, repo := range from {
 		rem, err := cache.OpenRemote(repo, cache.RemoteOptions{})
 		if err != nil {
