@@ -82,6 +82,9 @@ func New(opts Options) (*Runtime, error) {
 		}
 	}
 	if opts.UserNS != nil {
+		if err := checkRootlessKernel(kernelRelease()); err != nil {
+			return nil, fmt.Errorf("isolation: %w", err)
+		}
 		if err := checkOwnDir(opts.StateDir); err != nil {
 			return nil, fmt.Errorf("isolation: %w", err)
 		}

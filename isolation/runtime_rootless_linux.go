@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // LimitsError is a container refused under Options.StrictLimits because
@@ -112,3 +114,26 @@ func (r *Runtime) checkLimits(s *Spec) error {
 // root in a single-id user namespace.
 var errSingleUser = errors.New("rootless single-uid mode maps no uid but root: a step cannot run as another user; " +
 	"give your user subordinate ids (as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER)")
+
+// checkRootlessKernel refuses kernels whose overlayfs cannot be mounted in
+// a user namespace (FS_USERNS_MOUNT and userxattr came in Linux 5.11), with
+// release the running kernel's (uname -r).
+func checkRootlessKernel(release string) error {
+	var major, minor int
+	if _, err := fmt.Sscanf(release, "%d.%d", &major, &minor); err != nil {
+		return nil // unknown form: let the mount say
+	}
+	if major < 5 || major == 5 && minor < 11 {
+		return fmt.Errorf("rootless containers need overlayfs in a user namespace, with its userxattr option: Linux 5.11 or later, and this kernel is %s; run pipe as root here, or upgrade the kernel", release)
+	}
+	return nil
+}
+
+// kernelRelease is uname -r.
+func kernelRelease() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
