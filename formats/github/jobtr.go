@@ -18,6 +18,9 @@ func (t *translator) translateJob(j *job) {
 			return
 		}
 	}
+	if t.translateMatrix(j) {
+		return
+	}
 	kept := 0
 	for i, c := range j.combos {
 		if t.translateCombo(j, c, j.names[i]) {

@@ -54,6 +54,7 @@ type pipeStep struct {
 	allow    bool
 	outputs  []string
 	run      []string
+	axes     []matrixAxis // a pipe matrix: the job's matrix, with placeholders in the fields
 	// fields maps a key of the step to where it came from in the workflow.
 	fields map[string]pipeline.Pos
 }

@@ -82,6 +82,9 @@ func (d *svcDecl) node() *yaml.Node {
 
 func (s *pipeStep) node() *yaml.Node {
 	m := mapNode()
+	if len(s.axes) > 0 {
+		add(m, "matrix", matrixNode(s.axes))
+	}
 	add(m, "image", str(interpEscape(s.image)))
 	if len(s.needs) > 0 {
 		needs := make([]string, len(s.needs))
@@ -125,6 +128,9 @@ func (s *pipeStep) node() *yaml.Node {
 		run.Content = append(run.Content, str(c))
 	}
 	add(m, "run", run)
+	if len(s.axes) > 0 {
+		putAxes(m, s.axes)
+	}
 	return m
 }
 
