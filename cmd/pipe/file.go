@@ -6,6 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/pipe-run/pipe/executor/report"
 
 	"github.com/pipe-run/pipe/pipeline"
 	"github.com/spf13/cobra"
@@ -19,6 +22,18 @@ const defaultFile = ".pipe.yml"
 type source struct {
 	file      string
 	platforms []string // LABEL=IMAGE
+}
+
+// args are the flags that name this source again, for the pipe debug hint.
+func (s source) args() string {
+	var parts []string
+	if s.file != "" {
+		parts = append(parts, "-f", report.ShellQuote(s.file))
+	}
+	for _, p := range s.platforms {
+		parts = append(parts, "--platform", report.ShellQuote(p))
+	}
+	return strings.Join(parts, " ")
 }
 
 // addFileFlag adds -f/--file and --platform to a command that reads the pipeline.

@@ -152,3 +152,55 @@ func importHTTPImage(t *testing.T, e *runEnv) {
 		t.Fatalf("import: %s", out)
 	}
 }
+
+// statusWorkflow has jobs whose if: runs them after a failure of a job
+// they need (failure(), always()), and one that the failure skips.
+const statusWorkflow = `on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo building; exit 2
+  report:
+    needs: build
+    if: failure()
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "report after failure"
+  cleanup:
+    needs: [build]
+    if: always()
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "cleanup always"
+  deploy:
+    needs: build
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "deploy never"
+`
+
+func TestRunGitHubJobStatus(t *testing.T) {
+	needsRoot(t)
+	e := newRunEnv(t, "steps:\n  unused: {run: 'true'}\n")
+	wf := filepath.Join(e.repo, ".github", "workflows")
+	if err := os.MkdirAll(wf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(wf, "status.yml"), []byte(statusWorkflow), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := e.pipe(t, "run", "-f", ".github/workflows/status.yml", "--platform", "ubuntu-latest="+runTestImage)
+	if code != ExitStepFailed {
+		t.Fatalf("exit %d, want %d\n%s", code, ExitStepFailed, out)
+	}
+	for _, want := range []string{"report after failure", "cleanup always",
+		"reproduce with: pipe debug -f .github/workflows/status.yml --platform ubuntu-latest=" + runTestImage + " build"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in the output:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "deploy never") {
+		t.Errorf("deploy ran after build failed:\n%s", out)
+	}
+}

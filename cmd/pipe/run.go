@@ -221,7 +221,7 @@ func runSinks(o *output, f runFlags) (executor.Sink, func() error, error) {
 	}
 	ci := report.DetectCI(os.Getenv)
 	sinks := []executor.Sink{report.NewTerminalSink(human, report.TerminalOptions{
-		Color: o.color, Live: isTerminal(human) && ci == "", CI: ci})}
+		Color: o.color, Live: isTerminal(human) && ci == "", CI: ci, DebugArgs: f.src.args()})}
 	if f.json {
 		sinks = append(sinks, executor.NewJSONSink(o.stdout))
 	}

@@ -67,7 +67,11 @@ func (t *terminalSink) failure(s *termStep) {
 	}
 	t.printLines(lines)
 	if !t.o.NoDebugHint {
-		fmt.Fprintf(t.w, "    reproduce with: pipe debug %s\n", s.name)
+		args := ShellQuote(s.name)
+		if t.o.DebugArgs != "" {
+			args = t.o.DebugArgs + " " + args
+		}
+		fmt.Fprintf(t.w, "    reproduce with: pipe debug %s\n", args)
 	}
 }
 
@@ -102,4 +106,13 @@ func formatBytes(n int64) string {
 		return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
 	}
 	return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+}
+
+// ShellQuote quotes s for a POSIX shell when it holds more than letters,
+// digits and _ . / - = + : @ , (a matrix step's [ ] would glob).
+func ShellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-=+:@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -30,6 +30,10 @@ type TerminalOptions struct {
 	// NoDebugHint leaves out the "reproduce with: pipe debug <step>" line
 	// after a failed step's last lines (set by pipe debug itself).
 	NoDebugHint bool
+	// DebugArgs are the flags the hint repeats before the step name, shell
+	// quoted: "-f .github/workflows/ci.yml" when the pipeline is not the
+	// default .pipe.yml.
+	DebugArgs string
 
 	stopToken string // GitHub stop-commands token; tests set it, else random
 }

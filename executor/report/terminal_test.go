@@ -138,3 +138,18 @@ func TestDebugTerminalSinkNoHint(t *testing.T) {
 		}
 	}
 }
+
+// The hint names the file and quotes a matrix step's name for the shell.
+func TestDebugHintFileAndQuoting(t *testing.T) {
+	var b strings.Builder
+	s := NewTerminalSink(&b, TerminalOptions{DebugArgs: "-f .github/workflows/ci.yml"})
+	s.Emit(executor.Event{Type: executor.EventStepStarted, Step: "test[n=2]"})
+	s.Emit(executor.Event{Type: executor.EventStepFinished, Step: "test[n=2]", Status: executor.StatusFailed, ExitCode: 2})
+	s.Emit(executor.Event{Type: executor.EventPipelineFinished, Status: executor.StatusFailed})
+	if want := "reproduce with: pipe debug -f .github/workflows/ci.yml 'test[n=2]'\n"; !strings.Contains(b.String(), want) {
+		t.Errorf("no %q in:\n%s", want, b.String())
+	}
+	if got := ShellQuote("it's"); got != `'it'\''s'` {
+		t.Errorf("ShellQuote(it's) = %s", got)
+	}
+}

@@ -126,6 +126,9 @@ func (t *translator) jobIf(sc *jobScope, f entry) ([]string, bool) {
 	case okT && failT:
 		sc.ps.status = "always"
 		sc.ps.fields["when"] = t.d.pos(f.v)
+	case failT && len(sc.j.needs) == 0:
+		t.d.warnf(f.v, "", "job %s is left out: its if: runs it only after a failure of a job it needs, and it needs none", sc.j.id)
+		return nil, false
 	case failT:
 		sc.ps.status = "failure"
 		sc.ps.fields["when"] = t.d.pos(f.v)
