@@ -102,7 +102,7 @@ func TestRunGitHubWorkflow(t *testing.T) {
 		"n=1 ver=1.2 art=built",
 		"n=2 ver=1.2 art=built",
 		"root:x:0:0:root:/root:/bin/sh",
-		"cleanup n=2", "always n=1", "always n=2", "skipped n=1",
+		"cleanup n=2", "always n=1", "always n=2", "skipped n=1", "pipe: skipped: an earlier step failed",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in the output", want)
@@ -202,5 +202,80 @@ func TestRunGitHubJobStatus(t *testing.T) {
 	}
 	if strings.Contains(out, "deploy never") {
 		t.Errorf("deploy ran after build failed:\n%s", out)
+	}
+}
+
+// cacheWorkflow uses actions/cache and a local composite action.
+const cacheWorkflow = `on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - id: cache
+        uses: actions/cache@v4
+        with:
+          path: ~/.thing
+          key: thing-${{ hashFiles('lock.txt') }}
+          restore-keys: thing-
+      - run: echo "hit=${{ steps.cache.outputs.cache-hit }} have=$(cat ~/.thing/v 2>/dev/null)"
+      - run: mkdir -p ~/.thing && echo cached-value > ~/.thing/v
+      - id: greet
+        uses: ./.github/actions/greet
+        with:
+          who: pipe
+      - run: echo "said=${{ steps.greet.outputs.greeting }}"
+`
+
+const greetAction = `name: greet
+inputs:
+  who: {default: world}
+  loud: {default: "no"}
+outputs:
+  greeting:
+    value: ${{ steps.say.outputs.text }}
+runs:
+  using: composite
+  steps:
+    - id: say
+      shell: sh
+      run: echo "text=hello ${{ inputs.who }}" >> "$GITHUB_OUTPUT"
+    - if: inputs.loud == 'yes'
+      shell: sh
+      run: echo LOUD
+`
+
+// actions/cache restores what a job that succeeded saved under its key; a
+// local composite action runs with its inputs and gives its outputs.
+func TestRunGitHubCacheAndComposite(t *testing.T) {
+	needsRoot(t)
+	e := newRunEnv(t, "steps:\n  unused: {run: 'true'}\n")
+	for name, body := range map[string]string{
+		".github/workflows/cache.yml":      cacheWorkflow,
+		".github/actions/greet/action.yml": greetAction,
+		"lock.txt":                         "v1\n",
+	} {
+		p := filepath.Join(e.repo, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"run", "--no-cache", "-f", ".github/workflows/cache.yml", "--platform", "ubuntu-latest=" + runTestImage}
+	out, code := e.pipe(t, args...)
+	if code != 0 || !strings.Contains(out, "hit=false have=\n") || !strings.Contains(out, "pipe: actions/cache: saved thing-") ||
+		!strings.Contains(out, "said=hello pipe") || strings.Contains(out, "| LOUD") || !strings.Contains(out, "pipe: skipped: its if: is false") {
+		t.Fatalf("first run: exit %d\n%s", code, out)
+	}
+	out, code = e.pipe(t, args...)
+	if code != 0 || !strings.Contains(out, "hit=true have=cached-value") || strings.Contains(out, "actions/cache: saved") {
+		t.Fatalf("second run: exit %d\n%s", code, out)
+	}
+	// another key restores the newest entry of a restore-keys prefix
+	os.WriteFile(filepath.Join(e.repo, "lock.txt"), []byte("v2\n"), 0o644)
+	out, code = e.pipe(t, args...)
+	if code != 0 || !strings.Contains(out, "hit=false have=cached-value") || !strings.Contains(out, "actions/cache: saved") {
+		t.Fatalf("third run: exit %d\n%s", code, out)
 	}
 }

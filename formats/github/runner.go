@@ -90,7 +90,10 @@ __gh_end() {
   if [ "$__gh_rc" = 0 ]; then __gh_rc=$2; fi
   if [ "$5" = 0 ]; then exit "$2"; fi
 }
-__gh_skip() { __gh_outcome "$1" skipped skipped; }
+__gh_skip() {
+  __gh_outcome "$1" skipped skipped
+  if __gh_ok; then echo "pipe: skipped: its if: is false"; else echo "pipe: skipped: an earlier step failed"; fi
+}
 __gh_timeout() {
   if command -v timeout >/dev/null 2>&1; then __gh_to="timeout -s TERM $1"; else echo "pipe: no timeout command in this image: timeout-minutes is not applied"; __gh_to=; fi
 }
