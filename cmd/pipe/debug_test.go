@@ -43,7 +43,13 @@ type ptySession struct {
 // startPTY starts pipe args on a new pty, in the repo.
 func (e *runEnv) startPTY(t *testing.T, args ...string) *ptySession {
 	t.Helper()
-	s := &ptySession{t: t, cmd: e.command(args...)}
+	return startPTYCmd(t, e.command(args...))
+}
+
+// startPTYCmd starts cmd on a new pty.
+func startPTYCmd(t *testing.T, cmd *exec.Cmd) *ptySession {
+	t.Helper()
+	s := &ptySession{t: t, cmd: cmd}
 	tty, err := pty.StartWithSize(s.cmd, &pty.Winsize{Rows: 40, Cols: 200})
 	if err != nil {
 		t.Fatalf("start pipe on a pty: %v", err)

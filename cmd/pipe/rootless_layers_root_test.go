@@ -171,3 +171,30 @@ func checkLayerOnDisk(t *testing.T, u *testuser.User, store string) {
 		t.Errorf("srv/owned (uid 1000 in the image) is owned by host uid %d: want a subordinate id", s.Uid)
 	}
 }
+
+// pipe debug as an ordinary user: the shell opens in the failed step's
+// state, on the user's terminal, as root of the step.
+func TestRootlessDebug(t *testing.T) {
+	needsRoot(t)
+	u := testuser.New(t, true)
+	bin := u.CopyExecutable(t, "pipe")
+	oci := rootlessImage(t, u.Dir)
+	repo := filepath.Join(u.Home, "repo")
+	os.Mkdir(repo, 0o755)
+	os.WriteFile(filepath.Join(repo, ".pipe.yml"), []byte("version: 1\nimage: pipe.test/busybox:rootless\nsteps:\n  build:\n    run:\n      - echo written >out.txt\n      - exit 3\n"), 0o644)
+	u.Chown(t, repo)
+	imp := u.Command(false, nil, bin, "image", "import", oci, "pipe.test/busybox:rootless")
+	if out, err := imp.CombinedOutput(); err != nil {
+		t.Fatalf("import: %v\n%s", err, out)
+	}
+	cmd := u.Command(false, []string{"NO_COLOR=1", "TERM=xterm"}, bin, "debug", "build")
+	cmd.Dir = repo
+	s := startPTYCmd(t, cmd)
+	s.expect("exited 3] /workspace #")
+	s.send(`echo "out=$(cat out.txt) uid=$(id -u) tty=$(tty)"`)
+	s.expect("out=written uid=0 tty=/dev/pts/")
+	s.send("exit 0")
+	if code := s.wait(); code != 3 {
+		t.Errorf("exit %d, want the step's 3\n%s", code, s.out.String())
+	}
+}
