@@ -81,7 +81,13 @@ func serveJob(dir string, ready *os.File) error {
 	}
 	reportReady(ready, nil)
 	k.serve(ln)
-	return k.teardown()
+	err = k.teardown()
+	if errors.Is(k.ctx.Err(), context.DeadlineExceeded) {
+		// Its runner never destroyed it: nothing of it may stay.
+		fmt.Fprintf(os.Stderr, "pipe job keeper: job %s outlived its %s: destroyed\n", k.job.Spec.Name, k.job.Spec.MaxLife)
+		err = errors.Join(err, os.RemoveAll(dir))
+	}
+	return err
 }
 
 // reportReady writes the keeper's start result for the creating process.

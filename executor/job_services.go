@@ -14,8 +14,8 @@ import (
 // A job's services run as a step's do (services.go), for the job's whole
 // life: each in a container of its own on the job's network, its aliases
 // resolving to 127.0.0.1 in every container of the job, its output in
-// svc-<name>.log in the state dir. On the host's network the keeper waits
-// (up to serviceWait) for the TCP ports the service's image exposes, as
+// svc-<name>.log in the state dir. The keeper waits (up to serviceWait)
+// for the TCP ports the service's image exposes, on the job's network, as
 // GitLab's Docker executor does, so that a job's first command finds its
 // database up.
 
@@ -73,16 +73,13 @@ func jobServiceArgs(s *resolvedService) []string {
 	return append(append([]string(nil), ep...), cmd...)
 }
 
-// waitServices waits for the exposed TCP ports of the services (host
-// network only: a private namespace is not the keeper's).
+// waitServices waits for the exposed TCP ports of the services, on the
+// job's network.
 func (k *keeper) waitServices() error {
-	if k.net.Mode != isolation.NetworkHost {
-		return nil
-	}
 	deadline := time.Now().Add(serviceWait)
 	for _, s := range k.job.Services {
 		for _, port := range exposedTCP(s) {
-			if !waitPort(port, deadline) {
+			if !k.waitPort(port, deadline) {
 				fmt.Fprintf(os.Stderr, "pipe job keeper: service %s: port %s not open after %s; going on\n", s.Name, port, serviceWait)
 			}
 		}
@@ -105,11 +102,19 @@ func exposedTCP(s resolvedService) []string {
 	return out
 }
 
-func waitPort(port string, deadline time.Time) bool {
+func (k *keeper) waitPort(port string, deadline time.Time) bool {
+	addr := net.JoinHostPort("127.0.0.1", port)
 	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", port), time.Second)
+		var err error
+		if k.net.Mode == isolation.NetworkJoin {
+			err = dialIn(k.net.Path, addr, time.Second)
+		} else {
+			var c net.Conn
+			if c, err = net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+			}
+		}
 		if err == nil {
-			c.Close()
 			return true
 		}
 		time.Sleep(200 * time.Millisecond)
