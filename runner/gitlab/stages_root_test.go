@@ -377,3 +377,44 @@ func waitNoProcess(t *testing.T, s string) {
 	}
 	t.Errorf("processes left: %v", pipetest.ProcessesWith(s))
 }
+
+func TestPrivateNetworkKeepsServicesAndLeavesTheHostOut(t *testing.T) {
+	e := needRoot(t)
+	host, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	go func() {
+		for {
+			c, err := host.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("HTTP/1.0 200 OK\r\nContent-Length: 9\r\n\r\nthe host\n"))
+			c.Close()
+		}
+	}()
+	hostURL := "http://" + host.Addr().String() + "/"
+	vars := jobVars("1008")
+	vars["PIPE_NETWORK"] = "private"
+	vars["CI_JOB_SERVICES"] = `[{"name":"` + httpdImage + `","alias":"web","entrypoint":null,"command":null}]`
+	r := newRunnerSim(t, e.pipe, e.home, vars, map[string]any{"id": 1008})
+	t.Cleanup(func() { r.call("gitlab", "cleanup") })
+	if code, out := r.call("gitlab", "prepare"); code != 0 {
+		t.Fatalf("prepare exited %d: %s", code, out)
+	}
+	got := r.stage("build_script", "wget -qO- http://web:"+fmt.Sprint(e.httpPort)+"/\nwget -qO- -T 2 "+hostURL+" || echo the host is out of reach\n")
+	if got.Kind != "ok" || !strings.Contains(got.Output, "pong from the service") || !strings.Contains(got.Output, "the host is out of reach") {
+		t.Errorf("build_script on a private network: %s: %s", got.Kind, got.Output)
+	}
+	_, port, _ := net.SplitHostPort(host.Addr().String())
+	tcp := "exec 3<>/dev/tcp/127.0.0.1/" + port + "\ncat <&3\n" // the host's server answers at once
+	if got := r.stage("get_sources", tcp); got.Kind != "ok" || !strings.Contains(got.Output, "the host") {
+		t.Errorf("the helper keeps the host's network: %s: %s", got.Kind, got.Output)
+	}
+	if code, out := r.call("gitlab", "cleanup"); code != 0 {
+		t.Fatalf("cleanup exited %d: %s", code, out)
+	}
+	assertNothingLeft(t, e.home, "gitlab-77-1008", "")
+}
