@@ -65,6 +65,9 @@ func findPipeline(file string) (string, error) {
 			return "", fmt.Errorf("find %s: %w", defaultFile, err)
 		}
 		if filepath.Dir(dir) == dir {
+			if other := otherPipelines(wd); len(other) > 0 {
+				return "", usageError("no %s in %s or any parent directory (name the CI file to run with -f: pipe run -f %s)", defaultFile, wd, strings.Join(other, ", or -f "))
+			}
 			return "", usageError("no %s in %s or any parent directory (create one, or name a file with -f FILE)", defaultFile, wd)
 		}
 	}

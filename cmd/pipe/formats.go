@@ -254,3 +254,32 @@ func (r repoFiles) glob(pattern string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// otherPipelines lists the CI files pipe can translate in the nearest
+// directory from wd up that has some (.gitlab-ci.yml, .github/workflows/),
+// relative to wd, at most 3: what to suggest when there is no .pipe.yml.
+func otherPipelines(wd string) []string {
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		var found []string
+		if fi, err := os.Stat(filepath.Join(dir, ".gitlab-ci.yml")); err == nil && !fi.IsDir() {
+			found = append(found, filepath.Join(dir, ".gitlab-ci.yml"))
+		}
+		for _, ext := range []string{"*.yml", "*.yaml"} {
+			m, _ := filepath.Glob(filepath.Join(dir, ".github", "workflows", ext))
+			found = append(found, m...)
+		}
+		if len(found) > 0 {
+			out := make([]string, 0, 3)
+			for _, f := range found[:min(len(found), 3)] {
+				if rel, err := filepath.Rel(wd, f); err == nil {
+					f = rel
+				}
+				out = append(out, f)
+			}
+			return out
+		}
+		if filepath.Dir(dir) == dir {
+			return nil
+		}
+	}
+}
