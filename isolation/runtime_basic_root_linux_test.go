@@ -167,7 +167,7 @@ func TestCancel(t *testing.T) {
 // daemonised child does not survive a step that exits by itself either.
 func TestTimeoutKillsEverything(t *testing.T) {
 	r := newTestRuntime(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond+startSlack(t, r))
 	defer cancel()
 	res, err := r.Run(ctx, busybox(t, "/bin/sh", "-c", "setsid sleep 1234 & sleep 1235"))
 	if err != nil {

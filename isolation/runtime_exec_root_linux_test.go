@@ -34,7 +34,7 @@ func TestExecKeepAlive(t *testing.T) {
 	if res, err = c.Exec(context.Background(), Process{Args: []string{"/bin/sh", "-c", "exit 5"}}); err != nil || res.ExitCode != 5 {
 		t.Errorf("exec exit 5: %+v, %v", res, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond+startSlack(t, r))
 	defer cancel()
 	res, err = c.Exec(ctx, Process{Args: []string{"/bin/sh", "-c", "sleep 100 & sleep 101"}})
 	if err != nil || !res.TimedOut || res.ExitCode != 137 {

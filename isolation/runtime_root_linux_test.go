@@ -162,3 +162,18 @@ func TestSmoke(t *testing.T) {
 	out := sh(t, r, "echo hello; id; hostname; cat /proc/self/status | grep -E 'Cap|NoNew'; ls -la /dev /proc/self/fd; cat /proc/self/mountinfo")
 	t.Log(out)
 }
+
+// startSlack is how long a deadline must leave for a container to start
+// on this machine: a generous multiple of one measured start and exit of
+// /bin/true, so that tests that time out a container's process stay right
+// under qemu's TCG (ten times slower) and on loaded machines.
+func startSlack(t testing.TB, r *Runtime) time.Duration {
+	t.Helper()
+	s := busybox(t, "/bin/true")
+	s.ID += "-slack" // the test's own container may be running
+	start := time.Now()
+	if res, _ := run(t, r, s); res.ExitCode != 0 {
+		t.Fatalf("/bin/true: %+v", res)
+	}
+	return 4 * time.Since(start)
+}
