@@ -58,10 +58,8 @@ func Available() error {
 			errs = append(errs, fmt.Errorf("the kernel has no %s namespaces: %w", ns, err))
 		}
 	}
-	if fd, err := unix.Fsopen("tmpfs", unix.FSOPEN_CLOEXEC); err != nil {
-		errs = append(errs, fmt.Errorf("the kernel lacks the new mount API (fsopen, Linux 5.2+): %w", err))
-	} else {
-		unix.Close(fd)
+	if err := checkKernel(kernelFeatures[:]); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := newCgroupManager(""); err != nil {
 		errs = append(errs, fmt.Errorf("no usable cgroups: %w", err))
@@ -76,6 +74,9 @@ func Available() error {
 // and the scratch tmpfs, and removes what dead pipe processes left behind.
 func New(opts Options) (*Runtime, error) {
 	opts = opts.withDefaults()
+	if err := checkKernel(kernelFeatures[:]); err != nil {
+		return nil, fmt.Errorf("isolation: %w", err)
+	}
 	for _, d := range []string{opts.StateDir, containersDir(opts), netnsDir(opts), opts.ScratchDir} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("isolation: state dir: %w", err)
