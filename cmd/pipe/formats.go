@@ -16,6 +16,7 @@ import (
 	"github.com/pipe-run/pipe/executor"
 	"github.com/pipe-run/pipe/formats"
 	"github.com/pipe-run/pipe/formats/github"
+	"github.com/pipe-run/pipe/formats/gitlab"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -53,7 +54,11 @@ func translateFile(path string, src source, targets []string) (*formats.Translat
 		}
 		return github.Translate(path, data, ctx)
 	case formatGitLab:
-		return nil, usageError("%s is a GitLab CI file: this pipe does not translate GitLab CI files yet", path)
+		ctx, err := formatsContext(path, src, targets)
+		if err != nil {
+			return nil, err
+		}
+		return gitlab.Translate(path, data, ctx)
 	}
 	p, err := pipeline.Parse(path, data)
 	if err != nil {
