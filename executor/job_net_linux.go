@@ -11,20 +11,31 @@ import (
 )
 
 // dialIn connects to addr from inside the network namespace pinned at ns
-// (a private job's): on an OS thread of its own that enters the namespace
-// and is never used for anything else (it ends with the goroutine, since
-// the goroutine never unlocks it).
+// (a private job's), on a locked OS thread that enters the namespace and
+// then returns to its own. The thread must not end: a thread that ends
+// sends Pdeathsig to every container init it ever forked (see
+// isolation's netnsMaker). If it cannot return (rootless), it stays
+// locked and parked for the keeper's life instead.
 func dialIn(ns, addr string, timeout time.Duration) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		f, err := os.Open(ns)
+		self, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- err
 			return
 		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+		defer self.Close()
+		target, err := os.Open(ns)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- &os.PathError{Op: "setns", Path: ns, Err: err}
 			return
 		}
@@ -32,6 +43,11 @@ func dialIn(ns, addr string, timeout time.Duration) error {
 		if err == nil {
 			c.Close()
 		}
+		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) != nil {
+			errc <- err
+			select {} // parked on its thread: see above
+		}
+		runtime.UnlockOSThread()
 		errc <- err
 	}()
 	if err := <-errc; err != nil {
