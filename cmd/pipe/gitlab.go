@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pipe-run/pipe/cache"
 	"github.com/pipe-run/pipe/runner/gitlab"
 )
 
@@ -16,6 +17,7 @@ type gitlabFlags struct {
 	keepFailed   bool
 	defaultImage string
 	network      string
+	pull         string
 }
 
 func newGitlabCmd(o *output) *cobra.Command {
@@ -29,6 +31,7 @@ func newGitlabCmd(o *output) *cobra.Command {
 	}
 	cmd.PersistentFlags().BoolVar(&f.keepFailed, "keep-failed", false, "keep a job whose script failed for `pipe debug --last` (also: variable PIPE_KEEP_FAILED=1)")
 	cmd.PersistentFlags().StringVar(&f.defaultImage, "default-image", "", "image of jobs that name none (also: PIPE_DEFAULT_IMAGE)")
+	cmd.PersistentFlags().StringVar(&f.pull, "pull", "", "pull policy of jobs whose image names none: always, missing (GitLab's if-not-present, the default) or never")
 	cmd.PersistentFlags().StringVar(&f.network, "network", "", "host (default) or private: a loopback-only network of the job's own (also: PIPE_NETWORK)")
 	stage := func(use, short string, args cobra.PositionalArgs, do func(context.Context, *gitlab.Driver, []string) error) *cobra.Command {
 		return &cobra.Command{Use: use, Short: short, Args: args, RunE: func(c *cobra.Command, a []string) error {
@@ -55,11 +58,15 @@ func newGitlabCmd(o *output) *cobra.Command {
 }
 
 func newGitlabDriver(o *output, f gitlabFlags) (*gitlab.Driver, error) {
+	pull, err := cache.ParsePullPolicy(f.pull)
+	if err != nil {
+		return nil, usageError("--pull: %v", err)
+	}
 	store, err := openStore()
 	if err != nil {
 		return nil, err
 	}
-	return &gitlab.Driver{Store: store, Runtime: runtimeOptions(o, false), Env: gitlab.OSEnv(), Stdout: os.Stdout, Stderr: os.Stderr, Version: version,
+	return &gitlab.Driver{Pull: pull, Store: store, Runtime: runtimeOptions(o, false), Env: gitlab.OSEnv(), Stdout: os.Stdout, Stderr: os.Stderr, Version: version,
 		KeepFailed: f.keepFailed, DefaultImage: f.defaultImage, Network: f.network}, nil
 }
 

@@ -42,6 +42,11 @@ type Driver struct {
 	KeepFailed bool
 	// DefaultImage is the image of a job with none.
 	DefaultImage string
+	// Pull is the pull policy of jobs whose image names none (pull_policy:
+	// always, if-not-present or never); "" is if-not-present (the job token
+	// is then not asked for an image already in the store: use always on a
+	// runner shared by projects that must not see each other's images).
+	Pull cache.PullPolicy
 	// Network is "host" or "private" ("" is host; the job or runner variable
 	// PIPE_NETWORK sets it too).
 	Network string
@@ -140,7 +145,11 @@ func (d *Driver) Prepare(ctx context.Context) error {
 	for _, s := range spec.Services {
 		fmt.Fprintf(d.Stdout, "pipe: job %s: service %s as %v\n", name, s.Image, s.Aliases)
 	}
-	o := executor.JobOptions{Store: d.Store, Runtime: d.Runtime, Keychain: newKeychain(resp, d.Env)}
+	pull, err := d.pullPolicy(resp)
+	if err != nil {
+		return &SystemError{err}
+	}
+	o := executor.JobOptions{Store: d.Store, Runtime: d.Runtime, Keychain: newKeychain(resp, d.Env), Pull: pull}
 	if _, err := executor.CreateJob(ctx, spec, o); err != nil {
 		return &SystemError{err}
 	}
@@ -182,6 +191,23 @@ func (d *Driver) jobSpec(name string, resp *Response) (*executor.JobSpec, error)
 		Containers: []executor.JobContainer{{Name: "build", Image: image, Mounts: mounts, KeepRoot: true}, helper},
 		Services:   jobServices(list)}
 	return spec, nil
+}
+
+// pullPolicy is the image's pull_policy, else the runner's.
+func (d *Driver) pullPolicy(resp *Response) (cache.PullPolicy, error) {
+	if len(resp.Image.PullPolicy) == 0 {
+		return d.Pull, nil
+	}
+	switch p := resp.Image.PullPolicy[0]; p {
+	case "always":
+		return cache.PullAlways, nil
+	case "if-not-present":
+		return cache.PullMissing, nil
+	case "never":
+		return cache.PullNever, nil
+	default:
+		return "", fmt.Errorf("image pull_policy %q: want always, if-not-present or never", p)
+	}
 }
 
 // runnerBinary is the host's gitlab-runner, or "".

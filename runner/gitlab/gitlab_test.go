@@ -148,3 +148,19 @@ func TestKeychainUsesTheJobsCredentials(t *testing.T) {
 		}
 	}
 }
+
+func TestPullPolicyOfTheJobsImage(t *testing.T) {
+	d := &Driver{Pull: "never"}
+	for in, want := range map[string]string{"always": "always", "if-not-present": "missing", "never": "never", "": "never"} {
+		r := &Response{}
+		if in != "" {
+			r.Image.PullPolicy = []string{in}
+		}
+		if got, err := d.pullPolicy(r); err != nil || string(got) != want {
+			t.Errorf("pull_policy %q: %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := d.pullPolicy(&Response{Image: ImageSpec{PullPolicy: []string{"sometimes"}}}); err == nil {
+		t.Error("pull_policy sometimes: no error")
+	}
+}

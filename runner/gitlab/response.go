@@ -16,10 +16,11 @@ type Response struct {
 	Variables   []Variable   `json:"variables"`
 }
 
-// ImageSpec is the job's image: (the entrypoint is not used: see README).
+// ImageSpec is the job's image (the entrypoint is not used: see README).
 type ImageSpec struct {
 	Name       string   `json:"name"`
 	Entrypoint []string `json:"entrypoint"`
+	PullPolicy []string `json:"pull_policy"` // always, if-not-present, never: the first is used
 }
 
 // Credential is one of the job's credentials; type "registry" logs in to
