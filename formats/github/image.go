@@ -244,7 +244,7 @@ func (t *translator) service(sc *jobScope, svc *svcDecl, e entry, ev *evaluator)
 				t.serviceOptions(svc, f.v, s)
 			}
 		case "ports":
-			t.d.warnf(f.k, "a job reaches its services on their own ports at the service's key as host name", "%s are not published", field)
+			t.servicePorts(svc, f.v, ev, field)
 		case "volumes", "credentials":
 			t.d.warnf(f.k, "", "%s is not applied", field)
 		default:
@@ -256,6 +256,26 @@ func (t *translator) service(sc *jobScope, svc *svcDecl, e entry, ev *evaluator)
 		return false
 	}
 	return ok
+}
+
+// servicePorts checks a service's ports. A job and its services share one
+// loopback, so a service is reachable at localhost and at its key on its
+// own (container) port; a mapping to another host port cannot be kept.
+func (t *translator) servicePorts(svc *svcDecl, n *yaml.Node, ev *evaluator, field string) {
+	list, nodes := t.d.strs(n, field)
+	for i := range list {
+		p, ok := t.evalStatic(t.d, nodes[i], ev, field)
+		if !ok {
+			continue
+		}
+		p, _, _ = strings.Cut(p, "/") // 5432/tcp
+		parts := strings.Split(p, ":")
+		cport := parts[len(parts)-1]
+		if len(parts) >= 2 && parts[len(parts)-2] != cport {
+			t.d.warnf(nodes[i], "connect to localhost:"+cport+" or "+svc.name+":"+cport,
+				"services.%s.ports %s: pipe maps no ports: the service listens on %s, not %s", svc.name, list[i], cport, parts[len(parts)-2])
+		}
+	}
 }
 
 // serviceOptions maps docker's --health-* options to a readiness check;
