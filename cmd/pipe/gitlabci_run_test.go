@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pipe-run/pipe/executor"
+)
+
+// gitlabRun runs pipe run -f .gitlab-ci.yml --json in e's repo and returns
+// the events and the exit code.
+func glPipeline(t *testing.T, e *runEnv, ci string, args ...string) ([]executor.Event, int, string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(e.repo, ".gitlab-ci.yml"), []byte(ci), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := e.command(append([]string{"run", "-f", ".gitlab-ci.yml", "--json"}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Run()
+	var events []executor.Event
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		var ev executor.Event
+		if json.Unmarshal([]byte(line), &ev) == nil {
+			events = append(events, ev)
+		}
+	}
+	return events, cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+// glLog is what the events say of each step: status, lines, order.
+type glLog struct {
+	status  map[string]executor.Status
+	lines   map[string][]string
+	started map[string]int // index of step_started
+	ended   map[string]int // index of step_finished
+}
+
+func readGLLog(events []executor.Event) glLog {
+	l := glLog{status: map[string]executor.Status{}, lines: map[string][]string{}, started: map[string]int{}, ended: map[string]int{}}
+	for i, ev := range events {
+		switch ev.Type {
+		case executor.EventStepStarted:
+			l.started[ev.Step] = i
+		case executor.EventStepFinished:
+			l.status[ev.Step], l.ended[ev.Step] = ev.Status, i
+		case executor.EventStepLog:
+			l.lines[ev.Step] = append(l.lines[ev.Step], ev.Line)
+		}
+	}
+	return l
+}
+
+func (l glLog) has(step, line string) bool {
+	for _, s := range l.lines[step] {
+		if s == line {
+			return true
+		}
+	}
+	return false
+}
+
+// A GitLab pipeline in real containers: stages in order, artifacts passed
+// along (and nothing else), a parallel matrix, a service reached by its
+// alias and by the name GitLab derives from its image, after_script after a
+// failure with CI_JOB_STATUS, rules, an exit code allowed to fail, and a
+// when: on_failure job that runs only after a failure.
+func TestRunGitLabPipeline(t *testing.T) {
+	needsRoot(t)
+	e := newRunEnv(t, "steps:\n  unused: {run: \"true\"}\n")
+	ci := `
+image: ` + runTestImage + `
+stages: [build, test, report]
+variables:
+  GREETING: hello
+compile:
+  stage: build
+  script:
+    - mkdir -p out && echo "$GREETING from $CI_JOB_NAME on $CI_COMMIT_REF_NAME" > out/msg.txt
+    - echo scratch > not-an-artifact.txt
+  artifacts:
+    paths: [out/]
+test:
+  stage: test
+  script:
+    - cat out/msg.txt
+    - test ! -e not-an-artifact.txt
+    - echo "matrix V=$V of $CI_NODE_TOTAL"
+  parallel:
+    matrix:
+      - V: [a, b]
+with-service:
+  stage: test
+  services:
+    - name: ` + runTestImage + `
+      alias: db
+      command: [sh, -c, "echo served > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"]
+  script:
+    - for i in $(seq 100); do wget -q -O /dev/null http://db:8080/ && break; sleep 0.1; done
+    - echo "by alias $(wget -q -O - http://db:8080/)"
+    - echo "by derived name $(wget -q -O - http://pipe.test-busybox:8080/)"
+flaky:
+  stage: test
+  script:
+    - exit 3
+  after_script:
+    - echo "after_script status=$CI_JOB_STATUS"
+  allow_failure:
+    exit_codes: [3]
+release-only:
+  stage: test
+  script: [echo release]
+  rules:
+    - if: $CI_COMMIT_BRANCH =~ /^release/
+notify:
+  stage: report
+  script: [echo notify]
+  when: on_failure
+`
+	events, code, stderr := glPipeline(t, e, ci)
+	l := readGLLog(events)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%v", code, stderr, l.lines)
+	}
+	want := map[string]executor.Status{"compile": executor.StatusOK, "test[V=a]": executor.StatusOK, "test[V=b]": executor.StatusOK,
+		"with-service": executor.StatusOK, "flaky": executor.StatusFailed, "notify": executor.StatusSkipped}
+	for step, st := range want {
+		if l.status[step] != st {
+			t.Errorf("%s: status %q, want %q (lines %q)", step, l.status[step], st, l.lines[step])
+		}
+	}
+	if _, ok := l.status["release-only"]; ok {
+		t.Errorf("release-only is in the pipeline: its rule does not match")
+	}
+	for _, s := range []string{"test[V=a]", "test[V=b]", "with-service", "flaky"} {
+		if l.started[s] < l.ended["compile"] {
+			t.Errorf("%s started before the build stage ended", s)
+		}
+	}
+	for step, line := range map[string]string{
+		"test[V=a]":    "matrix V=a of 2",
+		"test[V=b]":    "matrix V=b of 2",
+		"with-service": "by derived name served",
+		"flaky":        "after_script status=failed",
+	} {
+		if !l.has(step, line) {
+			t.Errorf("%s: no line %q in %q", step, line, l.lines[step])
+		}
+	}
+	if !l.has("test[V=a]", "hello from compile on "+currentBranch(t, e)) {
+		t.Errorf("test: the build's artifact is not there: %q", l.lines["test[V=a]"])
+	}
+	if !l.has("with-service", "by alias served") {
+		t.Errorf("with-service: %q", l.lines["with-service"])
+	}
+}
+
+// A failure that is not allowed: after_script still runs, the next stage
+// does not, the when: on_failure and when: always jobs do, pipe exits 1.
+func TestRunGitLabFailure(t *testing.T) {
+	needsRoot(t)
+	e := newRunEnv(t, "steps:\n  unused: {run: \"true\"}\n")
+	ci := `
+image: ` + runTestImage + `
+test:
+  script:
+    - echo testing
+    - exit 5
+  after_script:
+    - echo "cleanup after $CI_JOB_STATUS"
+deploy:
+  stage: deploy
+  script: [echo deploying]
+notify:
+  stage: .post
+  script: [echo "the pipeline failed"]
+  when: on_failure
+cleanup:
+  stage: .post
+  script: [echo cleanup ran]
+  when: always
+`
+	events, code, stderr := glPipeline(t, e, ci)
+	l := readGLLog(events)
+	if code != ExitStepFailed {
+		t.Fatalf("exit %d, want %d\n%s", code, ExitStepFailed, stderr)
+	}
+	want := map[string]executor.Status{"test": executor.StatusFailed, "deploy": executor.StatusSkipped,
+		"notify": executor.StatusOK, "cleanup": executor.StatusOK}
+	for step, st := range want {
+		if l.status[step] != st {
+			t.Errorf("%s: status %q, want %q", step, l.status[step], st)
+		}
+	}
+	if !l.has("test", "cleanup after failed") || !l.has("notify", "the pipeline failed") {
+		t.Errorf("lines: %q", l.lines)
+	}
+	for _, ev := range events {
+		if ev.Type == executor.EventStepFinished && ev.Step == "test" && ev.ExitCode != 5 {
+			t.Errorf("test exit code %d, want the script's 5", ev.ExitCode)
+		}
+	}
+}
+
+func currentBranch(t *testing.T, e *runEnv) string {
+	t.Helper()
+	return gitLine(t.Context(), e.repo, "rev-parse", "--abbrev-ref", "HEAD")
+}
