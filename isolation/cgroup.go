@@ -120,6 +120,7 @@ type cgroupConfig struct {
 	parent     string // default "pipe"
 	mountinfo  string // default /proc/self/mountinfo
 	selfCgroup string // default /proc/self/cgroup
+	movePids   []int  // rootless: who moves into the supervisor leaf (tests); default pipe and its parent
 }
 
 func (c cgroupConfig) withDefaults() cgroupConfig {

@@ -32,8 +32,10 @@ func noCgroups(parent string) *cgroupManager {
 
 // rootlessCgroups returns the manager of a rootless pipe, and when it is
 // noCgroups, why, as a sentence for the user.
-func rootlessCgroups(parent string) (*cgroupManager, string) {
-	m, err := newCgroupManager(parent)
+func rootlessCgroups(cfg cgroupConfig) (*cgroupManager, string) {
+	cfg = cfg.withDefaults()
+	parent := cfg.parent
+	m, err := newCgroupManagerWith(cfg)
 	if err != nil {
 		return noCgroups(parent), "no usable cgroup hierarchy (" + err.Error() + ")"
 	}
@@ -49,7 +51,7 @@ func rootlessCgroups(parent string) (*cgroupManager, string) {
 	if why := checkDelegated(dir, own); why != "" {
 		return noCgroups(parent), why
 	}
-	if err := enterSupervisor(dir); err != nil {
+	if err := enterSupervisor(dir, cfg.movePids); err != nil {
 		return noCgroups(parent), fmt.Sprintf("pipe cannot move itself into %s/%s (%v)", own, supervisorCgroup, err)
 	}
 	if pids, _ := readPids(filepath.Join(dir, "cgroup.procs")); len(pids) > 0 {
@@ -83,14 +85,18 @@ func checkDelegated(dir, own string) string {
 	return ""
 }
 
-// enterSupervisor moves this process and its parent (the outside process
-// of EnterUserNS, which is in the same cgroup) into dir's supervisor leaf.
-func enterSupervisor(dir string) error {
+// enterSupervisor moves pids (default: this process and its parent, the
+// outside process of EnterUserNS, which is in the same cgroup) into dir's
+// supervisor leaf.
+func enterSupervisor(dir string, pids []int) error {
 	leaf := filepath.Join(dir, supervisorCgroup)
 	if err := os.Mkdir(leaf, 0o755); err != nil && !os.IsExist(err) {
 		return err
 	}
-	for _, pid := range []int{os.Getppid(), os.Getpid()} {
+	if pids == nil {
+		pids = []int{os.Getppid(), os.Getpid()}
+	}
+	for _, pid := range pids {
 		if err := writeCgroupFile(leaf, "cgroup.procs", strconv.Itoa(pid)); err != nil {
 			return err
 		}

@@ -32,7 +32,7 @@ func runtimeCgroups(o Options) (*cgroupManager, string, error) {
 		m, err := newCgroupManager(o.CgroupParent)
 		return m, "", err
 	}
-	m, why := rootlessCgroups(o.CgroupParent)
+	m, why := rootlessCgroups(cgroupConfig{parent: o.CgroupParent})
 	return m, why, nil
 }
 
