@@ -33,6 +33,9 @@ const (
 	DefaultVolumeMax = 2 << 30
 
 	volSyncDir = "volsync" // volsync/<name>.json: what a volume was last synced with
+
+	bucketAnnotation = "org.pipe.bucket" // a bucket layer's index
+	filesAnnotation  = "org.pipe.files"  // its number of files: an empty bucket is not fetched
 )
 
 // VolumeConfig is the config of a volume in a registry.
@@ -132,6 +135,9 @@ func (s *Store) restoreVolume(ctx context.Context, rem *Remote, name string, max
 	for i, l := range m.Layers {
 		if st.Layers[i] == l.Digest.String() && !st.Stale[i] && st.Prints[i] == now.prints[i] {
 			continue // the volume holds this bucket as it is in the registry
+		}
+		if l.Annotations[filesAnnotation] == "0" {
+			continue // nothing to add: a restore never removes files
 		}
 		if err := s.fetchBucket(ctx, rem, l, dir); err != nil {
 			return nil, fmt.Errorf("bucket %d: %w", i, err)
@@ -283,7 +289,12 @@ func (s *Store) pushVolume(ctx context.Context, rem *Remote, name string, o Volu
 	if err != nil {
 		return nil, err
 	}
-	annotate := func(i int) map[string]string { return map[string]string{"org.pipe.bucket": strconv.Itoa(i)} }
+	annotate := func(i int) map[string]string {
+		if rb, ok := layers[i].(*remoteBlob); ok {
+			return rb.d.Annotations
+		}
+		return map[string]string{bucketAnnotation: strconv.Itoa(i), filesAnnotation: strconv.Itoa(len(now.buckets[i]))}
+	}
 	if err := rem.putArtifact(ctx, pusher, volumeTag(name), VolumeArtifactType, volumeConfigType, cfg, layers, annotate); err != nil {
 		return nil, err
 	}
