@@ -133,6 +133,8 @@ func TestRunSharesResultsThroughARegistry(t *testing.T) {
 		if got := logB.finished()["build"]; got.Remote != repo || got.CachedFrom != logA.finished()["build"].RunID {
 			t.Errorf("build on store B: remote %q cached from %q", got.Remote, got.CachedFrom)
 		}
+		validateRemoteEvents(t, logA)
+		validateRemoteEvents(t, logB)
 		if n := b.starts(); n != 2 {
 			t.Errorf("store B started %d containers, want 2 (secret, online)", n)
 		}
@@ -235,7 +237,7 @@ steps:
   fill:
     caches: [%[1]s]
     cache: false
-    run: [mkdir -p /deps/pkg/a, "test -e /deps/pkg/a/lib && cat /deps/pkg/a/lib || echo none", "echo lib-$PIPE_TEST_NONCE > /deps/pkg/a/lib"]
+    run: [mkdir -p ../deps/pkg/a, "test -e ../deps/pkg/a/lib && cat ../deps/pkg/a/lib || echo none", "echo lib-$PIPE_TEST_NONCE > ../deps/pkg/a/lib"]
 `, vol)
 		_, logA := a.mustRun(yml, func(o *Options) { o.Remote = shared(t, a.store, []string{repo}, repo) })
 		if got := strings.Join(logA.lines("fill"), "|"); !strings.Contains(got, "none") {
@@ -247,8 +249,10 @@ steps:
 		b := a.freshEnv(t)
 		_, logB := b.mustRun(yml, func(o *Options) { o.Remote = shared(t, b.store, []string{repo}, "") })
 		if got := strings.Join(logB.lines("fill"), "|"); !strings.Contains(got, "lib-"+a.nonce) || !strings.Contains(got, "restored") {
-			t.Errorf("store B did not see A's volume: %s", got)
+			t.Errorf("store B did not see A's volume: %s\n%s", got, logB.text())
 		}
+		validateRemoteEvents(t, logA)
+		validateRemoteEvents(t, logB)
 		if hasOp(remoteOps(logB), "volume_push ") {
 			t.Errorf("a read-only run pushed: %v", remoteOps(logB))
 		}
@@ -264,4 +268,26 @@ steps:
 			t.Errorf("a volume mounted by a step given secrets was pushed: %v", remoteOps(logC))
 		}
 	})
+}
+
+// validateRemoteEvents checks the remote and step_finished events of a run
+// against testdata/event.schema.json.
+func validateRemoteEvents(t *testing.T, l *eventLog) {
+	t.Helper()
+	s := loadEventSchema(t)
+	n := 0
+	for _, e := range l.all() {
+		if e.Type != EventRemote && e.Type != EventStepFinished {
+			continue
+		}
+		b, err := e.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		validateEventLines(t, s, string(b))
+		n++
+	}
+	if n == 0 {
+		t.Error("no events to validate")
+	}
 }
