@@ -26,6 +26,8 @@ import (
 //	    fs/                   the step's output layer in overlay form
 //	    meta.json             ResultMeta; its mtime is the last use
 //	volumes/<name>/           a named cache volume (locked by locks/volume-<name>.lock)
+//	volsync/<name>.json       what volume <name> was last restored from or pushed to a
+//	                          registry as (share_volume.go); made on first use, only a cache
 //	runs/                     run logs, owned by the executor
 //	workspaces/<hash>.hashes  stat-based content hashes of a checkout's files, one
 //	                          file per checkout path, owned by the executor; only a

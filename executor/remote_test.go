@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/internal/testregistry"
 )
 
 // newTestRegistry is go-containerregistry's registry on loopback.
@@ -289,5 +290,28 @@ func validateRemoteEvents(t *testing.T, l *eventLog) {
 	}
 	if n == 0 {
 		t.Error("no events to validate")
+	}
+}
+
+func TestRunGoesOnWhenTheRegistryDiesMidRun(t *testing.T) {
+	reg := testregistry.Start(t, testregistry.Options{Proxy: true})
+	e := newFakeEnv(t)
+	repo := reg.Host + "/team/cache"
+	killed := false
+	sum, log := e.mustRun(sharedPipeline, func(o *Options) {
+		o.Secrets = map[string]string{"TOKEN": "a-long-secret-value"}
+		o.Remote = shared(t, e.store, []string{repo}, repo)
+		o.Sink = NewTeeSink(o.Sink, sinkFunc(func(ev Event) {
+			if ev.Type == EventStepFinished && ev.Step == "build" && !killed {
+				killed = true
+				reg.Kill() // after build's lookup, before the pushes end
+			}
+		}))
+	})
+	if sum.Status != StatusOK || !killed {
+		t.Fatalf("status %s (registry killed: %v)", sum.Status, killed)
+	}
+	if n := strings.Count(log.text(), "warning: remote cache"); n > 1 {
+		t.Errorf("%d warnings about the dead registry, want at most one:\n%s", n, log.text())
 	}
 }

@@ -80,8 +80,8 @@ func (r *run) sharedVolume(name string, secrets bool) *sharedVolume {
 // pushVolumes pushes, in the background, the volumes the run used.
 func (r *run) pushVolumes() {
 	vs, ok := r.o.Remote.(VolumeSharer)
-	if !ok || r.o.Remote.Writes() == "" {
-		return
+	if !ok || r.o.Remote.Writes() == "" || r.remote.ctx.Err() != nil {
+		return // nowhere to push, or the run was interrupted
 	}
 	rs := &r.remote
 	rs.mu.Lock()
