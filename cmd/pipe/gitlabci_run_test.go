@@ -206,6 +206,39 @@ cleanup:
 	}
 }
 
+// cache: a named volume mounted where GitLab restores the cache, inside
+// the project directory, kept from one run to the next; not an output.
+func TestRunGitLabCache(t *testing.T) {
+	needsRoot(t)
+	e := newRunEnv(t, "steps:\n  unused: {run: \"true\"}\n")
+	ci := `
+image: ` + runTestImage + `
+deps:
+  stage: build
+  cache:
+    key: deps-$CI_PROJECT_NAME
+    paths: [.deps/]
+  script:
+    - echo "run" >> .deps/runs
+    - echo "runs $(wc -l < .deps/runs)"
+    - echo "dir $CI_PROJECT_DIR $(pwd)"
+after:
+  stage: test
+  script:
+    - test ! -e .deps/runs
+`
+	for i, want := range []string{"runs 1", "runs 2"} {
+		events, code, stderr := glPipeline(t, e, ci, "--no-cache")
+		l := readGLLog(events)
+		if code != 0 {
+			t.Fatalf("run %d: exit %d\n%s\n%q", i+1, code, stderr, l.lines)
+		}
+		if !l.has("deps", want) || !l.has("deps", "dir /workspace /workspace") {
+			t.Errorf("run %d: no %q in %q", i+1, want, l.lines["deps"])
+		}
+	}
+}
+
 func currentBranch(t *testing.T, e *runEnv) string {
 	t.Helper()
 	return gitLine(t.Context(), e.repo, "rev-parse", "--abbrev-ref", "HEAD")

@@ -213,7 +213,22 @@ func (t *translator) step(d *doc, j *jobInfo, vs *vars, me mEntry) *yaml.Node {
 	t.caches(d, s, j, vs)
 	t.services(d, s, j, vs, me)
 	t.settings(d, s, j)
+	t.network(d, s, j, vs)
 	return s
+}
+
+// network gives the step the host's network when PIPE_NETWORK is host, in
+// the environment pipe runs in or as a variable of the file: GitLab jobs
+// reach the network, pipe steps only their services unless told.
+func (t *translator) network(d *doc, s *yaml.Node, j *jobInfo, vs *vars) {
+	v, ok := t.evaluator(vs).lookup("PIPE_NETWORK")
+	switch {
+	case !ok || v == "" || v == "none":
+	case v == "host":
+		d.e.add(s, "network", d.e.str("host", j.key.pos), j.key.pos)
+	default:
+		t.errorf(j.key.pos, "set PIPE_NETWORK to host (the host's network) or none (loopback and services only, the default)", "%s: PIPE_NETWORK=%q is not a network", j.name, v)
+	}
 }
 
 func needsPos(j *jobInfo) pipeline.Pos {
