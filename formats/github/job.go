@@ -54,9 +54,70 @@ func (t *translator) allJobs(n *yaml.Node) {
 	if !ok {
 		return
 	}
+	wanted := t.wantedJobs()
 	for _, id := range order {
-		t.translateJob(t.jobs[id])
+		j := t.jobs[id]
+		nErrs, nSteps := len(t.errs), len(t.out.steps)
+		t.translateJob(j)
+		if wanted != nil && !wanted[id] && len(t.errs) > nErrs {
+			t.leaveOut(j, nErrs, nSteps)
+		}
 	}
+	t.checkSomeJob(n)
+}
+
+// wantedJobs returns the jobs the steps named on the command line need
+// (themselves and what they need, transitively); nil when none is named:
+// every job is wanted.
+func (t *translator) wantedJobs() map[string]bool {
+	if len(t.ctx.Selected) == 0 {
+		return nil
+	}
+	wanted := map[string]bool{}
+	var want func(id string)
+	want = func(id string) {
+		if wanted[id] {
+			return
+		}
+		wanted[id] = true
+		for _, n := range t.jobs[id].needs {
+			want(n)
+		}
+	}
+	for _, sel := range t.ctx.Selected {
+		for _, id := range t.order {
+			if sel == id || strings.HasPrefix(sel, id+"[") || contains(t.jobs[id].names, sel) {
+				want(id)
+			}
+		}
+	}
+	return wanted
+}
+
+// leaveOut turns the problems of a job that no named step needs into
+// warnings and drops the job: pipe runs the named steps all the same.
+func (t *translator) leaveOut(j *job, nErrs, nSteps int) {
+	for _, e := range t.errs[nErrs:] {
+		e.Msg = fmt.Sprintf("job %s is left out (pipe runs only what the named steps need): %s", j.id, e.Msg)
+		t.warns = append(t.warns, e)
+	}
+	t.errs = t.errs[:nErrs]
+	t.out.steps = t.out.steps[:nSteps]
+	j.dropped = true
+}
+
+// checkSomeJob reports a workflow none of whose jobs runs here, with the
+// reasons, which are otherwise only warnings.
+func (t *translator) checkSomeJob(n *yaml.Node) {
+	if len(t.out.steps) > 0 || len(t.errs) > 0 {
+		return
+	}
+	for _, w := range t.warns {
+		if strings.Contains(w.Msg, "is left out") {
+			t.errs = append(t.errs, w)
+		}
+	}
+	t.d.errorf(n, "the other lines say why each job is left out: run on the branch or event the jobs are for (PIPE_EVENT=push), or give --platform for their runs-on", "no job of the workflow runs here")
 }
 
 func (t *translator) decodeJob(e entry) *job {
