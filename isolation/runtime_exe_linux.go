@@ -4,17 +4,116 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// sealedSelf copies pipe's own binary into a sealed memfd, once per Runtime.
-// Containers' inits are executed from it, so no container process can reach
-// (or overwrite) the pipe binary on disk through /proc/<init>/exe
-// (CVE-2019-5736). The returned file is read-only: an fd open for writing
-// would make execve fail with ETXTBSY.
-func sealedSelf() (*os.File, error) {
+// sealedSelf returns the file containers' inits are executed from, once per
+// Runtime: pipe's own binary, reached so that no process can overwrite the
+// binary on disk through it (/proc/<init>/exe, CVE-2019-5736). First
+// through a read-only overlayfs mount attached nowhere (overlaySelf: no
+// copy, runc 1.2 does the same), else as a sealed memfd copy (memfdSelf:
+// 10 MB to copy at every pipe start).
+func sealedSelf(stateDir string) (*os.File, error) {
+	if f, err := overlaySelf(stateDir); err == nil {
+		return f, nil
+	}
+	return memfdSelf()
+}
+
+// overlaySelf opens pipe's binary through a detached overlayfs mount made
+// of two lower dirs only (the binary's dir, and an empty one): such an
+// overlay has no upper dir, so every write through it fails with EROFS,
+// and as it is attached to no mount namespace no container can remount
+// it. The handle is O_PATH: it can be executed, never written. It is
+// checked to be the very file pipe runs (size, mode and times: overlayfs
+// may renumber inodes), so a binary replaced on disk since pipe started is
+// not taken for it.
+func overlaySelf(stateDir string) (*os.File, error) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil || !filepath.IsAbs(exe) || strings.HasSuffix(exe, " (deleted)") {
+		return nil, fmt.Errorf("pipe's binary has no path to overlay (%q): %v", exe, err)
+	}
+	f, err := openReadOnly(exe, filepath.Join(stateDir, "exe-lower"))
+	if err != nil {
+		return nil, err
+	}
+	if err := sameBinary(f, "/proc/self/exe"); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// openReadOnly opens file (O_PATH) through a detached read-only overlay of
+// its dir over empty, an empty dir it makes if needed.
+func openReadOnly(file, empty string) (*os.File, error) {
+	if err := os.MkdirAll(empty, 0o700); err != nil {
+		return nil, err
+	}
+	dir, name := filepath.Split(file)
+	mfd, err := readOnlyOverlay(escapeLowerDir(filepath.Clean(dir)) + ":" + escapeLowerDir(empty))
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(mfd)
+	fd, err := unix.Openat(mfd, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open through overlay", Path: file, Err: err}
+	}
+	return os.NewFile(uintptr(fd), "pipe-init"), nil
+}
+
+// readOnlyOverlay returns a detached, read-only overlay of lower dirs.
+func readOnlyOverlay(lower string) (int, error) {
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, &os.PathError{Op: "fsopen", Path: "overlay", Err: err}
+	}
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigSetString(fsfd, "lowerdir", lower); err != nil {
+		return -1, &os.PathError{Op: "fsconfig lowerdir", Path: lower, Err: err}
+	}
+	// xino is of no use here, and where the lower dirs lie on different
+	// filesystems the kernel would log about it: off, where it is known.
+	_ = unix.FsconfigSetString(fsfd, "xino", "off")
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, &os.PathError{Op: "fsconfig create", Path: "overlay", Err: err}
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return -1, &os.PathError{Op: "fsmount", Path: "overlay", Err: err}
+	}
+	return mfd, nil
+}
+
+// escapeLowerDir escapes what overlayfs's lowerdir option treats as
+// special in a dir name: the separator ':' and the escape '\'.
+func escapeLowerDir(dir string) string {
+	return strings.NewReplacer(`\`, `\\`, ":", `\:`).Replace(dir)
+}
+
+// sameBinary checks that f is the file at path by size, mode and times.
+func sameBinary(f *os.File, path string) error {
+	var a, b unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &a); err != nil {
+		return &os.PathError{Op: "fstat", Path: f.Name(), Err: err}
+	}
+	if err := unix.Stat(path, &b); err != nil {
+		return &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if a.Size != b.Size || a.Mode != b.Mode || a.Mtim != b.Mtim || a.Ctim != b.Ctim {
+		return fmt.Errorf("the binary at pipe's path is not the one running (replaced since pipe started?)")
+	}
+	return nil
+}
+
+// memfdSelf copies pipe's own binary into a sealed memfd. The returned file
+// is read-only: an fd open for writing would make execve fail with ETXTBSY.
+func memfdSelf() (*os.File, error) {
 	src, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("open pipe's own binary: %w", err)

@@ -18,7 +18,7 @@ import (
 type Runtime struct {
 	opts    Options
 	cg      *cgroupManager
-	exe     *os.File     // sealed memfd copy of pipe's own binary (CVE-2019-5736)
+	exe     *os.File     // pipe's own binary, unwritable (sealedSelf: CVE-2019-5736)
 	self    procIdentity // this pipe process, as recorded in the state dir
 	seccomp []byte       // the default seccomp profile, compiled once (encodeFilter)
 	netns   *netnsPool   // fresh network namespaces made ahead of time
@@ -107,7 +107,7 @@ func New(opts Options) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("isolation: %w", err)
 	}
-	exe, err := sealedSelf()
+	exe, err := sealedSelf(opts.StateDir)
 	if err != nil {
 		return nil, fmt.Errorf("isolation: %w", err)
 	}

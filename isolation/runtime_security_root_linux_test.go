@@ -1,11 +1,17 @@
 package isolation
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // wantCapMask is Podman's default set as a bit mask, computed from the
@@ -111,4 +117,114 @@ func execOutput(c *Container, script string) (string, error) {
 		err = fmt.Errorf("exit %d: %s", res.ExitCode, out.String())
 	}
 	return out.String(), err
+}
+
+// No process, not even root on the host, can write the binary a
+// container's init runs from (CVE-2019-5736): neither through the init's
+// /proc/<pid>/exe nor through the Runtime's own handle, and the binary on
+// disk stays as it was.
+func TestInitBinaryUnwritable(t *testing.T) {
+	r := newTestRuntime(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := busybox(t, "/bin/sleep", "1000")
+	s.KeepAlive = true
+	c, err := r.Start(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Destroy()
+	for _, p := range []string{fmt.Sprintf("/proc/%d/exe", c.cmd.Process.Pid), fmt.Sprintf("/proc/self/fd/%d", r.exe.Fd())} {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			continue // EROFS (overlay), ETXTBSY (being executed)
+		}
+		_, werr := f.WriteAt([]byte("pwned"), 0)
+		f.Close()
+		if werr == nil {
+			t.Errorf("wrote to the init's binary through %s", p)
+		}
+	}
+	after, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Fatal("the test binary on disk changed")
+	}
+}
+
+// The init binary is reached without a copy where overlayfs allows it,
+// and as a sealed memfd copy otherwise; both run containers.
+func TestSealedSelfBothWays(t *testing.T) {
+	needsRoot(t)
+	ov, err := overlaySelf(t.TempDir())
+	if err != nil {
+		t.Fatalf("overlay handle on the test binary: %v", err)
+	}
+	defer ov.Close()
+	mem, err := memfdSelf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(ov.Fd()), &st); err != nil || st.Type != unix.OVERLAYFS_SUPER_MAGIC {
+		t.Errorf("the overlay handle is not on overlayfs: %v, type %#x", err, st.Type)
+	}
+	for _, f := range []*os.File{ov, mem} {
+		if err := sameBinary(f, "/proc/self/exe"); err != nil && f == ov {
+			t.Errorf("%s: %v", f.Name(), err)
+		}
+		out, err := exec.Command(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), "-test.run=^$").CombinedOutput()
+		if err != nil {
+			t.Errorf("exec %s: %v: %s", f.Name(), err, out)
+		}
+	}
+}
+
+// The attack of CVE-2019-5736 writes the binary once nothing executes it
+// any more. A file reached through the read-only overlay cannot be
+// written then either, though the same file on disk can.
+func TestOverlayHandleUnwritable(t *testing.T) {
+	needsRoot(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin", "pipe")
+	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openReadOnly(bin, filepath.Join(dir, "empty"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	via := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	for _, flag := range []int{os.O_WRONLY, os.O_RDWR, os.O_WRONLY | os.O_TRUNC, os.O_APPEND | os.O_WRONLY} {
+		if w, err := os.OpenFile(via, flag, 0); err == nil {
+			w.Close()
+			t.Errorf("opened the overlay handle with flags %#x", flag)
+		} else if !errors.Is(err, unix.EROFS) {
+			t.Errorf("flags %#x: %v, want EROFS", flag, err)
+		}
+	}
+	if err := unix.Fchmod(int(f.Fd()), 0o777); err == nil {
+		t.Error("changed the mode through the overlay handle")
+	}
+	w, err := os.OpenFile(bin, os.O_WRONLY, 0) // the test can fail: the file itself is writable
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if b, _ := os.ReadFile(via); string(b) != "#!/bin/sh\n" {
+		t.Errorf("read through the handle: %q", b)
+	}
 }
