@@ -87,16 +87,28 @@ func (m *cgroupManager) create(id string, l Limits) (*cgroup, error) {
 	if err := c.mkdirs(); err != nil {
 		return nil, err
 	}
+	if err := m.apply(c, l); err != nil {
+		return nil, errors.Join(err, c.destroy())
+	}
+	return c, nil
+}
+
+// apply writes limits l into c, which may already hold processes (a
+// prestarted init: see init_pool_linux.go).
+func (m *cgroupManager) apply(c *cgroup, l Limits) error {
 	var err error
-	if c.version == 2 {
+	switch c.version {
+	case 0: // noCgroups
+		return nil
+	case 2:
 		err = m.applyV2(c, l)
-	} else {
+	default:
 		err = m.applyV1(c, l)
 	}
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("cgroup for container %s: %w", id, err), c.destroy())
+		return fmt.Errorf("cgroup for container %s: %w", c.id, err)
 	}
-	return c, nil
+	return nil
 }
 
 // cgroupFor describes the cgroup of container id without touching it.

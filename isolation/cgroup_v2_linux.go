@@ -141,9 +141,15 @@ func (m *cgroupManager) applyV2(c *cgroup, l Limits) error {
 	return c.openFD()
 }
 
-// openFD opens the cgroup's dir for CLONE_INTO_CGROUP. O_PATH is enough:
-// the kernel only needs the fd to name the cgroup.
+// openFD opens the cgroup's dir for CLONE_INTO_CGROUP, once. O_PATH is
+// enough: the kernel only needs the fd to name the cgroup.
 func (c *cgroup) openFD() error {
+	c.mu.Lock()
+	open := c.dirFD >= 0
+	c.mu.Unlock()
+	if open {
+		return nil
+	}
 	dir := c.dirs["memory"]
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {

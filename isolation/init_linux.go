@@ -144,6 +144,14 @@ func (in *initState) setup() error {
 		}
 		unix.Close(in.netns)
 	}
+	// A prestarted init (which holds its thread, from which every process
+	// of the container is forked) makes the network namespace it was not
+	// cloned with.
+	if in.cfg.UnshareNet {
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			return &os.PathError{Op: "unshare", Path: "network namespace", Err: err}
+		}
+	}
 	// Entered now, after the parent moved init into its cgroup: the
 	// container then sees its own cgroup as the root.
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {

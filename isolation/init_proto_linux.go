@@ -62,19 +62,20 @@ func (e *setupError) Error() string { return e.Op + ": " + e.Msg }
 
 // initConfig is what init needs to build the container.
 type initConfig struct {
-	Name      string     `json:"name"`
-	RootDir   string     `json:"root_dir"` // host path where the root is mounted (in init's mount ns)
-	Root      Overlay    `json:"root"`
-	EtcDir    string     `json:"etc_dir"` // host dir with generated hosts, hostname, resolv.conf
-	Mounts    []Mount    `json:"mounts,omitempty"`
-	Scratch   []Overlay  `json:"scratch,omitempty"` // Mounts[i] of type overlay with an empty upper: the scratch upper/work
-	Hostname  string     `json:"hostname"`
-	NewNet    bool       `json:"new_net,omitempty"`  // a fresh netns: bring lo up
-	JoinNet   bool       `json:"join_net,omitempty"` // a netns fd follows stdio
-	KeepAlive bool       `json:"keep_alive,omitempty"`
-	NoFile    uint64     `json:"nofile,omitempty"`
-	Seccomp   []byte     `json:"seccomp,omitempty"` // the compiled filter (see encodeFilter)
-	Process   procConfig `json:"process"`
+	Name       string     `json:"name"`
+	RootDir    string     `json:"root_dir"` // host path where the root is mounted (in init's mount ns)
+	Root       Overlay    `json:"root"`
+	EtcDir     string     `json:"etc_dir"` // host dir with generated hosts, hostname, resolv.conf
+	Mounts     []Mount    `json:"mounts,omitempty"`
+	Scratch    []Overlay  `json:"scratch,omitempty"` // Mounts[i] of type overlay with an empty upper: the scratch upper/work
+	Hostname   string     `json:"hostname"`
+	NewNet     bool       `json:"new_net,omitempty"`     // a fresh netns: bring lo up
+	UnshareNet bool       `json:"unshare_net,omitempty"` // with NewNet: init was cloned without one, it unshares it
+	JoinNet    bool       `json:"join_net,omitempty"`    // a netns fd follows stdio
+	KeepAlive  bool       `json:"keep_alive,omitempty"`
+	NoFile     uint64     `json:"nofile,omitempty"`
+	Seccomp    []byte     `json:"seccomp,omitempty"` // the compiled filter (see encodeFilter)
+	Process    procConfig `json:"process"`
 	// Cgroupfs shows the container its own cgroup at /sys/fs/cgroup.
 	Cgroupfs []cgroupfsMount `json:"cgroupfs,omitempty"`
 	// UserNS: pipe runs rootless, as root of a user namespace (overlays use

@@ -23,6 +23,7 @@ type Runtime struct {
 	seccomp []byte       // the default seccomp profile, compiled once (encodeFilter)
 	netns   *netnsPool   // fresh network namespaces made ahead of time
 	nsMaker *netnsMaker  // rootless: the thread that makes them (nil: inNewNetNS)
+	inits   *initPool    // container inits started ahead of time (Options.Prestart)
 
 	noCgroupWhy string    // rootless without a cgroup: why (Limits are not applied)
 	limitsWarn  sync.Once // the one warning that says so
@@ -127,6 +128,7 @@ func New(opts Options) (*Runtime, error) {
 		r.nsMaker = newRootlessNetnsMaker()
 	}
 	r.netns = newNetnsPool(netnsPoolSize, r.nsMaker)
+	r.inits = newInitPool(r, opts.Prestart)
 	return r, nil
 }
 
@@ -188,9 +190,13 @@ func (r *Runtime) Close() error {
 }
 
 func (r *Runtime) close() error {
+	ierr := r.inits.close()
 	r.netns.close()
 	r.nsMaker.close()
 	r.exe.Close()
+	if ierr != nil {
+		return fmt.Errorf("isolation: %w", ierr)
+	}
 	entries, err := os.ReadDir(containersDir(r.opts))
 	if err != nil || len(entries) > 0 || !isMountPoint(r.opts.ScratchDir) {
 		return nil
@@ -200,6 +206,12 @@ func (r *Runtime) close() error {
 	}
 	return nil
 }
+
+// Expect tells the Runtime that n more containers are about to start, the
+// next one included, so that it prestarts (Options.Prestart) no init that
+// no container will take. Without it the Runtime keeps Prestart inits
+// ready until Close.
+func (r *Runtime) Expect(n int) { r.inits.expect(n) }
 
 // Run starts the container, waits for its main process and destroys it.
 func (r *Runtime) Run(ctx context.Context, s *Spec) (Result, error) {

@@ -39,6 +39,9 @@ func (r *Runtime) Cleanup() error { return ErrUnsupported }
 // Close returns nil.
 func (r *Runtime) Close() error { return nil }
 
+// Expect does nothing: no container starts here.
+func (r *Runtime) Expect(n int) {}
+
 // NewNetNS returns ErrUnsupported.
 func (r *Runtime) NewNetNS(name string) (*NetNS, error) { return nil, ErrUnsupported }
 

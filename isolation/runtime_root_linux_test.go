@@ -70,7 +70,7 @@ func newTestRuntime(t testing.TB) *Runtime {
 	t.Helper()
 	needsRoot(t)
 	state := t.TempDir()
-	r, err := New(Options{StateDir: state, CgroupParent: testCgroupParent, UserNS: CurrentUserNS()})
+	r, err := New(Options{StateDir: state, CgroupParent: testCgroupParent, UserNS: CurrentUserNS(), Prestart: testPrestart()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,4 +176,14 @@ func startSlack(t testing.TB, r *Runtime) time.Duration {
 		t.Fatalf("/bin/true: %+v", res)
 	}
 	return 4 * time.Since(start)
+}
+
+// testPrestart is Options.Prestart for newTestRuntime: 0, unless
+// PIPE_TEST_PRESTART=1 runs every test's containers from prestarted inits
+// (init_pool_linux.go), to check that path against the whole suite.
+func testPrestart() int {
+	if os.Getenv("PIPE_TEST_PRESTART") == "1" {
+		return 1
+	}
+	return 0
 }

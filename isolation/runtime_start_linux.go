@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,17 +54,29 @@ func (r *Runtime) newContainer(s *Spec) *Container {
 }
 
 // start runs the container's setup in the order that keeps cleanup
-// possible on every path: state record, scratch, cgroup, init.
+// possible on every path: state record, scratch, cgroup, init. With a
+// prestarted init (init_pool_linux.go) the record, cgroup and init exist
+// already: the container adopts them first.
 func (c *Container) start(ctx context.Context) error {
-	if err := writeRecord(containersDir(c.r.opts), stateRecord{Name: c.name, Owner: c.r.self, Scratch: c.scratch}); err != nil {
+	var in *preparedInit
+	if usable(&c.spec) {
+		in = c.r.inits.take()
+	}
+	if in != nil {
+		if err := c.adopt(in); err != nil {
+			return err
+		}
+	} else if err := writeRecord(containersDir(c.r.opts), stateRecord{Name: c.name, Owner: c.r.self, Scratch: c.scratch}); err != nil {
 		return err
 	}
-	cfg, err := c.prepareScratch()
+	cfg, err := c.prepareScratch(in != nil)
 	if err != nil {
 		return err
 	}
-	if c.cg, err = c.r.cg.create(c.name, c.spec.Limits); err != nil {
-		return err
+	if in == nil {
+		if c.cg, err = c.r.cg.create(c.name, c.spec.Limits); err != nil {
+			return err
+		}
 	}
 	id, w := c.register() // the main process is ID 0
 	var st *streams
@@ -72,7 +85,13 @@ func (c *Container) start(ctx context.Context) error {
 			return fmt.Errorf("stdio: %w", err)
 		}
 	}
-	fds, err := c.launch(ctx, cfg, st)
+	var fds []int
+	if in == nil {
+		fds, err = c.launch(ctx, cfg, st)
+	} else {
+		c.stopCtx = context.AfterFunc(ctx, func() { c.onContextDone(ctx) })
+		fds, err = c.initFds(cfg, st)
+	}
 	if err != nil {
 		if st != nil {
 			st.abort(nil)
@@ -118,7 +137,7 @@ func (c *Container) launch(ctx context.Context, cfg *initConfig, st *streams) ([
 	}
 	child := os.NewFile(uintptr(pair[1]), "init-socket")
 	defer child.Close()
-	c.cmd = c.initCmd(child)
+	c.cmd = c.r.initCmd(child, c.cg, c.newNet, c.stderr)
 	if err := c.cmd.Start(); err != nil {
 		unix.Close(pair[0])
 		c.cmd = nil
@@ -134,6 +153,12 @@ func (c *Container) launch(ctx context.Context, cfg *initConfig, st *streams) ([
 			return nil, err
 		}
 	}
+	return c.initFds(cfg, st)
+}
+
+// initFds are the fds sent with init's config: the main process's stdio
+// and the network namespace to join.
+func (c *Container) initFds(cfg *initConfig, st *streams) ([]int, error) {
 	var fds []int
 	if st != nil {
 		fds = st.fds()
@@ -151,29 +176,33 @@ func (c *Container) launch(ctx context.Context, cfg *initConfig, st *streams) ([
 	return fds, nil
 }
 
-// initCmd is pipe re-executed from its sealed memfd copy as a container init.
-func (c *Container) initCmd(sock *os.File) *exec.Cmd {
+// initCmd is pipe re-executed from its sealed memfd copy as a container
+// init, in fresh namespaces (with newNet a network namespace too) and, on
+// cgroup v2, started inside cg.
+func (r *Runtime) initCmd(sock *os.File, cg *cgroup, newNet bool, stderr io.Writer) *exec.Cmd {
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
-	if c.newNet {
+	if newNet {
 		flags |= unix.CLONE_NEWNET
 	}
 	sys := &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL}
-	if fd, ok := c.cg.fd(); ok {
+	if fd, ok := cg.fd(); ok {
 		sys.UseCgroupFD, sys.CgroupFD = true, fd
 	}
 	return &exec.Cmd{
-		Path:        fmt.Sprintf("/proc/self/fd/%d", c.r.exe.Fd()),
+		Path:        fmt.Sprintf("/proc/self/fd/%d", r.exe.Fd()),
 		Args:        []string{InitArg0},
 		Env:         []string{"GOMAXPROCS=1"}, // init is sequential; fewer threads start faster and drop privileges faster
 		ExtraFiles:  []*os.File{sock},
-		Stderr:      c.stderr,
+		Stderr:      stderr,
 		SysProcAttr: sys,
 	}
 }
 
 // prepareScratch makes the container's scratch dir (root mount point,
-// upper/work dirs, /etc files) and returns init's config.
-func (c *Container) prepareScratch() (*initConfig, error) {
+// upper/work dirs, /etc files) and returns init's config. A prestarted
+// init was cloned without a network namespace of its own: it unshares one
+// when it needs it.
+func (c *Container) prepareScratch(prestarted bool) (*initConfig, error) {
 	s := &c.spec
 	cfg := &initConfig{
 		Name: c.name, RootDir: filepath.Join(c.scratch, "root"), Root: s.Root,
@@ -189,9 +218,12 @@ func (c *Container) prepareScratch() (*initConfig, error) {
 	}
 	if s.Network.Mode == "" || s.Network.Mode == NetworkNone {
 		// A fresh namespace made ahead of time, or else one of init's own.
-		if c.netns = c.r.netns.take(); c.netns != nil {
+		switch c.netns = c.r.netns.take(); {
+		case c.netns != nil:
 			cfg.JoinNet = true
-		} else {
+		case prestarted:
+			cfg.NewNet, cfg.UnshareNet = true, true
+		default:
 			cfg.NewNet, c.newNet = true, true
 		}
 	}
