@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pipe-run/pipe/cache"
@@ -128,6 +129,7 @@ type run struct {
 	emitMu    sync.Mutex
 	cleanupMu sync.Mutex
 	removals  sync.WaitGroup // staging dirs being removed off the steps' path (removeLater)
+	unbegun   atomic.Int64   // selected steps whose first attempt has not begun (expectContainers)
 
 	// filled by prepare
 	images  map[string]*cache.Image // by reference
@@ -161,6 +163,7 @@ func newRun(ctx context.Context, p *pipeline.Pipeline, o Options) (*run, error) 
 		r.id = newRunID(time.Now())
 	}
 	r.steps = g.Order()
+	r.unbegun.Store(int64(len(r.steps)))
 	for i, s := range r.steps {
 		r.index[s.Name] = i
 		r.states = append(r.states, &stepState{step: s})

@@ -23,6 +23,10 @@ func (r isolationRuntime) Start(ctx context.Context, s *isolation.Spec) (Contain
 	return c, nil
 }
 
+// Expect tells the runtime how many containers are still to start, so
+// that it prestarts no init in vain (isolation.Runtime.Expect).
+func (r isolationRuntime) Expect(n int) { r.rt.Expect(n) }
+
 // NewNetNS makes a pinned network namespace.
 func (r isolationRuntime) NewNetNS(name string) (NetNS, error) {
 	ns, err := r.rt.NewNetNS(name)

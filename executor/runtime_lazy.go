@@ -25,12 +25,18 @@ type LazyRuntime struct {
 	closed bool
 
 	prefetching bool // Prefetch was called
+
+	// emu guards expect and expecter apart from mu, which an open in the
+	// background holds for tens of milliseconds: Expect never waits for it.
+	emu      sync.Mutex
+	expect   int      // the last Expect, -1 if none
+	expecter expecter // the open runtime, when it is one
 }
 
 // NewLazyRuntime returns a LazyRuntime that calls open once, on the first
 // Start or NewNetNS; open returns the runtime and what closes it.
 func NewLazyRuntime(open func() (Runtime, func() error, error)) *LazyRuntime {
-	return &LazyRuntime{open: open}
+	return &LazyRuntime{open: open, expect: -1}
 }
 
 // get opens the runtime on first use.
@@ -43,8 +49,27 @@ func (l *LazyRuntime) get() (Runtime, error) {
 	if !l.done {
 		l.done = true
 		l.rt, l.close, l.err = l.open()
+		if e, ok := l.rt.(expecter); ok && l.err == nil {
+			l.emu.Lock()
+			l.expecter = e
+			if l.expect >= 0 {
+				e.Expect(l.expect)
+			}
+			l.emu.Unlock()
+		}
 	}
 	return l.rt, l.err
+}
+
+// Expect passes on how many containers are still to start (see
+// expecter); before the runtime is open it is kept for the open.
+func (l *LazyRuntime) Expect(n int) {
+	l.emu.Lock()
+	defer l.emu.Unlock()
+	l.expect = n
+	if l.expecter != nil {
+		l.expecter.Expect(n)
+	}
 }
 
 // Prefetch starts opening the runtime in the background, for a caller that
@@ -67,6 +92,11 @@ func (l *LazyRuntime) Prefetch() {
 // prefetcher is a Runtime that can start opening ahead of its first use
 // (*LazyRuntime).
 type prefetcher interface{ Prefetch() }
+
+// expecter is a Runtime that prepares containers ahead of time and is told
+// how many more the run will start, the next one included, so that it
+// prepares none that no step takes (isolation.Runtime.Expect).
+type expecter interface{ Expect(n int) }
 
 // Start opens the runtime if needed and starts a container.
 func (l *LazyRuntime) Start(ctx context.Context, s *isolation.Spec) (Container, error) {

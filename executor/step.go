@@ -45,6 +45,7 @@ func (r *run) runStep(ctx context.Context, st *stepState, attempt int) (outcome,
 	}
 	if attempt == 1 {
 		st.start = time.Now()
+		left := int(r.unbegun.Add(-1)) + 1 // this step and the ones not begun yet
 		if reason := r.skips(st.step); reason != "" {
 			st.reason = reason
 			return outcomeSkipped, errors.New(reason)
@@ -61,6 +62,7 @@ func (r *run) runStep(ctx context.Context, st *stepState, attempt int) (outcome,
 			return outcomeOK, nil
 		}
 		r.prefetchRuntime() // overlaps the snapshot of the first miss
+		r.expectContainers(left)
 	}
 	return r.attempt(ctx, st, attempt)
 }
@@ -70,6 +72,15 @@ func (r *run) runStep(ctx context.Context, st *stepState, attempt int) (outcome,
 func (r *run) prefetchRuntime() {
 	if p, ok := r.o.Runtime.(prefetcher); ok {
 		p.Prefetch()
+	}
+}
+
+// expectContainers tells a runtime that prepares containers ahead how many
+// steps may still start one, this one included: a step not begun yet may
+// still hit the cache, so it is an upper bound.
+func (r *run) expectContainers(n int) {
+	if e, ok := r.o.Runtime.(expecter); ok {
+		e.Expect(n)
 	}
 }
 

@@ -12,7 +12,9 @@ func newRuntime(o *output, strictLimits bool) (*isolation.Runtime, error) {
 	if err := isolation.Available(); err != nil {
 		return nil, fmt.Errorf("cannot run containers here: %w", err)
 	}
-	rt, err := isolation.New(runtimeOptions(o, strictLimits))
+	opts := runtimeOptions(o, strictLimits)
+	opts.Prestart = 1 // the next container's init starts while pipe does the rest
+	rt, err := isolation.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("container runtime: %w", err)
 	}
