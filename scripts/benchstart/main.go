@@ -30,7 +30,16 @@ func main() {
 	n := flag.Int("n", 200, "containers per runtime")
 	peer := flag.String("peer", "", "internal: time one peer's loop and print nanoseconds per op")
 	bundle := flag.String("bundle", "", "internal: OCI bundle for -peer")
+	out := flag.String("o", "", "also write pipe's median start, in nanoseconds, to this file")
+	writeBundle := flag.String("write-bundle", "", "only write the busybox OCI bundle (for crun and runc) into this new dir, and exit")
 	flag.Parse()
+	if *writeBundle != "" {
+		if err := newBundle(*writeBundle); err != nil {
+			fmt.Fprintln(os.Stderr, "benchstart:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *peer != "" {
 		d, err := peerLoop(*peer, *bundle, *n)
 		if err != nil {
@@ -40,7 +49,7 @@ func main() {
 		fmt.Println(d.Nanoseconds())
 		return
 	}
-	if err := run(*n); err != nil {
+	if err := run(*n, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "benchstart:", err)
 		os.Exit(1)
 	}
@@ -51,20 +60,26 @@ type row struct {
 	per  time.Duration
 }
 
-func run(n int) error {
-	dir, err := os.MkdirTemp("/var/tmp", "benchstart-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	root := filepath.Join(dir, "bundle", "rootfs")
+// newBundle writes an OCI bundle of the busybox root into dir.
+func newBundle(dir string) error {
+	root := filepath.Join(dir, "rootfs")
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return err
 	}
 	if err := testimage.WriteRootfs(root); err != nil {
 		return err
 	}
-	if err := writeBundleConfig(filepath.Join(dir, "bundle")); err != nil {
+	return writeBundleConfig(dir)
+}
+
+func run(n int, out string) error {
+	dir, err := os.MkdirTemp("/var/tmp", "benchstart-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	root := filepath.Join(dir, "bundle", "rootfs")
+	if err := newBundle(filepath.Join(dir, "bundle")); err != nil {
 		return err
 	}
 	var rows []row
@@ -79,6 +94,11 @@ func run(n int) error {
 	add("fork+exec /bin/true (host)", d, err)
 	d, err = pipeLoop(dir, root, n)
 	add("pipe (isolation.Run, fresh overlay)", d, err)
+	if err == nil && out != "" {
+		if err := os.WriteFile(out, []byte(fmt.Sprintln(d.Nanoseconds())), 0o644); err != nil {
+			return err
+		}
+	}
 	for _, p := range []string{"crun", "runc", "bwrap"} {
 		d, err = peerViaUnshare(p, filepath.Join(dir, "bundle"), n)
 		add(p, d, err)
