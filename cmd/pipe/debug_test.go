@@ -2,12 +2,14 @@ package main
 
 import (
 	"archive/tar"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -262,11 +264,39 @@ func assertStepLeftNothing(t *testing.T, home, step string) {
 	if b, err := os.ReadFile("/proc/self/mountinfo"); err == nil && strings.Contains(string(b), home) {
 		t.Errorf("mounts of %s left:\n%s", home, grepLines(string(b), home))
 	}
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/pipe/pipe-*-" + step + "-*")
-	more, _ := filepath.Glob("/sys/fs/cgroup/pipe/pipe-*-" + step + "-*")
-	if left := append(dirs, more...); len(left) > 0 {
+	if left := leftCgroups(step); len(left) > 0 {
 		t.Errorf("cgroups left: %v", left)
 	}
+}
+
+// leftCgroups lists the cgroups of step's containers, and of inits started
+// ahead of any container (pipe-<pid>-<12 hex>, named after no step), that
+// no running pipe process owns: the ones a live pipe recorded in the state
+// dir (another test's, another user's of the machine) are its own.
+func leftCgroups(step string) []string {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/pipe/pipe-*")
+	more, _ := filepath.Glob("/sys/fs/cgroup/pipe/pipe-*")
+	var left []string
+	for _, d := range append(dirs, more...) {
+		name := filepath.Base(d)
+		f := strings.Split(name, "-")
+		prestarted := len(f) == 3 && len(f[2]) == 12
+		if (prestarted || strings.Contains(name, "-"+step+"-")) && !liveOwner(name) {
+			left = append(left, d)
+		}
+	}
+	return left
+}
+
+// liveOwner says whether the state record of container name names a
+// running pipe process.
+func liveOwner(name string) bool {
+	b, err := os.ReadFile(filepath.Join("/run/pipe/containers", name+".json"))
+	var rec struct{ Owner struct{ Pid int } }
+	if err != nil || json.Unmarshal(b, &rec) != nil || rec.Owner.Pid <= 0 {
+		return false
+	}
+	return syscall.Kill(rec.Owner.Pid, 0) == nil
 }
 
 // exportedFiles lists the small files of the image in a docker-load
