@@ -53,4 +53,11 @@
 //   - named cache volumes are locked exclusively per step (volumes.go);
 //   - `when` sees the branch, the event and the changed paths of
 //     DetectTrigger; locally the event is "manual".
+//
+// Jobs (job*.go) serve CI runners that call pipe once per stage: a job's
+// containers and services outlive the process that created them, under a
+// keeper process of pipe's own, and later processes exec in them through
+// the job's state dir in the store (CreateJob, OpenJob, Job.Exec, Job.Run,
+// DestroyJob, KeepJob). The runner drivers (runner/gitlab, runner/github)
+// are thin adapters onto them.
 package executor

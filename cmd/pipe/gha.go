@@ -41,6 +41,9 @@ func newGHAHookCmd(o *output) *cobra.Command {
 
 // ghaHook runs one hook command; a step's exit code is the hook's.
 func ghaHook(c *cobra.Command, o *output) error {
+	if isTerminal(os.Stdin) {
+		return usageError("pipe gha-hook reads the runner's JSON on stdin: the GitHub Actions runner runs it through ACTIONS_RUNNER_CONTAINER_HOOKS (pipe gha-hook install DIR)")
+	}
 	in, err := github.ReadInput(os.Stdin)
 	if err != nil {
 		return withCode(ExitInvalid, err)

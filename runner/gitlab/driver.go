@@ -150,6 +150,11 @@ func (d *Driver) Prepare(ctx context.Context) error {
 		return &SystemError{err}
 	}
 	o := executor.JobOptions{Store: d.Store, Runtime: d.Runtime, Keychain: newKeychain(resp, d.Env), Pull: pull}
+	// A job of this name is what a failed earlier attempt of prepare left
+	// (the runner retries it): it goes first.
+	if err := executor.DestroyJob(ctx, d.Store, name); err != nil {
+		return &SystemError{err}
+	}
 	if _, err := executor.CreateJob(ctx, spec, o); err != nil {
 		return &SystemError{err}
 	}

@@ -1,8 +1,10 @@
 package gitlab
 
 import (
+	"archive/tar"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/pipe-run/pipe/internal/pipetest"
 	"github.com/pipe-run/pipe/internal/testimage"
@@ -331,6 +335,15 @@ func TestKeepFailedJobForDebugLast(t *testing.T) {
 	if !strings.Contains(string(dbg), "test-1005") {
 		t.Errorf("pipe debug --last does not offer the kept job:\n%s", dbg)
 	}
+	tarball := filepath.Join(t.TempDir(), "failed.tar")
+	cmd = exec.Command(e.pipe, "debug", "--last", "--export", tarball)
+	cmd.Env = append(os.Environ(), "PIPE_HOME="+e.home)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pipe debug --last --export: %v\n%s", err, out)
+	}
+	if files := imageFiles(t, tarball); files["builds/group/project/state.txt"] != "left\n" || files["root/marker"] != "root-side\n" {
+		t.Errorf("the exported job lacks its builds dir or root: state.txt %q, marker %q", files["builds/group/project/state.txt"], files["root/marker"])
+	}
 	os.RemoveAll(kept)
 }
 
@@ -352,6 +365,30 @@ func TestRunWithoutPrepareIsASystemFailure(t *testing.T) {
 		t.Errorf("prepare of a missing image exited %d (want SYSTEM_FAILURE_EXIT_CODE 2): %s", code, out)
 	}
 	assertNothingLeft(t, e.home, "gitlab-77-1007", "")
+}
+
+// imageFiles reads the regular files of an image tarball's flattened root.
+func imageFiles(t *testing.T, path string) map[string]string {
+	t.Helper()
+	img, err := tarball.ImageFromPath(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	files := map[string]string{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if h.Typeflag == tar.TypeReg {
+			b, _ := io.ReadAll(tr)
+			files[strings.TrimPrefix(h.Name, "/")] = string(b)
+		}
+	}
+	return files
 }
 
 // assertNothingLeft checks that nothing of the job is left on the host:
