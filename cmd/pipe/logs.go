@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pipe-run/pipe/cache"
 	"github.com/pipe-run/pipe/executor"
 	"github.com/spf13/cobra"
 )
@@ -25,7 +24,7 @@ func newLogsCmd(o *output) *cobra.Command {
 			"pipe keeps the logs of the last 20 runs in the store ($PIPE_HOME/runs).",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := cache.Open(cache.DefaultRoot())
+			store, err := openStore()
 			if err != nil {
 				return err
 			}

@@ -17,7 +17,7 @@ import (
 // explicitly; nothing keys on euid == 0, which holds inside the namespace.
 
 // userNSCommands are the top-level commands that run in the user namespace.
-var userNSCommands = map[string]bool{"run": true, "debug": true, "image": true, "cache": true}
+var userNSCommands = map[string]bool{"run": true, "debug": true, "image": true, "cache": true, "logs": true}
 
 // maybeEnterUserNS runs the command in a user namespace when it needs one
 // and pipe is not root: it returns the exit code and true then.

@@ -53,7 +53,7 @@ steps:
       - if touch /sys/pipe-probe 2>/dev/null; then exit 9; fi
   limited:
     resources: {memory: 64M, pids: 100}
-    run: echo limited
+    run: echo limited-says-hello
 `
 
 // As root: an ordinary user (with subordinate ids) imports an image, runs a
@@ -99,6 +99,9 @@ func TestRootlessPipeRun(t *testing.T) {
 		t.Errorf("want one warning that the limits are not applied, got %d:\n%s", n, out)
 	}
 	checkRootlessOutputs(t, u, store)
+	if out, code := pipe("logs", "limited"); code != 0 || !strings.Contains(out, "limited-says-hello") {
+		t.Errorf("pipe logs limited: exit %d\n%s", code, out)
+	}
 	if out, code := pipe("run", "--json"); code != 0 || strings.Count(out, `"status":"cached"`) != 4 {
 		t.Errorf("second run: exit %d, want 4 cached steps (hostnet has cache: false)\n%s", code, out)
 	}
