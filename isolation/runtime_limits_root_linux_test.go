@@ -106,8 +106,12 @@ func TestIOLimitsOnStoreDisk(t *testing.T) {
 	for file, want := range map[string]string{"read": fmt.Sprintf("%s %d", dev, 4<<20), "write": fmt.Sprintf("%s %d", dev, 1<<20)} {
 		var b []byte
 		if r.cg.Version() == 2 {
+			// One line per device: "MAJ:MIN rbps=N wbps=N riops=max wiops=max".
 			b, err = os.ReadFile(filepath.Join(c.cg.dirs["io"], "io.max"))
-			want = strings.Replace(want, " ", " "+map[string]string{"read": "rbps=", "write": "wbps="}[file], 1)
+			key := map[string]string{"read": "rbps=", "write": "wbps="}[file]
+			if f := strings.Fields(string(b)); len(f) > 0 && f[0] == dev {
+				b = []byte(dev + " " + strings.TrimPrefix(fieldWithPrefix(f, key), key))
+			}
 		} else {
 			b, err = os.ReadFile(filepath.Join(c.cg.dirs["blkio"], "blkio.throttle."+file+"_bps_device"))
 		}
@@ -115,4 +119,14 @@ func TestIOLimitsOnStoreDisk(t *testing.T) {
 			t.Errorf("%s limit: %q, %v; want it to contain %q", file, b, err, want)
 		}
 	}
+}
+
+// fieldWithPrefix returns the first of fields that starts with prefix.
+func fieldWithPrefix(fields []string, prefix string) string {
+	for _, f := range fields {
+		if strings.HasPrefix(f, prefix) {
+			return f
+		}
+	}
+	return ""
 }
