@@ -1,0 +1,120 @@
+# Guest-side helpers for the cells (sourced by scripts/vm/init in the VM).
+# A cell calls a cgroup setup, then any number of vm_test and vm_check.
+
+# vm_cgroup_v2 gives the machine a pure cgroup v2 hierarchy with every
+# controller pipe limits enabled for the children of the root.
+vm_cgroup_v2() {
+  mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup || vmfail "mount cgroup2"
+  echo "+cpu +memory +pids +io +cpuset" > /sys/fs/cgroup/cgroup.subtree_control || vmfail "enable v2 controllers"
+  echo "PIPE-VM-INFO cgroup v2: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+}
+
+# vm_cgroup_v1 mounts one v1 hierarchy per controller, as a systemd machine
+# booted with systemd.unified_cgroup_hierarchy=0 has (no unified mount).
+vm_cgroup_v1() {
+  mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup || vmfail "mount cgroup tmpfs"
+  for c in cpu cpuacct cpuset memory devices freezer blkio pids; do
+    mkdir -p /sys/fs/cgroup/$c
+    mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c || vmfail "mount cgroup v1 $c"
+  done
+  echo "PIPE-VM-INFO cgroup v1: $(ls /sys/fs/cgroup | tr '\n' ' ')"
+}
+
+# vm_result prints the marker the harness reads.
+vm_result() { echo "PIPE-VM-RESULT $1 $2 $3"; }
+
+# vm_test NAME PKG [ARGS...] runs the prebuilt test binary of package PKG
+# (/src/PKG/PKG.test, built by go test -c) in its package dir, as root with
+# PIPE_TEST_ROOT=1, bounded by VM_TEST_TIMEOUT (seconds, default 900).
+vm_test() {
+  name=$1 pkg=$2; shift 2
+  echo "PIPE-VM-START $name"
+  start=$(date +%s)
+  (cd "/src/$pkg" && PIPE_TEST_ROOT=1 HOME=/root TMPDIR=/tmp \
+    timeout -s KILL "${VM_TEST_TIMEOUT:-900}" "./$(basename "$pkg").test" -test.timeout="${VM_TEST_TIMEOUT:-900}s" "$@" 2>&1)
+  rc=$?
+  vm_result "$name" "$rc" "$(( $(date +%s) - start ))"
+}
+
+# vm_check NAME SCRIPT runs one shell check (scripts/vm/checks/SCRIPT in the
+# repo, /etc/vm/checks/SCRIPT here) in a fresh dir with sh -e; it passes
+# when it exits 0. Checks find pipe on PATH, the busybox image imported as
+# pipe.local/busybox:latest and PIPE_HOME on the store disk.
+vm_check() {
+  name=$1 script=$2
+  echo "PIPE-VM-START $name"
+  start=$(date +%s)
+  dir=/tmp/check-$name
+  mkdir -p "$dir"
+  (cd "$dir" && HOME=/root TMPDIR=/tmp PIPE_HOME=/disk/pipe \
+    timeout -s KILL "${VM_CHECK_TIMEOUT:-300}" sh -ec ". /etc/vm/check-lib.sh; . /etc/vm/checks/$script" 2>&1)
+  rc=$?
+  vm_result "$name" "$rc" "$(( $(date +%s) - start ))"
+}
+
+# vm_import_images imports the images the checks use into the store.
+vm_import_images() {
+  PIPE_HOME=/disk/pipe pipe image import /images/busybox pipe.local/busybox:latest >/dev/null || vmfail "pipe image import"
+}
+
+# vm_add_user NAME UID adds a user (group of the same id) with a home and
+# 65536 subordinate ids, for rootless runs.
+vm_add_user() {
+  echo "$1:x:$2:$2:$1:/home/$1:/bin/sh" >> /etc/passwd
+  echo "$1:x:$2:" >> /etc/group
+  echo "$1:100000:65536" >> /etc/subuid
+  echo "$1:100000:65536" >> /etc/subgid
+  mkdir -p "/home/$1" && chown "$2:$2" "/home/$1"
+}
+
+# vm_delegate_v2 DIR UID makes DIR a cgroup v2 subtree delegated to UID, as
+# systemd delegates user@UID.service: DIR and its delegation files are the
+# user's, its controllers enabled for its children, and the user's shells
+# (vm_as) start in the leaf DIR/session (v2 allows no process in a cgroup
+# that gives its children controllers).
+vm_delegate_v2() {
+  mkdir -p "$1/session" || vmfail "mkdir $1/session"
+  echo "+cpu +memory +pids +io" > "$1/cgroup.subtree_control" || vmfail "enable controllers in $1"
+  for d in "$1" "$1/session"; do
+    chown "$2" "$d" "$d/cgroup.procs" "$d/cgroup.subtree_control" "$d/cgroup.threads" || vmfail "delegate $d"
+  done
+  VM_DELEGATED=$1/session
+}
+
+# vm_as USER CMD... runs CMD as USER, with its shell in the delegated cgroup
+# (vm_delegate_v2) when there is one.
+vm_as() {
+  user=$1; shift
+  su -s /bin/sh "$user" -c "${VM_DELEGATED:+echo \$\$ > $VM_DELEGATED/cgroup.procs && }exec \"\$0\" \"\$@\"" "$@"
+}
+
+# vm_test_as USER NAME PKG [ARGS...] is vm_test as USER.
+vm_test_as() {
+  user=$1 name=$2 pkg=$3; shift 3
+  echo "PIPE-VM-START $name"
+  start=$(date +%s)
+  (cd "/src/$pkg" && vm_as "$user" env PIPE_TEST_ROOT=1 HOME="/home/$user" TMPDIR=/tmp \
+    timeout -s KILL "${VM_TEST_TIMEOUT:-900}" "./$(basename "$pkg").test" -test.timeout="${VM_TEST_TIMEOUT:-900}s" "$@" 2>&1)
+  vm_result "$name" "$?" "$(( $(date +%s) - start ))"
+}
+
+# vm_check_as USER NAME SCRIPT is vm_check as USER (PIPE_HOME in its home).
+vm_check_as() {
+  user=$1 name=$2 script=$3
+  echo "PIPE-VM-START $name"
+  start=$(date +%s)
+  dir=/tmp/check-$name
+  mkdir -p "$dir" && chown "$user" "$dir"
+  (cd "$dir" && vm_as "$user" env HOME="/home/$user" TMPDIR=/tmp PIPE_HOME="/home/$user/.pipe" \
+    timeout -s KILL "${VM_CHECK_TIMEOUT:-300}" sh -ec ". /etc/vm/check-lib.sh; . /etc/vm/checks/$script" 2>&1)
+  vm_result "$name" "$?" "$(( $(date +%s) - start ))"
+}
+
+# vm_checks_all runs every check as root, except the user-*.sh ones (which
+# are for vm_check_as).
+vm_checks_all() {
+  for c in $(ls /etc/vm/checks); do
+    case "$c" in user-*) continue ;; esac
+    vm_check "${c%.sh}" "$c"
+  done
+}
