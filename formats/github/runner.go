@@ -82,6 +82,7 @@ __gh_end() {
   if [ -n "$4" ]; then __gh_kv "$__gh_d/o$1" __gh_setout; fi
   if [ "$2" = 0 ]; then __gh_outcome "$4" success success; return 0; fi
   printf 'pipe: step "%s" failed with exit code %s\n' "$6" "$2"
+  case $7:$2 in 0:*) ;; *:124|*:137) echo "pipe: the step reached its timeout-minutes ($7s)" ;; esac
   if [ "$3" = 1 ]; then
     __gh_outcome "$4" failure success; echo "pipe: continue-on-error: the job goes on"; return 0
   fi
@@ -95,7 +96,9 @@ __gh_skip() {
   if __gh_ok; then echo "pipe: skipped: its if: is false"; else echo "pipe: skipped: an earlier step failed"; fi
 }
 __gh_timeout() {
-  if command -v timeout >/dev/null 2>&1; then __gh_to="timeout -s TERM $1"; else echo "pipe: no timeout command in this image: timeout-minutes is not applied"; __gh_to=; fi
+  if timeout --version >/dev/null 2>&1; then __gh_to="timeout -k 10 -s TERM $1"
+  elif command -v timeout >/dev/null 2>&1; then __gh_to="timeout -s KILL $1"
+  else echo "pipe: no timeout command in this image: timeout-minutes is not applied"; __gh_to=; fi
 }
 __gh_shell() {
   if command -v bash >/dev/null 2>&1; then exec $__gh_to bash -e "$1"; else exec $__gh_to sh -e "$1"; fi
@@ -163,7 +166,7 @@ func (s *shellStep) command() string {
 	} else {
 		b.WriteString(s.exec(file))
 	}
-	fmt.Fprintf(&b, ") || __gh_r=$?\n__gh_end %d \"$__gh_r\" %s %s %s %s\n", s.n, bit(s.goOn), shQuote(s.id), bit(s.later), shQuote(oneLine(s.name)))
+	fmt.Fprintf(&b, ") || __gh_r=$?\n__gh_end %d \"$__gh_r\" %s %s %s %s %d\n", s.n, bit(s.goOn), shQuote(s.id), bit(s.later), shQuote(oneLine(s.name)), s.timeout)
 	fmt.Fprintf(&b, "else __gh_skip %s; fi", shQuote(s.id))
 	return b.String()
 }
