@@ -13,7 +13,9 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 // User is a throwaway user made by New.
@@ -41,23 +43,23 @@ func New(t testing.TB, sub bool) *User {
 	if !sub {
 		name += "s"
 	}
-	_ = exec.Command("userdel", "-r", name).Run() // a leftover of a killed test
-	if out, err := exec.Command("useradd", "-m", "-s", "/bin/sh", name).CombinedOutput(); err != nil {
-		t.Fatalf("useradd %s: %v: %s", name, err, out)
+	_ = shadow("userdel", "-r", name) // a leftover of a killed test
+	if err := shadow("useradd", "-m", "-s", "/bin/sh", name); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", "-r", name).CombinedOutput(); err != nil {
-			t.Errorf("userdel %s: %v: %s", name, err, out)
+		if err := shadow("userdel", "-r", name); err != nil {
+			t.Error(err)
 		}
 	})
-	if out, err := exec.Command("usermod", "--del-subuids", "1-4294967294", "--del-subgids", "1-4294967294", name).CombinedOutput(); err != nil {
-		t.Fatalf("usermod %s: %v: %s", name, err, out)
+	if err := shadow("usermod", "--del-subuids", "1-4294967294", "--del-subgids", "1-4294967294", name); err != nil {
+		t.Fatal(err)
 	}
 	if sub {
 		start := 500000 + (os.Getpid()%1000)*65536
 		r := fmt.Sprintf("%d-%d", start, start+65535)
-		if out, err := exec.Command("usermod", "--add-subuids", r, "--add-subgids", r, name).CombinedOutput(); err != nil {
-			t.Fatalf("usermod %s: %v: %s", name, err, out)
+		if err := shadow("usermod", "--add-subuids", r, "--add-subgids", r, name); err != nil {
+			t.Fatal(err)
 		}
 	}
 	pw, err := user.Lookup(name)
@@ -76,6 +78,24 @@ func New(t testing.TB, sub bool) *User {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// shadow runs a shadow-utils tool, again while another one (the tests of
+// another package, at the same time) holds the lock on /etc/passwd.
+func shadow(tool string, args ...string) error {
+	var out []byte
+	var err error
+	for try := 0; try < 50; try++ {
+		out, err = exec.Command(tool, args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "lock") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %v: %s", tool, strings.Join(args, " "), err, out)
+	}
+	return nil
 }
 
 // CopyExecutable copies this test binary into u.Dir as name, executable by
