@@ -245,18 +245,35 @@ func (r *Remote) lookup(ctx context.Context, tag, artifactType string) (*v1.Mani
 	if err != nil {
 		return nil, nil, zero, err
 	}
-	m, err := v1.ParseManifest(bytes.NewReader(desc.Manifest))
+	m, cfg, err := parseArtifact(desc.Manifest, tag, artifactType)
+	if err != nil {
+		return nil, nil, zero, err
+	}
+	return m, cfg, desc.Digest, nil
+}
+
+// parseArtifact reads a manifest a registry returned for tag: an artifact
+// of artifactType with its config inlined and matching its digest, whose
+// layers have digests that may become paths. Anything else is ErrNotFound
+// (or a *DigestError for a config that does not match).
+func parseArtifact(raw []byte, tag, artifactType string) (*v1.Manifest, []byte, error) {
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
 	if err != nil || m.ArtifactType != artifactType {
-		return nil, nil, zero, fmt.Errorf("tag %s is not a %s artifact: %w", tag, artifactType, ErrNotFound)
+		return nil, nil, fmt.Errorf("tag %s is not a %s artifact: %w", tag, artifactType, ErrNotFound)
 	}
 	cfg := m.Config.Data
 	if len(cfg) == 0 || len(cfg) > maxInlineConfig || int64(len(cfg)) != m.Config.Size {
-		return nil, nil, zero, fmt.Errorf("tag %s: config not inlined: %w", tag, ErrNotFound)
+		return nil, nil, fmt.Errorf("tag %s: config not inlined: %w", tag, ErrNotFound)
 	}
 	if got := sha256Hash(cfg); got != m.Config.Digest {
-		return nil, nil, zero, &DigestError{What: "config", Want: m.Config.Digest, Got: got}
+		return nil, nil, &DigestError{What: "config", Want: m.Config.Digest, Got: got}
 	}
-	return m, cfg, desc.Digest, nil
+	for _, l := range m.Layers {
+		if checkDigest(l.Digest) != nil || l.Size < 0 {
+			return nil, nil, fmt.Errorf("tag %s: layer digest %q: %w", tag, l.Digest, ErrNotFound)
+		}
+	}
+	return m, cfg, nil
 }
 
 // fetchLayerInto streams a layer blob from rem through its digest checks

@@ -1,6 +1,9 @@
 package cache
 
 import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pipe-run/pipe/internal/testregistry"
 )
@@ -244,5 +249,53 @@ func TestVolumeConcurrentWritersOnTheRealRegistry(t *testing.T) {
 		if !strings.HasPrefix(body, "writer") || !strings.HasSuffix(body, strings.Repeat("x", 20000)) {
 			t.Errorf("file %d is torn: %.20q", i, body)
 		}
+	}
+}
+
+// pushCraftedVolume pushes a volume manifest whose every bucket is tarball.
+func pushCraftedVolume(t *testing.T, s *Store, rem *Remote, name string, tarball []byte) {
+	t.Helper()
+	entry, err := s.newTempEntry("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer removeTree(entry)
+	blob, err := compressTarJobs(bytes.NewReader(tarball), entry, "evil", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers := make([]v1.Layer, VolumeBuckets)
+	for i := range layers {
+		layers[i] = blob
+	}
+	cfg, _ := json.Marshal(VolumeConfig{Schema: volumeSchema, Name: name})
+	_, pusher, err := rem.clients()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rem.putArtifact(ctxT(t), pusher, volumeTag(name), VolumeArtifactType, volumeConfigType, cfg, layers, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVolumeRestoreRefusesEntriesOutsideTheVolume(t *testing.T) {
+	reg := newRegistry(t)
+	rem := openTestRemote(t, reg.Host+"/team/cache", RemoteOptions{})
+	s := newStore(t)
+	outside := filepath.Join(t.TempDir(), "escaped")
+	for name, hdrs := range map[string][]*tar.Header{
+		"dotdot":  {{Name: "../../../../../../.." + outside, Typeflag: tar.TypeReg, Size: 4, Mode: 0o644}},
+		"symlink": {{Name: "link", Typeflag: tar.TypeSymlink, Linkname: filepath.Dir(outside), Mode: 0o777}, {Name: "link/escaped", Typeflag: tar.TypeReg, Size: 4, Mode: 0o644}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			pushCraftedVolume(t, s, rem, "evil-"+name, tarOf(t, hdrs...))
+			_, err := s.RestoreVolume(ctxT(t), rem, "evil-"+name, DefaultVolumeMax)
+			if err == nil {
+				t.Errorf("restore of a crafted volume succeeded")
+			}
+			if _, serr := os.Lstat(outside); serr == nil {
+				t.Fatalf("a volume restore wrote %s", outside)
+			}
+		})
 	}
 }
