@@ -54,7 +54,7 @@ const (
 // JSON encoding (field: when present):
 //
 //	schema            string  pipeline_started: "pipe.event/v1"
-//	type              string  always: pipeline_started, step_queued, step_started, step_log, step_finished, pipeline_finished
+//	type              string  always: pipeline_started, step_queued, step_started, step_log, step_finished, remote, pipeline_finished
 //	time              string  always: RFC 3339 with nanoseconds
 //	run_id            string  always when the run has an ID
 //	pipeline          string  pipeline_started: the pipeline file
