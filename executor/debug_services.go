@@ -33,6 +33,8 @@ type keptService struct {
 	Dir         string     `json:"dir"`
 	User        string     `json:"user,omitempty"`
 	Ready       *keptReady `json:"ready,omitempty"`
+	Aliases     []string   `json:"aliases,omitempty"`    // its other host names
+	WaitPorts   []string   `json:"wait_ports,omitempty"` // the exposed TCP ports it is waited for on (wait_ports)
 }
 
 // keptReady is a service's ready check.
@@ -56,6 +58,10 @@ func (r *run) keptServices(s *pipeline.Step) []keptService {
 			Args: serviceArgs(def, img.Config), Env: r.withoutSecretValues(env), Dir: imageWorkdir(img.Config), User: imageUser(img)}
 		if rd := def.Ready; rd != nil {
 			ks.Ready = &keptReady{Run: rd.Run, Interval: rd.Interval, Timeout: rd.Timeout, Retries: rd.Retries}
+		}
+		ks.Aliases = def.Aliases
+		if def.WaitPorts {
+			ks.WaitPorts = exposedPorts(img.Config)
 		}
 		out = append(out, ks)
 	}
@@ -115,7 +121,7 @@ func (ks *keptService) service() (*pipeline.Service, *cache.Image, error) {
 		return nil, nil, fmt.Errorf("service %s: image digest %q: %w", ks.Name, ks.ImageDigest, err)
 	}
 	key := ks.Image + "@" + ks.ImageDigest + " (service " + ks.Name + ")"
-	def := &pipeline.Service{Name: ks.Name, Image: key, Command: ks.Args}
+	def := &pipeline.Service{Name: ks.Name, Image: key, Command: ks.Args, Aliases: ks.Aliases, WaitPorts: len(ks.WaitPorts) > 0}
 	for _, e := range ks.Env {
 		k, v, _ := cutEnv(e)
 		def.Env = append(def.Env, pipeline.EnvVar{Name: k, Value: v})
@@ -124,5 +130,11 @@ func (ks *keptService) service() (*pipeline.Service, *cache.Image, error) {
 		def.Ready = &pipeline.Ready{Run: rd.Run, Interval: rd.Interval, Timeout: rd.Timeout, Retries: rd.Retries}
 	}
 	cfg := &v1.ConfigFile{Config: v1.Config{WorkingDir: ks.Dir, User: ks.User}}
+	if len(ks.WaitPorts) > 0 {
+		cfg.Config.ExposedPorts = map[string]struct{}{}
+		for _, p := range ks.WaitPorts {
+			cfg.Config.ExposedPorts[p+"/tcp"] = struct{}{}
+		}
+	}
 	return def, &cache.Image{Ref: ks.Image, Digest: digest, Config: cfg, Layers: ks.ImageLayers}, nil
 }

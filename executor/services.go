@@ -66,6 +66,7 @@ type service struct {
 	exited chan struct{}
 	res    isolation.Result
 	err    error
+	ports  []string // TCP ports to wait for (wait_ports)
 }
 
 // startServices starts the step's services and points spec at their network.
@@ -115,6 +116,9 @@ func (r *run) startService(ctx context.Context, st *stepState, def *pipeline.Ser
 		emit = func(e Event) { e.Attempt = st.attempt; r.emit(e) }
 	}
 	sv := &service{def: def, env: env, log: NewStepLog("svc/"+def.Name, r.masker, emit, nil), exited: make(chan struct{})}
+	if def.WaitPorts {
+		sv.ports = exposedPorts(img.Config)
+	}
 	spec := &isolation.Spec{
 		ID:       r.containerID(st.step, st.attempt, "-svc-"+def.Name),
 		Root:     isolation.Overlay{Lower: img.Layers},
@@ -141,6 +145,9 @@ func (r *run) startService(ctx context.Context, st *stepState, def *pipeline.Ser
 func (s *serviceSet) waitReady(ctx context.Context) error {
 	for _, sv := range s.list {
 		if err := sv.waitReady(ctx, s.step); err != nil {
+			return err
+		}
+		if err := s.waitPorts(ctx, sv); err != nil {
 			return err
 		}
 		s.log.Note("service %s is ready", sv.def.Name)

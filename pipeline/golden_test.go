@@ -92,8 +92,8 @@ func dumpStep(b *strings.Builder, s *Step) {
 	field("caches", s.Caches)
 	for _, svc := range s.Services {
 		field("service", fmt.Sprintf("%s image=%s env=%v command=%q shell=%v ready=%+v", svc.Name, svc.Image, svc.Environ(), svc.Command, svc.CommandShell, svc.Ready))
-		if svc.Args != nil || svc.Aliases != nil {
-			field("service "+svc.Name, fmt.Sprintf("args=%q aliases=%q", svc.Args, svc.Aliases))
+		if svc.Args != nil || svc.Aliases != nil || svc.WaitPorts {
+			field("service "+svc.Name, fmt.Sprintf("args=%q aliases=%q wait_ports=%v", svc.Args, svc.Aliases, svc.WaitPorts))
 		}
 	}
 	field("timeout", s.Timeout)

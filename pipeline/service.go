@@ -6,8 +6,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-func serviceKeys() []string { return []string{"image", "env", "command", "args", "aliases", "ready"} }
-func readyKeys() []string   { return []string{"run", "interval", "timeout", "retries"} }
+func serviceKeys() []string {
+	return []string{"image", "env", "command", "args", "aliases", "ready", "wait_ports"}
+}
+func readyKeys() []string { return []string{"run", "interval", "timeout", "retries"} }
 
 // serviceDecls decodes the top-level services mapping.
 func (ps *parser) serviceDecls(e entry) {
@@ -47,6 +49,8 @@ func (ps *parser) service(e entry) *Service {
 			svc.Args, _ = ps.strs(f.v, field, `args: ["--port", "6380"]`)
 		case "aliases":
 			svc.Aliases = ps.aliases(f.v, field, e.key)
+		case "wait_ports":
+			svc.WaitPorts, _ = ps.boolean(f.v, field)
 		case "ready":
 			svc.Ready = ps.ready(f.v, field)
 		default:

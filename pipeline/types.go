@@ -18,6 +18,7 @@ const (
 	DefaultReadyInterval = time.Second      // between two readiness checks of a service
 	DefaultReadyTimeout  = 10 * time.Second // one readiness check
 	DefaultReadyRetries  = 60               // readiness checks before the service counts as failed
+	ServicePortWait      = 30 * time.Second // how long wait_ports waits for a service's ports
 )
 
 // Limits that keep a hostile or mistaken file from exhausting memory.
@@ -164,7 +165,11 @@ type Service struct {
 	Args []string
 	// Aliases are more host names the service is reachable by, besides Name.
 	Aliases []string
-	Ready   *Ready // nil: ready as soon as it started
+	// WaitPorts waits, after the ready check if any, until the TCP ports
+	// the image exposes accept connections (at most ServicePortWait, then
+	// the step starts anyway), as GitLab's runner waits for its services.
+	WaitPorts bool
+	Ready     *Ready // nil: ready as soon as it started
 }
 
 // Environ returns Env as NAME=VALUE strings.

@@ -8,7 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
 	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/internal/testimage"
 )
 
 // gitlabRun runs pipe run -f .gitlab-ci.yml --json in e's repo and returns
@@ -236,6 +241,53 @@ after:
 		if !l.has("deps", want) || !l.has("deps", "dir /workspace /workspace") {
 			t.Errorf("run %d: no %q in %q", i+1, want, l.lines["deps"])
 		}
+	}
+}
+
+// A service's exposed port is waited for, as GitLab's runner does: the job
+// connects at once to a server that starts listening a second late.
+func TestRunGitLabServicePortsWaited(t *testing.T) {
+	needsRoot(t)
+	e := newRunEnv(t, "steps:\n  unused: {run: \"true\"}\n")
+	img, err := testimage.Busybox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = cfg.DeepCopy()
+	cfg.Config.ExposedPorts = map[string]struct{}{"8080/tcp": {}}
+	web, err := mutate.ConfigFile(img, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "oci")
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendImage(web); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := e.pipe(t, "image", "import", dir, "pipe.test/web:1"); code != 0 {
+		t.Fatalf("import: %s", out)
+	}
+	ci := `
+image: ` + runTestImage + `
+test:
+  services:
+    - name: pipe.test/web:1
+      alias: web
+      command: [sh, -c, "sleep 1; echo late > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+  script:
+    - echo "got $(wget -q -O - http://web:8080/)"
+`
+	events, code, stderr := glPipeline(t, e, ci)
+	l := readGLLog(events)
+	if code != 0 || !l.has("test", "got late") {
+		t.Fatalf("exit %d\n%s\n%q", code, stderr, l.lines)
 	}
 }
 

@@ -204,6 +204,7 @@ func (d *doc) declare(svc service) string {
 	} else if len(svc.args) > 0 {
 		e.add(m, "args", e.list(svc.args, svc.pos), svc.pos)
 	}
+	e.add(m, "wait_ports", e.scalar("!!bool", "true", svc.pos), svc.pos)
 	if len(svc.env) > 0 {
 		env := e.mapping(svc.pos)
 		for _, kv := range svc.env {
