@@ -11,9 +11,10 @@ import (
 // namespace, or from using the capabilities it gives, each with its fix.
 // (Read from /proc/sys; a missing file means the kernel has no such knob.)
 const (
-	sysctlUnprivClone = "/proc/sys/kernel/unprivileged_userns_clone"             // Debian's patch; 0 forbids
-	sysctlMaxUserNS   = "/proc/sys/user/max_user_namespaces"                     // 0 forbids
-	sysctlAppArmorNS  = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns" // Ubuntu 23.10+; 1 strips the caps
+	procSys           = "/proc/sys"
+	sysctlUnprivClone = "kernel/unprivileged_userns_clone"             // Debian's patch; 0 forbids
+	sysctlMaxUserNS   = "user/max_user_namespaces"                     // 0 forbids
+	sysctlAppArmorNS  = "kernel/apparmor_restrict_unprivileged_userns" // Ubuntu 23.10+; 1 strips the caps
 )
 
 // UserNSError says why pipe cannot make or use its user namespace, and what
@@ -40,9 +41,10 @@ func (e *UserNSError) Error() string {
 
 func (e *UserNSError) Unwrap() error { return e.Err }
 
-// readSysctl is the trimmed content of a /proc/sys file, "" when missing.
-func readSysctl(path string) string {
-	b, err := os.ReadFile(path)
+// readSysctl is the trimmed content of the sysctl file name under dir
+// (/proc/sys), "" when missing.
+func readSysctl(dir, name string) string {
+	b, err := os.ReadFile(dir + "/" + name)
 	if err != nil {
 		return ""
 	}
@@ -50,13 +52,13 @@ func readSysctl(path string) string {
 }
 
 // userNSBlocked explains a failed clone(CLONE_NEWUSER) by the settings
-// that forbid it.
-func userNSBlocked(err error) error {
+// under sys (/proc/sys) that forbid it.
+func userNSBlocked(sys string, err error) error {
 	switch {
-	case readSysctl(sysctlUnprivClone) == "0":
+	case readSysctl(sys, sysctlUnprivClone) == "0":
 		return &UserNSError{Setting: "kernel.unprivileged_userns_clone = 0",
 			Fix: "as root: sysctl -w kernel.unprivileged_userns_clone=1 (and set it in /etc/sysctl.d/ to keep it)", Err: err}
-	case readSysctl(sysctlMaxUserNS) == "0":
+	case readSysctl(sys, sysctlMaxUserNS) == "0":
 		return &UserNSError{Setting: "user.max_user_namespaces = 0",
 			Fix: "as root: sysctl -w user.max_user_namespaces=15000 (and set it in /etc/sysctl.d/ to keep it)", Err: err}
 	case errors.Is(err, os.ErrPermission):
@@ -68,8 +70,8 @@ func userNSBlocked(err error) error {
 
 // userNSPowerless explains why root of the new namespace could not use its
 // capabilities (the first mount failed).
-func userNSPowerless(err error) error {
-	if readSysctl(sysctlAppArmorNS) == "1" {
+func userNSPowerless(sys string, err error) error {
+	if readSysctl(sys, sysctlAppArmorNS) == "1" {
 		exe, _ := os.Executable()
 		return &UserNSError{Setting: "kernel.apparmor_restrict_unprivileged_userns = 1 (AppArmor gives unprivileged user namespaces no capabilities)",
 			Fix: fmt.Sprintf("as root, either allow pipe: write /etc/apparmor.d/pipe with\n"+

@@ -176,7 +176,7 @@ func startUserNSChild(u *UserNS) (*exec.Cmd, *os.File, error) {
 		if w != nil {
 			w.Close()
 		}
-		return nil, nil, userNSBlocked(err)
+		return nil, nil, userNSBlocked(procSys, err)
 	}
 	return cmd, w, nil
 }
@@ -287,7 +287,7 @@ func userNSRoot() error {
 	}
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0)
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return userNSPowerless(err)
+		return userNSPowerless(procSys, err)
 	}
 	return nil
 }
