@@ -15,9 +15,16 @@ func (t *translator) resolveNeeds() {
 		byName[j.name] = j
 		j.step = t.stepName(j.name)
 		t.parallel(j)
+		if servicesUseMatrix(j) {
+			j.matrix = fixedCombos(j.matrix)
+		}
 		if len(j.matrix) > 1 {
-			for i := range j.matrix {
-				j.steps = append(j.steps, fmt.Sprintf("%s-%d", j.step, i+1))
+			for i, me := range j.matrix {
+				if me.fixed {
+					j.steps = append(j.steps, t.stepName(j.step+"-"+strings.Join(me.values(), "-")))
+				} else {
+					j.steps = append(j.steps, t.stepName(fmt.Sprintf("%s-%d", j.step, i+1)))
+				}
 			}
 		} else {
 			j.steps = []string{j.step}

@@ -9,6 +9,9 @@ import (
 // every combination is one job.
 type mEntry struct {
 	axes []mAxis
+	// fixed: one combination, whose values are written in the step (not a
+	// pipe matrix), for a job whose services change with the matrix.
+	fixed bool
 }
 
 type mAxis struct {
@@ -118,4 +121,81 @@ func matrixValueOK(v string) bool {
 		}
 	}
 	return true
+}
+
+// servicesUseMatrix reports whether the job's services name a matrix
+// variable ($NAME or ${NAME}): pipe services are declared once, so such a
+// job becomes one step per combination.
+func servicesUseMatrix(j *jobInfo) bool {
+	svcs := j.n.get("services")
+	if svcs == nil {
+		return false
+	}
+	for _, me := range j.matrix {
+		for _, a := range me.axes {
+			if mentions(svcs, a.name) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mentions reports whether a scalar under n references $name or ${name}.
+func mentions(n *node, name string) bool {
+	if n == nil {
+		return false
+	}
+	if n.kind == kScalar {
+		for _, ref := range []string{"$" + name, "${" + name + "}"} {
+			for i := strings.Index(n.value, ref); i >= 0; {
+				end := i + len(ref)
+				if ref[1] == '{' || end >= len(n.value) || !isVarChar(n.value[end]) {
+					return true
+				}
+				next := strings.Index(n.value[end:], ref)
+				if next < 0 {
+					break
+				}
+				i = end + next
+			}
+		}
+		return false
+	}
+	for _, c := range append(append([]*node{}, n.vals...), n.items...) {
+		if mentions(c, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// fixedCombos turns matrix entries into one fixed entry per combination.
+func fixedCombos(entries []mEntry) []mEntry {
+	var out []mEntry
+	for _, me := range entries {
+		combos := [][]mAxis{nil}
+		for _, a := range me.axes {
+			var next [][]mAxis
+			for _, c := range combos {
+				for _, v := range a.values {
+					next = append(next, append(append([]mAxis{}, c...), mAxis{name: a.name, values: []string{v}}))
+				}
+			}
+			combos = next
+		}
+		for _, c := range combos {
+			out = append(out, mEntry{axes: c, fixed: true})
+		}
+	}
+	return out
+}
+
+// values are the values of a fixed combination, in axis order.
+func (me mEntry) values() []string {
+	out := make([]string, len(me.axes))
+	for i, a := range me.axes {
+		out[i] = a.values[0]
+	}
+	return out
 }

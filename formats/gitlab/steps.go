@@ -157,8 +157,11 @@ func (t *translator) matrixVars(j *jobInfo, vs *vars, me mEntry, total int) {
 	}
 	vals := make([]string, len(me.axes))
 	for i, a := range me.axes {
-		vs.set(a.name, sentinel(a.name))
 		vals[i] = sentinel(a.name)
+		if me.fixed {
+			vals[i] = a.values[0]
+		}
+		vs.set(a.name, vals[i])
 	}
 	vs.set("CI_NODE_TOTAL", strconv.Itoa(total))
 	if me.axes[0].name == "CI_NODE_INDEX" && len(me.axes) == 1 && j.n.get("parallel").get("matrix") == nil {
@@ -170,8 +173,11 @@ func (t *translator) matrixVars(j *jobInfo, vs *vars, me mEntry, total int) {
 	// The job's own variables may read the matrix's: expand them again.
 	own := t.variables(j.n.get("variables"), j.name+".variables")
 	for i := range own {
-		if _, isAxis := axisOf(me, own[i].name); isAxis {
-			own[i].value = sentinel(own[i].name)
+		if a, isAxis := axisOf(me, own[i].name); isAxis {
+			own[i].value, own[i].expand = sentinel(own[i].name), true
+			if me.fixed {
+				own[i].value = a.values[0]
+			}
 		}
 	}
 	t.setVariables(vs, own)
@@ -203,7 +209,7 @@ func (t *translator) step(d *doc, j *jobInfo, vs *vars, me mEntry) *yaml.Node {
 	if len(j.stepDeps) > 0 {
 		e.add(s, "needs", e.list(j.stepDeps, needsPos(j)), needsPos(j))
 	}
-	if len(me.axes) > 0 {
+	if len(me.axes) > 0 && !me.fixed {
 		t.matrix(d, s, j, me)
 	}
 	if env := t.envNode(d, vs, d.topEnv, nil, me); len(env.Content) > 0 {
