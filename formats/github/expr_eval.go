@@ -135,6 +135,12 @@ func (e *evaluator) ref(name string, path []string) (any, error) {
 	if f, ok := c.(dynContext); ok {
 		return f(path)
 	}
+	if name == "github" && len(path) == 1 && strings.EqualFold(path[0], "token") {
+		// github.token is secrets.GITHUB_TOKEN
+		if s, ok := e.contexts["secrets"].(dynContext); ok {
+			return s([]string{"GITHUB_TOKEN"})
+		}
+	}
 	v := c
 	for _, p := range path {
 		var err error

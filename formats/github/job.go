@@ -309,6 +309,7 @@ func (t *translator) evalValueIn(n *yaml.Node, ev *evaluator, field string, budg
 	if n.Tag != "!!str" || !strings.Contains(n.Value, "${{") {
 		return value(n, 0), true
 	}
+	t.at, t.atD = n, t.d
 	tm, v, whole, err := ev.evalString(n.Value)
 	if err != nil {
 		t.d.errorf(n, exprHint(err), "%s: %v", field, err)
@@ -335,6 +336,7 @@ func (t *translator) evalText(d *decoder, n *yaml.Node, ev *evaluator, field str
 	if !ok {
 		return nil, false
 	}
+	t.at, t.atD = n, d
 	tm, _, _, err := ev.evalString(s)
 	if err != nil {
 		d.errorf(d.exprPos(n, s, errorOffset(s, err)), exprHint(err), "%s: %v", field, err)

@@ -158,6 +158,7 @@ func (t *translator) worlds(d *decoder, sc *jobScope, n *yaml.Node, field string
 	}
 	var vals [2]any
 	status := false
+	t.at, t.atD = n, d
 	for w := 0; w < 2; w++ {
 		sc.world = w
 		v, x, err := evalFor("if:").evalCondition(s)

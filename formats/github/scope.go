@@ -34,6 +34,10 @@ func (sc *jobScope) secretsContext() dynContext {
 		t := sc.t
 		if !contains(t.out.secrets, name) {
 			t.out.secrets = append(t.out.secrets, name)
+			if name == "GITHUB_TOKEN" {
+				t.atD.warnf(t.at, "give a token in the environment (GITHUB_TOKEN=...) or in --secret-file, or remove what needs it",
+					"secrets.GITHUB_TOKEN is the pipe secret GITHUB_TOKEN: pipe has no token of its own")
+			}
 		}
 		if sc.ps != nil {
 			sc.ps.secrets = addUnique(sc.ps.secrets, name)

@@ -28,6 +28,8 @@ type translator struct {
 	services  map[string]*svcDecl
 	hashes    map[string]string // hashFiles results by pattern list
 	wfSecrets []string          // secrets the workflow's env uses: every job gets them
+	at        *yaml.Node        // the value being evaluated, for warnings of the contexts
+	atD       *decoder          // its file
 }
 
 // runDefaults are a defaults.run mapping.
@@ -51,6 +53,7 @@ func Translate(filename string, data []byte, ctx formats.Context) (tr *formats.T
 	t := &translator{ctx: ctx, file: filename, jobs: map[string]*job{}, services: map[string]*svcDecl{}, hashes: map[string]string{}}
 	budget := 1<<20 + 4*len(data)
 	t.d = &decoder{file: filename, errs: &t.errs, warns: &t.warns, budget: &budget}
+	t.atD = t.d
 	t.workflow(root)
 	if len(t.errs) > 0 {
 		return nil, sorted(t.errs)
