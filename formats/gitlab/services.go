@@ -115,6 +115,10 @@ func (t *translator) service(j *jobInfo, it *node, vs *vars) (service, bool) {
 		svc.command, svc.args = append(svc.command, svc.args...), nil
 	}
 	svc.hosts = serviceHosts(alias, svc.image)
+	if len(svc.hosts) == 0 {
+		t.errorf(it.pos, "give it an alias: of letters, digits, _ . -", "%s.services: %s gives no host name pipe can use", j.name, svc.image)
+		return svc, false
+	}
 	senv := vs.clone()
 	t.setVariables(senv, own)
 	for _, name := range append(j.fileVars, varNames(own)...) {
