@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/pipe-run/pipe/isolation"
 )
@@ -78,4 +79,34 @@ func makeSkeleton(dir string) error {
 		}
 	}
 	return nil
+}
+
+// withHostNames adds the names of the host's /etc/hosts (but localhost's)
+// to hosts; the job's own names win.
+func withHostNames(hosts map[string]string) map[string]string {
+	b, _ := os.ReadFile("/etc/hosts")
+	out := parseHosts(b)
+	for n, a := range hosts {
+		out[n] = a
+	}
+	return out
+}
+
+// parseHosts reads an /etc/hosts file: name -> its first address, without
+// the loopback names every container has.
+func parseHosts(b []byte) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		for _, name := range f[1:] {
+			if _, seen := out[name]; !seen && !strings.HasPrefix(name, "localhost") && !strings.HasPrefix(name, "ip6-") {
+				out[name] = f[0]
+			}
+		}
+	}
+	return out
 }

@@ -232,6 +232,11 @@ func (k *keeper) containerSpec(rc *resolvedContainer, suffix string) (*isolation
 	if rc.HostNetwork {
 		spec.Network = isolation.Network{Mode: isolation.NetworkHost}
 	}
+	if spec.Network.Mode == isolation.NetworkHost {
+		// On the host's network the host's names resolve too (a GitLab
+		// server named in the host's /etc/hosts), as with Docker's host mode.
+		spec.Hosts = withHostNames(k.hosts)
+	}
 	if rc.HostTools {
 		root, mounts, err := hostToolsRoot(filepath.Join(k.dir, "hostroot"), rc.HostFiles)
 		if err != nil {

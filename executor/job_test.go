@@ -43,3 +43,11 @@ func TestStateMountsStayInTheStateDir(t *testing.T) {
 		t.Errorf("state mounts: %+v, %v", ms, err)
 	}
 }
+
+func TestParseHostsKeepsTheHostsNames(t *testing.T) {
+	got := parseHosts([]byte("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n# c\n10.0.0.5 gitlab.internal gitlab # the server\n10.0.0.6 gitlab\nbad\n"))
+	want := map[string]string{"gitlab.internal": "10.0.0.5", "gitlab": "10.0.0.5"}
+	if len(got) != len(want) || got["gitlab.internal"] != want["gitlab.internal"] || got["gitlab"] != want["gitlab"] {
+		t.Errorf("parseHosts: %v, want %v", got, want)
+	}
+}

@@ -46,6 +46,11 @@ func userStage(stage string) bool {
 // bash, such as Alpine's).
 var shellArgs = []string{"/bin/sh", "-c", "if command -v bash >/dev/null 2>&1; then exec bash; fi; exec sh"}
 
+// helperArgs run the runner's own stages with umask 0000, as GitLab's
+// Docker executor does in its helper: the checkout, caches and artifacts
+// stay writable for a build image whose user is not root.
+var helperArgs = []string{"/bin/sh", "-c", "umask 0000; exec bash"}
+
 // failedRecord is gitlab-failed.json in the job's state dir: the user
 // stage that failed, for cleanup.
 type failedRecord struct {
@@ -77,7 +82,11 @@ func (d *Driver) Run(ctx context.Context, script, stage string, sigs <-chan sysc
 		return &SystemError{err}
 	}
 	defer closeOut()
-	res, err := job.Exec(ctx, ContainerOf(stage), executor.JobProcess{Args: shellArgs, Dir: "/",
+	args := shellArgs
+	if ContainerOf(stage) == "helper" {
+		args = helperArgs
+	}
+	res, err := job.Exec(ctx, ContainerOf(stage), executor.JobProcess{Args: args, Dir: "/",
 		Stdin: f, Stdout: stdout, Stderr: stderr, Signals: sigs})
 	if err != nil {
 		return &SystemError{fmt.Errorf("stage %s: %w", stage, err)}

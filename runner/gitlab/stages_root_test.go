@@ -28,6 +28,7 @@ import (
 const (
 	buildImage = "pipe.test/gl-build:1"
 	httpdImage = "pipe.test/httpd:1"
+	userImage  = "pipe.test/gl-user:1" // its USER is builder (uid 1000)
 )
 
 // rootEnv is the pipe binary and a store with the test images, made once.
@@ -84,6 +85,13 @@ func (e *rootEnv) setup() error {
 		return err
 	}
 	if err := pipetest.Import(e.pipe, e.home, buildImage, build); err != nil {
+		return err
+	}
+	user, err := pipetest.Image(nil, func(c *v1.Config) { c.User = "builder" })
+	if err != nil {
+		return err
+	}
+	if err := pipetest.Import(e.pipe, e.home, userImage, user); err != nil {
 		return err
 	}
 	return pipetest.Import(e.pipe, e.home, httpdImage, httpd)
@@ -454,4 +462,24 @@ func TestPrivateNetworkKeepsServicesAndLeavesTheHostOut(t *testing.T) {
 		t.Fatalf("cleanup exited %d: %s", code, out)
 	}
 	assertNothingLeft(t, e.home, "gitlab-77-1008", "")
+}
+
+func TestBuildImageOfANonRootUserWritesTheCheckout(t *testing.T) {
+	e := needRoot(t)
+	url, sha := gitDaemon(t)
+	vars := jobVars("1009")
+	vars["CI_JOB_IMAGE"] = userImage
+	r := newRunnerSim(t, e.pipe, e.home, vars, map[string]any{"id": 1009})
+	t.Cleanup(func() { r.call("gitlab", "cleanup") })
+	if code, out := r.call("gitlab", "prepare"); code != 0 {
+		t.Fatalf("prepare exited %d: %s", code, out)
+	}
+	proj := vars["CI_PROJECT_DIR"]
+	if got := r.stage("get_sources", "git clone -q "+url+" "+proj+"\ncd "+proj+"\ngit checkout -q "+sha+"\n"); got.Kind != "ok" {
+		t.Fatalf("get_sources: %s: %s", got.Kind, got.Output)
+	}
+	got := r.stage("build_script", "cd "+proj+"\nid -u\necho more >> README.md\necho new > made.txt\nmkdir sub && cat README.md\n")
+	if got.Kind != "ok" || !strings.HasPrefix(got.Output, "1000\n") || !strings.Contains(got.Output, "hello from the repo\nmore") {
+		t.Errorf("build_script as builder in a checkout made by the helper: %s: %s", got.Kind, got.Output)
+	}
 }
