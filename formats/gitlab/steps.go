@@ -204,8 +204,22 @@ func (t *translator) step(d *doc, j *jobInfo, vs *vars, me mEntry) *yaml.Node {
 		}
 		return nil
 	}
-	run := script(t.commands(j, "before_script"), main, t.commands(j, "after_script"))
-	e.add(s, "run", e.str(run, nodePos(j.n.get("script"))), j.n.keyNode("script").pos)
+	before, after := t.commands(j, "before_script"), t.commands(j, "after_script")
+	spos := nodePos(j.n.get("script"))
+	if len(after) == 0 {
+		// A list of commands: pipe prints each ("+ command", as GitLab's
+		// "$ command"), names the one that failed, and pipe debug --at N
+		// stops before the N-th.
+		list := e.at(&yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}, spos)
+		for _, c := range append(append([]string(nil), before...), main...) {
+			if strings.TrimSpace(c) != "" {
+				list.Content = append(list.Content, e.str(strings.TrimRight(c, "\n"), spos))
+			}
+		}
+		e.add(s, "run", list, j.n.keyNode("script").pos)
+	} else {
+		e.add(s, "run", e.str(script(before, main, after), spos), j.n.keyNode("script").pos)
+	}
 	if len(j.stepDeps) > 0 {
 		e.add(s, "needs", e.list(j.stepDeps, needsPos(j)), needsPos(j))
 	}
