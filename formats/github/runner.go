@@ -88,7 +88,7 @@ __gh_end() {
   fi
   __gh_outcome "$4" failure failure
   __gh_status=failure
-  if [ "$__gh_rc" = 0 ]; then __gh_rc=$2; fi
+  if [ "$__gh_rc" = 0 ]; then __gh_rc=$2 __gh_failed=$6; fi
   if [ "$5" = 0 ]; then exit "$2"; fi
 }
 __gh_skip() {
@@ -113,6 +113,7 @@ func runnerFinish(outputs []string) string {
 		b.WriteString(o)
 		b.WriteByte('\n')
 	}
+	b.WriteString(`if [ "$__gh_rc" != 0 ]; then printf 'pipe: the job failed: step "%s" failed with exit code %s\n' "$__gh_failed" "$__gh_rc"; fi` + "\n")
 	b.WriteString(`exit "$__gh_rc"`)
 	return b.String()
 }

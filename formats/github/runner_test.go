@@ -90,7 +90,7 @@ func TestRunnerScript(t *testing.T) {
 				"starts ok; outcome=success",
 				`step "Run sleep 3" failed with exit code 1`, "the step reached its timeout-minutes (2s)", "continue-on-error: the job goes on",
 				`step "Run exit 7" failed with exit code 7`,
-				"handled bad", "always", "skipped: its if: is false", "skipped: an earlier step failed",
+				"handled bad", "always", `the job failed: step "Run exit 7" failed with exit code 7`, "skipped: its if: is false", "skipped: an earlier step failed",
 			} {
 				if !strings.Contains(got, want) {
 					t.Errorf("no %q in:\n%s", want, got)
