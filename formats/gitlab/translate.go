@@ -209,6 +209,9 @@ func (t *translator) readDefault(v *node) {
 			continue
 		}
 		t.defaults.set(k, v.vals[i])
+		if msg, hint, _ := unsupportedJobKey(k.value); msg != "" {
+			t.warnf(k.pos, hint, "default.%s: %s", k.value, msg)
+		}
 	}
 }
 
