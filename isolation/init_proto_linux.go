@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -239,4 +240,11 @@ func (c *initConfig) overlayOpts() []mountOpt {
 		return []mountOpt{{"userxattr", ""}}
 	}
 	return nil
+}
+
+// overlayEnv is what every overlay of the container is mounted with: the
+// options above, and a dir of the container's scratch for mount(2) on
+// kernels before 6.8 (see legacyOverlayMount).
+func (c *initConfig) overlayEnv() overlayEnv {
+	return overlayEnv{extra: c.overlayOpts(), tmp: filepath.Join(filepath.Dir(c.RootDir), "legacy-mnt")}
 }

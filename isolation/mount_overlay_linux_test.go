@@ -13,10 +13,15 @@ import (
 // kernelMount fakes how a kernel answers an overlay's options: plus says
 // whether it knows lowerdir+ (6.8), volatile whether it knows volatile
 // (5.10). Like Linux before 6.5, it fails only at create, with a bare EINVAL.
-func kernelMount(plus, volatile bool, tried *[][]mountOpt) func([]mountOpt) (int, error) {
-	return func(opts []mountOpt) (int, error) {
+// The one-string form must come through mount(2) (legacy): fsconfig takes
+// at most 255 bytes per value.
+func kernelMount(plus, volatile bool, tried *[][]mountOpt) func([]mountOpt, bool) (int, error) {
+	return func(opts []mountOpt, legacy bool) (int, error) {
 		*tried = append(*tried, opts)
 		for _, o := range opts {
+			if o.key == "lowerdir" && !legacy {
+				return -1, &os.PathError{Op: "fsconfig", Path: "lowerdir", Err: unix.EINVAL}
+			}
 			if (o.key == "lowerdir+" && !plus) || (o.key == "volatile" && !volatile) {
 				return -1, &os.PathError{Op: "fsconfig create", Path: "overlay", Err: unix.EINVAL}
 			}
@@ -64,7 +69,7 @@ func TestOverlayMountFallsBackOnOldKernels(t *testing.T) {
 
 func TestOverlayMountKeepsOtherErrors(t *testing.T) {
 	calls := 0
-	_, err := overlayMountWith(Overlay{Lower: []string{"/l"}}, func([]mountOpt) (int, error) {
+	_, err := overlayMountWith(Overlay{Lower: []string{"/l"}}, func([]mountOpt, bool) (int, error) {
 		calls++
 		return -1, &os.PathError{Op: "fsconfig create", Path: "overlay", Err: unix.ENOENT}
 	})
@@ -75,15 +80,24 @@ func TestOverlayMountKeepsOtherErrors(t *testing.T) {
 
 func TestOverlayMountTooManyLayersForOldKernels(t *testing.T) {
 	var lower []string
-	for i := 0; i < 60; i++ {
+	for i := 0; i < 45; i++ {
 		lower = append(lower, fmt.Sprintf("/var/lib/pipe/layers/sha256/%064d/fs", i))
 	}
 	var tried [][]mountOpt
 	_, err := overlayMountWith(Overlay{Lower: lower}, kernelMount(false, true, &tried))
-	if err == nil || !strings.Contains(err.Error(), "60 layers") || !strings.Contains(err.Error(), "Linux 6.8") {
+	if err == nil || !strings.Contains(err.Error(), "45 layers") || !strings.Contains(err.Error(), "Linux 6.8") {
 		t.Errorf("got %v; want an error naming the layer count and Linux 6.8", err)
 	}
 	if len(tried) != 1 {
 		t.Errorf("tried %d option sets; want only lowerdir+", len(tried))
+	}
+}
+
+func TestLegacyData(t *testing.T) {
+	o := Overlay{Lower: []string{"/l/a,b", "/l/c"}, Upper: "/u,1", Work: "/w"}
+	got := legacyData(withExtraOpts(legacyOverlayOpts(o), []mountOpt{{"userxattr", ""}}))
+	want := `lowerdir=/l/c:/l/a\,b,upperdir=/u\,1,workdir=/w,userxattr`
+	if got != want {
+		t.Errorf("mount(2) data %q, want %q", got, want)
 	}
 }

@@ -32,7 +32,7 @@ func setupRootfs(cfg *initConfig) error {
 		return err
 	}
 	for i := range cfg.Mounts {
-		if err := mountOne(root, &cfg.Mounts[i], scratchOf(cfg, i), cfg.overlayOpts()); err != nil {
+		if err := mountOne(root, &cfg.Mounts[i], scratchOf(cfg, i), cfg.overlayEnv()); err != nil {
 			return fmt.Errorf("mount %s on %s: %w", cfg.Mounts[i].Type, cfg.Mounts[i].Target, err)
 		}
 	}
@@ -53,7 +53,7 @@ func mountRoot(cfg *initConfig) (int, error) {
 		return -1, &os.PathError{Op: "open", Path: cfg.RootDir, Err: err}
 	}
 	defer unix.Close(target)
-	mfd, err := overlayMount(cfg.Root, 0, cfg.overlayOpts()...)
+	mfd, err := overlayMount(cfg.Root, 0, cfg.overlayEnv())
 	if err != nil {
 		return -1, fmt.Errorf("mount root overlay: %w", err)
 	}

@@ -10,7 +10,7 @@ import (
 // mountOne attaches one of the Spec's mounts. Its target is resolved (and
 // made, when missing) inside the root; it may not land in /proc or /sys.
 // scratch is the upper/work pair for an overlay mount without an upper.
-func mountOne(root int, m *Mount, scratch Overlay, overlayExtra []mountOpt) error {
+func mountOne(root int, m *Mount, scratch Overlay, env overlayEnv) error {
 	isDir := true
 	if m.Type == MountBind {
 		st, err := os.Stat(m.Source)
@@ -24,7 +24,7 @@ func mountOne(root int, m *Mount, scratch Overlay, overlayExtra []mountOpt) erro
 		return err
 	}
 	defer unix.Close(target)
-	mfd, err := specMount(m, scratch, overlayExtra)
+	mfd, err := specMount(m, scratch, env)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func sameFile(a, b int) (bool, error) {
 }
 
 // specMount makes the detached mount of m.
-func specMount(m *Mount, scratch Overlay, overlayExtra []mountOpt) (int, error) {
+func specMount(m *Mount, scratch Overlay, env overlayEnv) (int, error) {
 	var attrs int
 	if m.ReadOnly {
 		attrs = unix.MOUNT_ATTR_RDONLY
@@ -86,7 +86,7 @@ func specMount(m *Mount, scratch Overlay, overlayExtra []mountOpt) (int, error) 
 		if o.Upper == "" {
 			o.Upper, o.Work = scratch.Upper, scratch.Work
 		}
-		return overlayMount(o, attrs, overlayExtra...)
+		return overlayMount(o, attrs, env)
 	}
 	return -1, fmt.Errorf("unknown mount type %q (want bind, tmpfs or overlay)", m.Type)
 }
