@@ -291,6 +291,53 @@ test:
 	}
 }
 
+// needs: replaces the stages: a job that needs only compile sees compile's
+// artifacts and not those of the test stage, while a stage-ordered job of
+// the same stage sees both; needs: [] starts with nothing.
+func TestRunGitLabNeeds(t *testing.T) {
+	needsRoot(t)
+	e := newRunEnv(t, "steps:\n  unused: {run: \"true\"}\n")
+	ci := `
+image: ` + runTestImage + `
+compile:
+  stage: build
+  script: [echo bin > bin.txt]
+  artifacts: {paths: [bin.txt]}
+report:
+  stage: test
+  script: [echo report > report.txt]
+  artifacts: {paths: [report.txt]}
+fast-deploy:
+  stage: deploy
+  needs: [compile]
+  script:
+    - echo "fast sees $(ls *.txt | tr '\n' ' ')"
+staged-deploy:
+  stage: deploy
+  script:
+    - echo "staged sees $(ls *.txt | tr '\n' ' ')"
+lint:
+  stage: deploy
+  needs: []
+  script:
+    - echo "lint sees $(ls *.txt 2>/dev/null | wc -l) files"
+`
+	events, code, stderr := glPipeline(t, e, ci)
+	l := readGLLog(events)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%q", code, stderr, l.lines)
+	}
+	for step, line := range map[string]string{
+		"fast-deploy":   "fast sees bin.txt ",
+		"staged-deploy": "staged sees bin.txt report.txt ",
+		"lint":          "lint sees 0 files",
+	} {
+		if !l.has(step, line) {
+			t.Errorf("%s: no line %q in %q", step, line, l.lines[step])
+		}
+	}
+}
+
 func currentBranch(t *testing.T, e *runEnv) string {
 	t.Helper()
 	return gitLine(t.Context(), e.repo, "rev-parse", "--abbrev-ref", "HEAD")
