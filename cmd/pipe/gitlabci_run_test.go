@@ -338,6 +338,29 @@ lint:
 	}
 }
 
+// pipe debug JOB on a GitLab file stops where the job failed: the command
+// that failed is named by its number in before_script and script.
+func TestDebugGitLabJob(t *testing.T) {
+	needsRoot(t)
+	e := newRunEnv(t, "steps:\n  unused: {run: \"true\"}\n")
+	ci := `
+image: ` + runTestImage + `
+default:
+  before_script: [echo setting up]
+unit:test:
+  script:
+    - echo testing
+    - exit 3
+`
+	if err := os.WriteFile(filepath.Join(e.repo, ".gitlab-ci.yml"), []byte(ci), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := e.pipe(t, "debug", "-f", ".gitlab-ci.yml", "unit-test")
+	if code != 3 || !strings.Contains(out, "would have opened") || !strings.Contains(out, "'exit 3' exited 3") {
+		t.Errorf("exit %d, want 3 and what it would have done\n%s", code, out)
+	}
+}
+
 func currentBranch(t *testing.T, e *runEnv) string {
 	t.Helper()
 	return gitLine(t.Context(), e.repo, "rev-parse", "--abbrev-ref", "HEAD")
