@@ -178,6 +178,11 @@ jobs:
     runs-on: ubuntu-latest
     steps:
       - run: echo "deploy never"
+  release:
+    if: github.ref == 'refs/heads/main' && github.event_name == 'push'
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "release on main only"
 `
 
 func TestRunGitHubJobStatus(t *testing.T) {
@@ -202,6 +207,10 @@ func TestRunGitHubJobStatus(t *testing.T) {
 	}
 	if strings.Contains(out, "deploy never") {
 		t.Errorf("deploy ran after build failed:\n%s", out)
+	}
+	// not a push to main (no git here, pipe's event is manual): when: skips it
+	if strings.Contains(out, "| release on main only") || !strings.Contains(out, "release") {
+		t.Errorf("release is not skipped by its when:\n%s", out)
 	}
 }
 

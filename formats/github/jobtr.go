@@ -107,6 +107,13 @@ func envContextValue(v envVal) any {
 // of the job. It returns the job's guard lines and false when the job is
 // left out.
 func (t *translator) jobIf(sc *jobScope, f entry) ([]string, bool) {
+	if n := deref(f.v); n != nil && n.Kind == yaml.ScalarNode {
+		if branch, event, ok := ifAsWhen(n.Value); ok {
+			sc.ps.branch, sc.ps.event = branch, event
+			sc.ps.fields["when"] = t.d.pos(f.v)
+			return nil, true
+		}
+	}
 	okV, failV, ok := t.worlds(t.d, sc, f.v, "if", sc.jobEval)
 	if !ok {
 		return nil, true
