@@ -21,8 +21,11 @@ import (
 // are safe for concurrent use; the job lives on when the handle's process
 // ends.
 type Job struct {
-	Name  string
-	Dir   string // the state dir
+	Name string
+	Dir  string // the state dir
+	// Notes are what CreateJob's caller should tell its job's log: mounts
+	// skipped, services not up (with their last output).
+	Notes []string
 	store *cache.Store
 }
 
@@ -162,6 +165,7 @@ func (j *Job) startKeeper(ctx context.Context, timeout time.Duration) error {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		return fmt.Errorf("%w%s", err, j.logTail())
 	}
+	j.Notes = rep.Notes
 	return nil
 }
 

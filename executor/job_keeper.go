@@ -50,8 +50,18 @@ type keeper struct {
 
 	mu         sync.Mutex
 	containers map[string]*keptContainer
-	services   []*isolation.Container
+	services   []*jobService
 	runs       int
+	notes      []string // for the job's log, sent with the start report
+}
+
+// note records what the job's log should tell, and logs it.
+func (k *keeper) note(format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	fmt.Fprintln(os.Stderr, "pipe job keeper:", msg)
+	k.mu.Lock()
+	k.notes = append(k.notes, msg)
+	k.mu.Unlock()
 }
 
 // keptContainer is a running container of the job and its process defaults.
@@ -66,7 +76,7 @@ type keptContainer struct {
 func serveJob(dir string, ready *os.File) error {
 	k, err := startKeeper(dir)
 	if err != nil {
-		reportReady(ready, err)
+		reportReady(ready, err, nil)
 		if k != nil {
 			k.teardown()
 		}
@@ -74,11 +84,11 @@ func serveJob(dir string, ready *os.File) error {
 	}
 	ln, err := k.listen()
 	if err != nil {
-		reportReady(ready, err)
+		reportReady(ready, err, nil)
 		k.teardown()
 		return err
 	}
-	reportReady(ready, nil)
+	reportReady(ready, nil, k.notes)
 	k.serve(ln)
 	err = k.teardown()
 	if errors.Is(k.ctx.Err(), context.DeadlineExceeded) {
@@ -90,8 +100,8 @@ func serveJob(dir string, ready *os.File) error {
 }
 
 // reportReady writes the keeper's start result for the creating process.
-func reportReady(ready *os.File, err error) {
-	rep := jobReply{}
+func reportReady(ready *os.File, err error, notes []string) {
+	rep := jobReply{Notes: notes}
 	if err != nil {
 		rep.Error = err.Error()
 	}
@@ -243,7 +253,7 @@ func (k *keeper) containerSpec(rc *resolvedContainer, suffix string) (*isolation
 		}
 		spec.Root.Lower, spec.Mounts = []string{root}, mounts
 	}
-	spec.Mounts = append(spec.Mounts, existingMounts(rc.Mounts)...)
+	spec.Mounts = append(spec.Mounts, k.existingMounts(rc.Name, rc.Mounts)...)
 	if rc.KeepRoot {
 		d := filepath.Join(k.dir, rc.Name)
 		spec.Root.Upper, spec.Root.Work = filepath.Join(d, "upper"), filepath.Join(d, "work")
@@ -258,12 +268,12 @@ func (k *keeper) containerSpec(rc *resolvedContainer, suffix string) (*isolation
 
 // existingMounts drops bind mounts whose source is missing (a runner's
 // system mounts need not all exist).
-func existingMounts(ms []isolation.Mount) []isolation.Mount {
+func (k *keeper) existingMounts(name string, ms []isolation.Mount) []isolation.Mount {
 	var out []isolation.Mount
 	for _, m := range ms {
 		if m.Type == isolation.MountBind {
 			if _, err := os.Stat(m.Source); err != nil {
-				fmt.Fprintf(os.Stderr, "pipe job keeper: mount %s -> %s skipped: %v\n", m.Source, m.Target, err)
+				k.note("container %s: mount of %s on %s skipped: %v", name, m.Source, m.Target, errors.Unwrap(err))
 				continue
 			}
 		}
@@ -306,8 +316,9 @@ func (k *keeper) stopAll() error {
 		}
 		delete(k.containers, name)
 	}
-	for _, c := range k.services {
-		errs = append(errs, c.Destroy())
+	for _, sv := range k.services {
+		errs = append(errs, sv.c.Destroy())
+		<-sv.done
 	}
 	k.services = nil
 	if k.ns != nil {

@@ -51,6 +51,7 @@ type jobProcConfig struct {
 type jobReply struct {
 	Result *isolation.Result `json:"result,omitempty"`
 	Error  string            `json:"error,omitempty"`
+	Notes  []string          `json:"notes,omitempty"` // the start's: what the job's log should tell
 }
 
 // resolvedContainer is a JobContainer with its image pulled.

@@ -51,10 +51,33 @@ func (k *keeper) startService(s *resolvedService) error {
 	if err != nil {
 		return fmt.Errorf("service %s (%s): %w", s.Name, s.Image, err)
 	}
+	sv := &jobService{c: c, done: make(chan struct{})}
+	go func() { sv.res, sv.err = c.Wait(); close(sv.done) }()
 	k.mu.Lock()
-	k.services = append(k.services, c)
+	k.services = append(k.services, sv)
 	k.mu.Unlock()
 	return nil
+}
+
+// jobService is a running service of the job.
+type jobService struct {
+	c    *isolation.Container
+	done chan struct{} // closed when its main process has ended
+	res  isolation.Result
+	err  error
+}
+
+// exited says how the service ended, or "" while it runs.
+func (sv *jobService) exited() string {
+	select {
+	case <-sv.done:
+	default:
+		return ""
+	}
+	if sv.err != nil {
+		return sv.err.Error()
+	}
+	return fmt.Sprintf("exited with code %d", sv.res.ExitCode)
 }
 
 // jobServiceArgs is a service's argv, Docker's way: an entrypoint given
@@ -77,14 +100,42 @@ func jobServiceArgs(s *resolvedService) []string {
 // job's network.
 func (k *keeper) waitServices() error {
 	deadline := time.Now().Add(serviceWait)
-	for _, s := range k.job.Services {
+	for i, s := range k.job.Services {
+		sv := k.services[i]
 		for _, port := range exposedTCP(s) {
-			if !k.waitPort(port, deadline) {
-				fmt.Fprintf(os.Stderr, "pipe job keeper: service %s: port %s not open after %s; going on\n", s.Name, port, serviceWait)
+			if !k.waitPort(port, deadline, sv) {
+				k.noteService(s, sv, fmt.Sprintf("port %s is not open after %s; the job goes on", port, serviceWait))
+				break
 			}
+		}
+		if how := sv.exited(); how != "" {
+			k.noteService(s, sv, how+" before the job started")
 		}
 	}
 	return nil
+}
+
+// noteService tells the job's log about a service that is not up, with
+// the end of its output.
+func (k *keeper) noteService(s resolvedService, sv *jobService, what string) {
+	msg := fmt.Sprintf("service %s (%s): %s", firstNonEmpty(append(append([]string(nil), s.Aliases...), s.Name)...), s.Image, what)
+	if tail := logTail(filepath.Join(k.dir, "svc-"+s.Name+".log"), 10); tail != "" {
+		msg += "; its last output:\n  " + strings.ReplaceAll(tail, "\n", "\n  ")
+	}
+	k.note("%s", msg)
+}
+
+// logTail is the last n lines of a log file.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
 
 // exposedTCP lists the TCP ports the service's image exposes.
@@ -102,9 +153,9 @@ func exposedTCP(s resolvedService) []string {
 	return out
 }
 
-func (k *keeper) waitPort(port string, deadline time.Time) bool {
+func (k *keeper) waitPort(port string, deadline time.Time, sv *jobService) bool {
 	addr := net.JoinHostPort("127.0.0.1", port)
-	for time.Now().Before(deadline) {
+	for time.Now().Before(deadline) && sv.exited() == "" {
 		var err error
 		if k.net.Mode == isolation.NetworkJoin {
 			err = dialIn(k.net.Path, addr, time.Second)

@@ -88,6 +88,9 @@ func (h *Hook) prepareJob(ctx context.Context, in *Input) error {
 	if err != nil {
 		return err
 	}
+	for _, n := range job.Notes {
+		fmt.Fprintf(h.Stderr, "pipe: warning: %s\n", n)
+	}
 	resp := &Response{State: &State{Job: name}, Context: &ResponseContext{Services: []ContainerInfo{}}}
 	for i, s := range a.Services {
 		resp.Context.Services = append(resp.Context.Services, ContainerInfo{ID: name + "-s" + fmt.Sprint(i), Network: "host", Ports: portsOf(s)})

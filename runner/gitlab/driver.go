@@ -155,8 +155,12 @@ func (d *Driver) Prepare(ctx context.Context) error {
 	if err := executor.DestroyJob(ctx, d.Store, name); err != nil {
 		return &SystemError{err}
 	}
-	if _, err := executor.CreateJob(ctx, spec, o); err != nil {
+	job, err := executor.CreateJob(ctx, spec, o)
+	if err != nil {
 		return &SystemError{err}
+	}
+	for _, n := range job.Notes {
+		fmt.Fprintf(d.Stdout, "pipe: warning: %s\n", n)
 	}
 	fmt.Fprintf(d.Stdout, "pipe: job %s is up\n", name)
 	return nil

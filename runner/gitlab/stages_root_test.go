@@ -483,3 +483,15 @@ func TestBuildImageOfANonRootUserWritesTheCheckout(t *testing.T) {
 		t.Errorf("build_script as builder in a checkout made by the helper: %s: %s", got.Kind, got.Output)
 	}
 }
+
+func TestServiceThatDiesIsToldInTheJobLog(t *testing.T) {
+	e := needRoot(t)
+	vars := jobVars("1010")
+	vars["CI_JOB_SERVICES"] = `[{"name":"` + httpdImage + `","alias":"db","entrypoint":["sh","-c"],"command":["echo cannot open the data dir; exit 1"]}]`
+	r := newRunnerSim(t, e.pipe, e.home, vars, map[string]any{"id": 1010})
+	t.Cleanup(func() { r.call("gitlab", "cleanup") })
+	code, out := r.call("gitlab", "prepare")
+	if code != 0 || !strings.Contains(out, "service db ("+httpdImage+"): exited with code 1") || !strings.Contains(out, "cannot open the data dir") {
+		t.Errorf("prepare with a service that dies: exit %d, output:\n%s", code, out)
+	}
+}
