@@ -58,6 +58,7 @@ type VolumeReport struct {
 	Bytes    int64 // compressed bytes that travelled
 	Merged   int   // push: buckets taken from a push made meanwhile by another run
 	Lost     int   // push: buckets of that other push replaced by this run's
+	Replaced int   // push: buckets of this run that a push racing it replaced (pushed again next time)
 	Capped   int   // files left out of the push by the size cap
 	CappedSz int64 // their bytes
 }
@@ -299,12 +300,27 @@ func (s *Store) pushVolume(ctx context.Context, rem *Remote, name string, o Volu
 		return nil, err
 	}
 	rep.Bytes = sent.Load()
-	_, _, digest, err := rem.lookup(ctx, volumeTag(name), VolumeArtifactType)
-	if err != nil {
-		return nil, fmt.Errorf("read back: %w", err)
+	return rep, s.saveVolSync(name, s.readBack(ctx, rem, name, next, rep))
+}
+
+// readBack reads the tag again after a push. When another run's push
+// replaced this one in between (registries have no compare-and-swap), the
+// buckets of this run that the registry lost are marked changed, so that the
+// next push sends them again, and the report says so.
+func (s *Store) readBack(ctx context.Context, rem *Remote, name string, next volSync, rep *VolumeReport) volSync {
+	m, _, digest, err := rem.lookup(ctx, volumeTag(name), VolumeArtifactType)
+	if err != nil || len(m.Layers) != VolumeBuckets {
+		next.Prints = [VolumeBuckets]string{} // unknown: everything is pushed again next time
+		return next
 	}
 	next.Base = digest.String()
-	return rep, s.saveVolSync(name, next)
+	for i, l := range m.Layers {
+		if l.Digest.String() != next.Layers[i] {
+			rep.Replaced++
+			next.Layers[i], next.Prints[i], next.Stale[i] = l.Digest.String(), "", true
+		}
+	}
+	return next
 }
 
 // buildBuckets writes every bucket's blob into entry.

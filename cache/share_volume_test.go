@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -297,5 +298,51 @@ func TestVolumeRestoreRefusesEntriesOutsideTheVolume(t *testing.T) {
 				t.Fatalf("a volume restore wrote %s", outside)
 			}
 		})
+	}
+}
+
+func TestVolumePushReplacedByARacingPushSaysSo(t *testing.T) {
+	reg := newRegistry(t)
+	a, b := newStore(t), newStore(t)
+	remA := openTestRemote(t, reg.Host+"/team/cache", RemoteOptions{})
+	remB := openTestRemote(t, reg.Host+"/team/cache", RemoteOptions{})
+	fillVolume(t, a, "race", spreadFiles(16, "base"))
+	if _, err := a.PushVolume(ctxT(t), remA, "race", VolumeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.RestoreVolume(ctxT(t), remB, "race", DefaultVolumeMax); err != nil {
+		t.Fatal(err)
+	}
+	x := "pkg/mod/m01/file.txt"
+	fillVolume(t, a, "race", map[string]string{x: "from A"})
+	fillVolume(t, b, "race", map[string]string{x: "from B"})
+	// A's push lands right after B's manifest PUT, before B reads the tag back.
+	var armed atomic.Bool
+	armed.Store(true)
+	reg.setIntercept(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/manifests/") || !armed.Swap(false) {
+			return false
+		}
+		reg.inner.ServeHTTP(w, r)
+		if _, err := a.PushVolume(ctxT(t), remA, "race", VolumeOptions{}); err != nil {
+			t.Errorf("racing push: %v", err)
+		}
+		return true
+	})
+	rep, err := b.PushVolume(ctxT(t), remB, "race", VolumeOptions{})
+	if err != nil || rep.Replaced != 1 {
+		t.Fatalf("B's push, replaced by a racing one: %+v %v, want 1 bucket replaced", rep, err)
+	}
+	reg.setIntercept(nil)
+	// B's next push sends its bucket again.
+	if rep, err := b.PushVolume(ctxT(t), remB, "race", VolumeOptions{}); err != nil || !rep.Changed {
+		t.Fatalf("B's next push: %+v %v, want its bucket pushed again", rep, err)
+	}
+	c := newStore(t)
+	if _, err := c.RestoreVolume(ctxT(t), remB, "race", DefaultVolumeMax); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(fillVolume(t, c, "race", nil), x)); got != "from B" {
+		t.Errorf("after B pushed again, the registry has %q", got)
 	}
 }

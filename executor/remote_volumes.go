@@ -130,6 +130,9 @@ func (r *run) volumePushed(name string, rep *cache.VolumeReport, err error) {
 	if rep.Lost > 0 {
 		note += fmt.Sprintf("; replaced %d bucket(s) another run changed meanwhile: its update to them is lost", rep.Lost)
 	}
+	if rep.Replaced > 0 {
+		note += fmt.Sprintf("; a push racing it replaced %d of its bucket(s): that update is lost until the next run pushes it again", rep.Replaced)
+	}
 	if rep.Capped > 0 {
 		note += fmt.Sprintf("; %d oldest file(s) (%s) over the size cap stay local", rep.Capped, sizeText(rep.CappedSz))
 	}
