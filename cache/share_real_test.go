@@ -1,8 +1,11 @@
 package cache
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -168,5 +171,41 @@ func TestSharedCacheSurvivesARegistryKilledMidRun(t *testing.T) {
 	}
 	if _, err := s.FetchResult(ctxT(t), rem, k1); !errors.Is(err, ErrRemoteOff) {
 		t.Errorf("lookup after the registry died: %v, want ErrRemoteOff", err)
+	}
+}
+
+func TestSharedResultTamperedAtRestInTheRealRegistry(t *testing.T) {
+	reg := testregistry.Start(t, testregistry.Options{})
+	a, b := newStore(t), newStore(t)
+	key := testKey("at-rest")
+	commitTestResult(t, a, key, map[string]string{"bin/tool": strings.Repeat("genuine ", 4000)})
+	rem := openTestRemote(t, reg.Host+"/team/pipe-cache", RemoteOptions{})
+	if _, err := a.PushResult(ctxT(t), rem, key); err != nil {
+		t.Fatal(err)
+	}
+	// Flip bytes of every zstd blob in the registry's storage, keeping sizes.
+	tampered := 0
+	filepath.Walk(reg.Data, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.Name() != "data" || fi.Size() < 100 {
+			return err
+		}
+		body, _ := os.ReadFile(p)
+		if !bytes.HasPrefix(body, zstdMagic) {
+			return nil
+		}
+		body[len(body)/2] ^= 0xff
+		tampered++
+		return os.WriteFile(p, body, 0o644)
+	})
+	if tampered == 0 {
+		t.Fatal("no layer blob found in the registry's storage")
+	}
+	_, err := b.FetchResult(ctxT(t), openTestRemote(t, reg.Host+"/team/pipe-cache", RemoteOptions{}), key)
+	var de *DigestError
+	if !errors.As(err, &de) {
+		t.Fatalf("fetch of a blob tampered at rest: %v, want a *DigestError", err)
+	}
+	if _, err := b.Result(key); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the tampered result was stored")
 	}
 }
