@@ -165,3 +165,36 @@ func readAll(t testing.TB, rc interface {
 	}
 	return []byte(buf.String())
 }
+
+func TestSharedReadsInOrderAndKeepsTrustScopesApart(t *testing.T) {
+	reg := newRegistry(t)
+	trusted := openTestRemote(t, reg.Host+"/team/cache", RemoteOptions{})
+	untrusted := openTestRemote(t, reg.Host+"/team/cache-untrusted", RemoteOptions{})
+	key := testKey("scoped")
+	// A pull request's run writes the untrusted repository only.
+	pr := newStore(t)
+	commitTestResult(t, pr, key, map[string]string{"out": "from a pull request"})
+	if _, err := (&Shared{Store: pr, From: []*Remote{trusted, untrusted}, To: untrusted}).PushResult(ctxT(t), key); err != nil {
+		t.Fatal(err)
+	}
+	// A trusted run, reading the trusted repository only, never sees it.
+	if res, _, errs := (&Shared{Store: newStore(t), From: []*Remote{trusted}}).FetchResult(ctxT(t), key); res != nil || len(errs) > 0 {
+		t.Fatalf("a trusted reader saw an untrusted write: %v %v", res, errs)
+	}
+	// Once the trusted repository has it too, it wins for readers of both.
+	main := newStore(t)
+	commitTestResult(t, main, key, map[string]string{"out": "from main"})
+	if _, err := main.PushResult(ctxT(t), trusted, key); err != nil {
+		t.Fatal(err)
+	}
+	reader := newStore(t)
+	res, from, errs := (&Shared{Store: reader, From: []*Remote{trusted, untrusted}}).FetchResult(ctxT(t), key)
+	if res == nil || len(errs) > 0 || from != trusted.String() || readFile(t, filepath.Join(res.Dir, "out")) != "from main" {
+		t.Fatalf("read from %q (%v): want the first repository's result", from, errs)
+	}
+	other := newStore(t)
+	res, from, _ = (&Shared{Store: other, From: []*Remote{untrusted, trusted}}).FetchResult(ctxT(t), key)
+	if res == nil || from != untrusted.String() || readFile(t, filepath.Join(res.Dir, "out")) != "from a pull request" {
+		t.Errorf("in the other order, read from %q", from)
+	}
+}
