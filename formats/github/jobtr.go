@@ -58,7 +58,9 @@ func (t *translator) translateCombo(j *job, c combo, name string) bool {
 	}
 	ev := sc.jobEval("a job")
 	for _, n := range j.needs {
-		ps.needs = append(ps.needs, t.jobs[n].names...)
+		if !t.jobs[n].dropped { // a left-out need of an always() job
+			ps.needs = append(ps.needs, t.jobs[n].names...)
+		}
 	}
 	var prelude []string
 	if f, ok := j.f["if"]; ok {
@@ -133,8 +135,12 @@ func (t *translator) jobIf(sc *jobScope, f entry) ([]string, bool) {
 	case okT && failT:
 		sc.ps.status = "always"
 		sc.ps.fields["when"] = t.d.pos(f.v)
-	case failT && len(sc.j.needs) == 0:
-		t.d.warnf(f.v, "", "job %s is left out: its if: runs it only after a failure of a job it needs, and it needs none", sc.j.id)
+	case failT && len(sc.ps.needs) == 0:
+		why := "it needs none"
+		if len(sc.j.needs) > 0 {
+			why = "none of them runs here"
+		}
+		t.d.warnf(f.v, "", "job %s is left out: its if: runs it only after a failure of a job it needs, and %s", sc.j.id, why)
 		return nil, false
 	case failT:
 		sc.ps.status = "failure"
