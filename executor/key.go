@@ -29,7 +29,11 @@ type KeyInput struct {
 	Network     string
 	Outputs     []string // declared outputs
 	NoOutputs   bool     // outputs: [] (keep nothing); a field of its own so that other keys stay as they were
-	Caches      []string // names of the cache volumes it mounts
+	// OutputsFrom are the steps whose outputs it sees (outputs_from), when
+	// set; written only then, so that other keys stay as they were.
+	OutputsFrom    []string
+	OutputsFromSet bool
+	Caches         []string // names of the cache volumes it mounts
 	// Services are the services the step gets, one entry per service
 	// describing everything about it that can change the step's result
 	// (name, image digest, command, env, readiness check), each made with
@@ -60,6 +64,9 @@ func StepKey(in KeyInput) string {
 	writeKeyField(h, "outputs", sortedSet(in.Outputs)...)
 	if in.NoOutputs {
 		writeKeyField(h, "no-outputs")
+	}
+	if in.OutputsFromSet {
+		writeKeyField(h, "outputs-from", sortedSet(in.OutputsFrom)...)
 	}
 	writeKeyField(h, "caches", sortedSet(in.Caches)...)
 	writeKeyField(h, "services", sortedSet(in.Services)...)

@@ -185,6 +185,12 @@ func TestStepKeyCanonical(t *testing.T) {
 	if StepKey(none) == StepKey(all) {
 		t.Error("outputs: [] (nothing) and no outputs (everything) have the same key")
 	}
+	fromNone, fromOne := base, base
+	fromNone.OutputsFromSet = true
+	fromOne.OutputsFrom, fromOne.OutputsFromSet = []string{"build"}, true
+	if StepKey(fromNone) == StepKey(base) || StepKey(fromOne) == StepKey(base) || StepKey(fromNone) == StepKey(fromOne) {
+		t.Error("outputs_from does not change the key")
+	}
 }
 
 func TestServiceKeys(t *testing.T) {

@@ -88,3 +88,18 @@ func TestServiceArgsKeepEntrypoint(t *testing.T) {
 		}
 	}
 }
+
+// outputs_from narrows the outputs a step sees to the steps it lists.
+func TestRunOutputsFrom(t *testing.T) {
+	forEachRuntime(t, func(t *testing.T, e *testEnv) {
+		_, log := e.mustRun(`
+steps:
+  first: {run: [echo a > a.txt]}
+  second: {needs: [first], run: [test -e a.txt, echo b > b.txt]}
+  only-second: {needs: [second], outputs_from: [second], run: [test -e b.txt, test ! -e a.txt]}
+  nothing: {needs: [second], outputs_from: [], run: [test ! -e b.txt, test ! -e a.txt]}
+  all: {needs: [second], run: [test -e b.txt, test -e a.txt]}
+`, nil)
+		wantStatuses(t, log, map[string]Status{"first": StatusOK, "second": StatusOK, "only-second": StatusOK, "nothing": StatusOK, "all": StatusOK})
+	})
+}

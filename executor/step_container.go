@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -167,6 +168,9 @@ func (r *run) stepSpec(st *stepState, volumes []isolation.Mount, upper, work str
 func (r *run) workspaceLowers(st *stepState) []string {
 	lowers := []string{r.ws.Dir()}
 	for _, i := range r.ancestors(st.step) {
+		if from := st.step.OutputsFrom; from != nil && !slices.Contains(from, r.steps[i].Name) {
+			continue // outputs_from leaves it out
+		}
 		if l := r.states[i].layer; l != "" {
 			lowers = append(lowers, l)
 		}

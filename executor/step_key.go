@@ -51,8 +51,10 @@ func (r *run) computeKey(st *stepState) error {
 		Network:     string(s.Network),
 		Outputs:     s.Outputs,
 		NoOutputs:   s.Outputs != nil && len(s.Outputs) == 0,
-		Caches:      caches,
-		Services:    r.serviceKeys(s),
+
+		OutputsFrom: s.OutputsFrom, OutputsFromSet: s.OutputsFrom != nil,
+		Caches:   caches,
+		Services: r.serviceKeys(s),
 	})
 	st.impure = s.Network == pipeline.NetworkHost
 	st.keyWS = ws

@@ -28,6 +28,7 @@ func (ps *parser) steps(e entry, root *yaml.Node) {
 	}
 	x := ps.expandAll(raws)
 	ps.resolveNeeds(x)
+	ps.resolveOutputsFrom(x)
 	g, cycles := build(ps.p.Steps, x.deps)
 	for _, c := range cycles {
 		ps.cycle(x, c)
@@ -41,6 +42,7 @@ type expansion struct {
 	index map[string]int   // step name -> index in Steps
 	bases map[string][]int // base name -> indexes of its expansions
 	needs [][]text         // per step: needs as written, interpolated
+	rawOf []*rawStep       // per step: the raw step it was expanded from
 	deps  [][]int          // per step: resolved needs
 	nodes [][]*yaml.Node   // per step: the node of each dep, for cycles
 }
@@ -63,6 +65,7 @@ func (ps *parser) expandAll(raws []*rawStep) *expansion {
 			x.bases[r.name] = append(x.bases[r.name], len(ps.p.Steps))
 			ps.p.Steps = append(ps.p.Steps, s)
 			x.needs = append(x.needs, needs)
+			x.rawOf = append(x.rawOf, r)
 		}
 	}
 	return x

@@ -114,6 +114,9 @@ func dumpStep(b *strings.Builder, s *Step) {
 	if s.Manual {
 		field("manual", s.Manual)
 	}
+	if s.OutputsFrom != nil {
+		field("outputs_from", s.OutputsFrom)
+	}
 	field("cache", s.Cache)
 }
 

@@ -6,7 +6,7 @@ import (
 
 func stepKeys() []string {
 	return []string{"image", "run", "needs", "env", "workdir", "inputs", "outputs", "caches", "services", "secrets",
-		"timeout", "retry", "when", "matrix", "resources", "network", "user", "allow_failure", "cache", "manual"}
+		"timeout", "retry", "when", "matrix", "resources", "network", "user", "allow_failure", "cache", "manual", "outputs_from"}
 }
 
 // text is a string of the file with the node it came from, kept for
@@ -32,6 +32,7 @@ type rawStep struct {
 	out    []text
 	axes   []axis
 	status *yaml.Node // when.status, when given
+	from   []text     // outputs_from, when given (then non-nil)
 	order  int        // index of the first expansion in Pipeline.Steps
 	bad    bool       // the step is no mapping: already reported
 }
@@ -70,6 +71,8 @@ func (ps *parser) stepField(r *rawStep, f entry, field string) {
 		ps.run(r, f.v, field)
 	case "needs":
 		r.needs = ps.texts(f.v, field, "needs: [build]")
+	case "outputs_from":
+		r.from = append([]text{}, ps.texts(f.v, field, "outputs_from: [build]")...)
 	case "env":
 		r.env = f.v
 	case "workdir":

@@ -95,7 +95,11 @@ type Step struct {
 
 	Inputs  []string // workspace globs that key the step cache; nil: the whole workspace
 	Outputs []string // workspace globs of what is kept of what the step wrote; nil: everything; empty: nothing
-	Caches  []Cache  // named caches to mount
+	// OutputsFrom are the steps whose outputs the step sees in its
+	// workspace, among those it needs directly or not (expanded names);
+	// nil: all of them.
+	OutputsFrom []string
+	Caches      []Cache // named caches to mount
 	// Services to start before the step, in the step's order; they share its
 	// network namespace and listen on its loopback.
 	Services []*Service

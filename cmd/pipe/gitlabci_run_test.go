@@ -293,7 +293,8 @@ test:
 
 // needs: replaces the stages: a job that needs only compile sees compile's
 // artifacts and not those of the test stage, while a stage-ordered job of
-// the same stage sees both; needs: [] starts with nothing.
+// the same stage sees both; needs: [] starts with nothing; artifacts: false
+// orders without the artifacts; dependencies: narrows them.
 func TestRunGitLabNeeds(t *testing.T) {
 	needsRoot(t)
 	e := newRunEnv(t, "steps:\n  unused: {run: \"true\"}\n")
@@ -321,6 +322,16 @@ lint:
   needs: []
   script:
     - echo "lint sees $(ls *.txt 2>/dev/null | wc -l) files"
+ordered-only:
+  stage: deploy
+  needs: [{job: compile, artifacts: false}]
+  script:
+    - echo "ordered-only sees $(ls *.txt 2>/dev/null | wc -l) files"
+report-only:
+  stage: deploy
+  dependencies: [report]
+  script:
+    - echo "report-only sees $(ls *.txt | tr '\n' ' ')"
 `
 	events, code, stderr := glPipeline(t, e, ci)
 	l := readGLLog(events)
@@ -331,6 +342,8 @@ lint:
 		"fast-deploy":   "fast sees bin.txt ",
 		"staged-deploy": "staged sees bin.txt report.txt ",
 		"lint":          "lint sees 0 files",
+		"ordered-only":  "ordered-only sees 0 files",
+		"report-only":   "report-only sees report.txt ",
 	} {
 		if !l.has(step, line) {
 			t.Errorf("%s: no line %q in %q", step, line, l.lines[step])

@@ -22,15 +22,18 @@ type jobInfo struct {
 	needs    []needRef
 	hasNeeds bool     // needs: given (then stages do not order it)
 	stepDeps []string // the steps it needs, once resolved
+	from     []string // the steps whose outputs it sees, when fromSet (needs:, dependencies:)
+	fromSet  bool
 	matrix   []mEntry // parallel: matrix, or parallel: N as one CI_NODE_INDEX entry
 	steps    []string // the pipe steps it became (several with a matrix of several entries)
 }
 
 // needRef is one entry of needs: or dependencies:.
 type needRef struct {
-	name     string
-	pos      pipeline.Pos
-	optional bool
+	name        string
+	pos         pipeline.Pos
+	optional    bool
+	noArtifacts bool // artifacts: false
 }
 
 // jobKeys are the keys of a job pipe knows, supported or not.

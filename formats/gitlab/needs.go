@@ -45,7 +45,9 @@ func (t *translator) resolveNeeds() {
 func (t *translator) jobNeeds(j *jobInfo, byName map[string]*jobInfo) {
 	stage := slices.Index(t.stages, j.stage)
 	if nn := j.n.get("needs"); nn != nil {
-		j.hasNeeds = true
+		// As in GitLab, a job with needs: sees the artifacts of the jobs
+		// it needs (but those of artifacts: false), not of theirs.
+		j.hasNeeds, j.fromSet, j.from = true, true, []string{}
 		for _, ref := range t.needRefs(j, nn) {
 			d, ok := byName[ref.name]
 			switch {
@@ -60,6 +62,9 @@ func (t *translator) jobNeeds(j *jobInfo, byName map[string]*jobInfo) {
 					"%s.needs: %s is in the later stage %s", j.name, ref.name, d.stage)
 			default:
 				j.stepDeps = appendNew(j.stepDeps, d.steps...)
+				if !ref.noArtifacts {
+					j.from = appendNew(j.from, d.steps...)
+				}
 			}
 		}
 		return
@@ -105,7 +110,7 @@ func (t *translator) needMap(j *jobInfo, it *node) (needRef, bool) {
 			r.optional, _ = boolOf(v)
 		case "artifacts":
 			if b, ok := boolOf(v); ok && !b {
-				t.warnf(k.pos, "pipe's needs always carry the outputs of what a step needs", "%s.needs: artifacts: false: the step still sees the outputs of %s", j.name, strValue(it.get("job")))
+				r.noArtifacts = true
 			}
 		case "parallel":
 			t.warnf(k.pos, "", "%s.needs: parallel: pipe needs every job of the matrix", j.name)
@@ -123,8 +128,8 @@ func (t *translator) needMap(j *jobInfo, it *node) (needRef, bool) {
 	return r, true
 }
 
-// dependencies checks dependencies:; pipe gives a step the outputs of
-// everything it needs, so it cannot narrow them further.
+// dependencies reads dependencies:, the jobs whose artifacts the job sees
+// (with needs:, among those).
 func (t *translator) dependencies(j *jobInfo, byName map[string]*jobInfo) {
 	dn := j.n.get("dependencies")
 	if dn == nil {
@@ -136,6 +141,7 @@ func (t *translator) dependencies(j *jobInfo, byName map[string]*jobInfo) {
 		return
 	}
 	stage := slices.Index(t.stages, j.stage)
+	deps := []string{}
 	for i, name := range list {
 		d, ok := byName[name]
 		switch {
@@ -143,9 +149,14 @@ func (t *translator) dependencies(j *jobInfo, byName map[string]*jobInfo) {
 			t.errorf(itemPos(dn, i), t.suggest(name, keys(byName), "dependencies names jobs of earlier stages"), "%s.dependencies: %q is not a job of this pipeline", j.name, name)
 		case slices.Index(t.stages, d.stage) >= stage && !j.hasNeeds:
 			t.errorf(itemPos(dn, i), "dependencies names jobs of earlier stages", "%s.dependencies: %s is not in an earlier stage", j.name, name)
+		default:
+			deps = appendNew(deps, d.steps...)
 		}
 	}
-	t.warnf(dn.pos, "pipe gives a step the outputs of every step it needs, directly or not", "%s.dependencies does not narrow the artifacts the job sees", j.name)
+	if j.fromSet {
+		deps = slices.DeleteFunc(deps, func(s string) bool { return !slices.Contains(j.from, s) })
+	}
+	j.from, j.fromSet = deps, true
 }
 
 // dropLoneOnFailure drops the when: on_failure jobs that need nothing:
@@ -164,6 +175,7 @@ func (t *translator) dropLoneOnFailure() {
 	t.jobs = kept
 	for _, j := range t.jobs {
 		j.stepDeps = slices.DeleteFunc(j.stepDeps, func(s string) bool { return slices.Contains(dropped, s) })
+		j.from = slices.DeleteFunc(j.from, func(s string) bool { return slices.Contains(dropped, s) })
 	}
 }
 

@@ -222,6 +222,9 @@ func (t *translator) step(d *doc, j *jobInfo, vs *vars, me mEntry) *yaml.Node {
 	}
 	if len(j.stepDeps) > 0 {
 		e.add(s, "needs", e.list(j.stepDeps, needsPos(j)), needsPos(j))
+		if j.fromSet {
+			e.add(s, "outputs_from", e.list(j.from, needsPos(j)), needsPos(j))
+		}
 	}
 	if len(me.axes) > 0 && !me.fixed {
 		t.matrix(d, s, j, me)
