@@ -234,6 +234,9 @@ func (t *translator) runStep(sc *jobScope, list *stepList, f map[string]entry, e
 	}
 	script, exports := sc.runText(tm)
 	s.script = script
+	if _, named := f["name"]; !named && !strings.Contains(oneLine(script), "${PIPE_GH_EXPR_") {
+		s.name = "Run " + oneLine(script) // as GitHub shows it: with the values put in
+	}
 	s.exports = append(s.exports, exports...)
 	shell := list.defaults.shell
 	if e, ok := f["shell"]; ok {
