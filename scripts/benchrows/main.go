@@ -22,6 +22,7 @@ import (
 type result struct {
 	Command string  `json:"command"`
 	Median  float64 `json:"median"`
+	Min     float64 `json:"min"`
 	User    float64 `json:"user"`
 	System  float64 `json:"system"`
 }
@@ -35,7 +36,7 @@ func main() {
 	self := flag.String("self", "", "hyperfine export: git status and the cached run of this repo's pipeline")
 	flag.Parse()
 	t := &table{tw: tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)}
-	fmt.Fprintln(t.tw, "row\tpipe\tpeer\tratio\tgoal")
+	fmt.Fprintln(t.tw, "row\tpipe\tpeer\tratio\tof mins\tgoal")
 	t.oneStep(*one)
 	t.chain(*chain, *bare)
 	t.parallel(*par, *rss)
@@ -54,12 +55,19 @@ type table struct {
 	err error
 }
 
-func (t *table) row(name, pipe, peer string, ratio float64, goal string, max float64) {
+// row prints one goal's row: ratio is of medians, which the goal is
+// judged by; ofMins (0: none) is of the fastest runs, what the load of a
+// shared machine disturbs least.
+func (t *table) row(name, pipe, peer string, ratio, ofMins float64, goal string, max float64) {
 	met := "met"
 	if ratio > max {
 		met = "NOT met"
 	}
-	fmt.Fprintf(t.tw, "%s\t%s\t%s\t%.2fx\t%s (%s)\n", name, pipe, peer, ratio, goal, met)
+	mins := ""
+	if ofMins > 0 {
+		mins = fmt.Sprintf("%.2fx", ofMins)
+	}
+	fmt.Fprintf(t.tw, "%s\t%s\t%s\t%.2fx\t%s\t%s (%s)\n", name, pipe, peer, ratio, mins, goal, met)
 }
 
 // oneStep: the whole 1-step pipe run against each peer, as a ratio to crun.
@@ -70,14 +78,14 @@ func (t *table) oneStep(file string) {
 		t.fail(file, "want crun run, pipe run --no-cache (1 step) and pipe run (1 step, cached)")
 		return
 	}
-	t.row("1 `true` step, --no-cache, whole pipe run", ms(nc.Median), "crun run "+ms(crun.Median), nc.Median/crun.Median, "<= 1.0x crun", 1.0)
+	t.row("1 `true` step, --no-cache, whole pipe run", ms(nc.Median), "crun run "+ms(crun.Median), nc.Median/crun.Median, nc.Min/crun.Min, "<= 1.0x crun", 1.0)
 	for _, r := range rs {
 		if r == crun || strings.HasPrefix(r.Command, "pipe") {
 			continue
 		}
-		fmt.Fprintf(t.tw, "  the same vs %s\t\t%s\t%.2fx\t\n", r.Command, ms(r.Median), nc.Median/r.Median)
+		fmt.Fprintf(t.tw, "  the same vs %s\t\t%s\t%.2fx\t%.2fx\t\n", r.Command, ms(r.Median), nc.Median/r.Median, nc.Min/r.Min)
 	}
-	fmt.Fprintf(t.tw, "  the same step cached\t%s\t\t%.2fx crun\t\n", ms(cached.Median), cached.Median/crun.Median)
+	fmt.Fprintf(t.tw, "  the same step cached\t%s\t\t%.2fx crun\t%.2fx\t\n", ms(cached.Median), cached.Median/crun.Median, cached.Min/crun.Min)
 }
 
 // chain: what a step adds inside a 20-step chain, against a bare start.
@@ -90,7 +98,7 @@ func (t *table) chain(file, bareFile string) {
 		return
 	}
 	per := (twenty.Median - one.Median) / 19
-	t.row("per step in a 20-step chain", ms(per), "isolation.Run "+ms(bare), per/bare, "<= 1.3x bare start", 1.3)
+	t.row("per step in a 20-step chain", ms(per), "isolation.Run "+ms(bare), per/bare, 0, "<= 1.3x bare start", 1.3)
 }
 
 // parallel: 100 parallel steps on 2 jobs; CPU over wall says what bounds it.
@@ -101,12 +109,15 @@ func (t *table) parallel(file, rssFile string) {
 		t.fail(file, "want the 100-step pipe run and crun x100")
 		return
 	}
-	busy := (p.User + p.System) / p.Median / 2 // share of the two cores in use
-	t.row("100 parallel `true` steps, --jobs 2", ms(p.Median), "crun x100, 2 at a time "+ms(c.Median), p.Median/c.Median,
-		fmt.Sprintf("bounded by the cores: CPU time is %.0f%% of 2 cores x wall", 100*busy), 1e9)
+	// Bounded by the cores, not by pipe: no slower than the bare runtime
+	// starting the same containers two at a time. The share of the two
+	// cores pipe's run kept busy says how much of the wall time was CPU.
+	busy := (p.User + p.System) / p.Median / 2
+	t.row("100 parallel `true` steps, --jobs 2", ms(p.Median), "crun x100, 2 at a time "+ms(c.Median), p.Median/c.Median, p.Min/c.Min,
+		fmt.Sprintf("<= 1.0x crun x100 (CPU %.0f%% of 2 cores x wall)", 100*busy), 1.0)
 	if kib := t.number(rssFile); kib > 0 {
 		mib := kib / 1024
-		t.row("  peak RSS of that run (pipe or its largest child)", fmt.Sprintf("%.1f MiB", mib), "", mib/40, "< 40 MiB", 1)
+		t.row("  peak RSS of that run (pipe or its largest child)", fmt.Sprintf("%.1f MiB", mib), "", mib/40, 0, "< 40 MiB", 1)
 	}
 }
 
@@ -118,7 +129,7 @@ func (t *table) self(file string) {
 		t.fail(file, "want git status and pipe run (this repo, cached)")
 		return
 	}
-	t.row("this repo's pipeline, fully cached", ms(p.Median), "git status "+ms(g.Median), p.Median/g.Median, "<= 2x git status", 2)
+	t.row("this repo's pipeline, fully cached", ms(p.Median), "git status "+ms(g.Median), p.Median/g.Median, p.Min/g.Min, "<= 2x git status", 2)
 }
 
 func (t *table) load(file string) []*result {
