@@ -70,13 +70,15 @@ type RunLog struct {
 	dirty  bool        // sum has changes not written yet
 	timer  *time.Timer // the pending write of those changes
 	closed bool
+	pruned chan error // the removal of old runs, off the run's path (NewRunLog)
 }
 
 // RunSummaryInterval bounds how stale run.json is while a run goes on.
 const RunSummaryInterval = time.Second
 
 // NewRunLog creates runsDir/runID and removes the oldest runs so that at
-// most keep (DefaultKeepRuns when keep <= 0) are kept, this one included.
+// most keep (DefaultKeepRuns when keep <= 0) are kept, this one included:
+// in the background, done when Close returns.
 func NewRunLog(runsDir, runID string, keep int) (*RunLog, error) {
 	if err := checkRunID(runID); err != nil {
 		return nil, err
@@ -87,14 +89,19 @@ func NewRunLog(runsDir, runID string, keep int) (*RunLog, error) {
 	if err := os.MkdirAll(runsDir, 0o755); err != nil {
 		return nil, fmt.Errorf("run logs: %w", err)
 	}
-	if err := pruneRuns(runsDir, keep-1); err != nil {
+	old, err := oldRuns(runsDir, keep-1)
+	if err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(runsDir, runID)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run logs: %w", err)
 	}
-	r := &RunLog{dir: dir, sum: RunSummary{Schema: RunSummarySchema, RunID: runID, Started: time.Now(), Status: "running"}}
+	r := &RunLog{dir: dir, sum: RunSummary{Schema: RunSummarySchema, RunID: runID, Started: time.Now(), Status: "running"},
+		pruned: make(chan error, 1)}
+	// Removing a run's files takes milliseconds on a disk without a
+	// journal (MACHINE.md): the run need not wait for it, only Close does.
+	go func() { r.pruned <- removeRuns(runsDir, old) }()
 	return r, r.write()
 }
 
@@ -233,12 +240,20 @@ func copyCounts(m map[Status]int) map[Status]int {
 	return c
 }
 
-// Close writes run.json a last time if it has changes not written yet
-// (status "canceled" when the run never reported its end) and returns the
-// first error writing it. Calls after the first return that error only.
+// Close waits for the removal of the old runs, writes run.json a last time
+// if it has changes not written yet (status "canceled" when the run never
+// reported its end) and returns the first error of either. Calls after the
+// first return that error only.
 func (r *RunLog) Close() error {
+	var perr error
+	if r.pruned != nil {
+		perr, r.pruned = <-r.pruned, nil
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if perr != nil {
+		r.err = errors.Join(r.err, perr)
+	}
 	if r.timer != nil {
 		r.timer.Stop()
 		r.timer = nil
@@ -367,15 +382,20 @@ func ReadRun(runsDir, runID string) (RunSummary, error) {
 	return s, nil
 }
 
-// pruneRuns removes all but the newest keep runs.
-func pruneRuns(runsDir string, keep int) error {
+// oldRuns lists the runs beyond the newest keep.
+func oldRuns(runsDir string, keep int) ([]string, error) {
 	ids, err := runsNewestFirst(runsDir)
-	if err != nil {
-		return err
+	if err != nil || len(ids) <= keep {
+		return nil, err
 	}
+	return ids[keep:], nil
+}
+
+// removeRuns removes the dirs of the runs ids.
+func removeRuns(runsDir string, ids []string) error {
 	var errs []error
-	for i := keep; i < len(ids); i++ {
-		if err := os.RemoveAll(filepath.Join(runsDir, ids[i])); err != nil {
+	for _, id := range ids {
+		if err := os.RemoveAll(filepath.Join(runsDir, id)); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -146,7 +146,11 @@ func TestRunLogPrunesByRunIDWithoutReading(t *testing.T) {
 	for _, id := range []string{"20260101T000003Z-aaaa", "20260101T000001Z-bbbb", "20260101T000002Z-cccc"} {
 		os.Mkdir(filepath.Join(runs, id), 0o755) // no run.json: ordered by name alone
 	}
-	if _, err := NewRunLog(runs, "20260101T000004Z-dddd", 2); err != nil {
+	r, err := NewRunLog(runs, "20260101T000004Z-dddd", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil { // the old runs are gone once it returns
 		t.Fatal(err)
 	}
 	got := strings.Join(dirNames(t, runs), ",")
