@@ -18,10 +18,30 @@ import (
 // copy, runc 1.2 does the same), else as a sealed memfd copy (memfdSelf:
 // 10 MB to copy at every pipe start).
 func sealedSelf(stateDir string) (*os.File, error) {
-	if f, err := overlaySelf(stateDir); err == nil {
-		return f, nil
+	f, err := overlaySelf(stateDir)
+	if err != nil {
+		if f, err = memfdSelf(); err != nil {
+			return nil, err
+		}
 	}
-	return memfdSelf()
+	return highFD(f)
+}
+
+// minExeFD is the lowest fd the sealed binary may have. An init is
+// executed as /proc/self/fd/N after its fds 0, 1, 2 and 3 (its socket) are
+// in place: an N among them (pipe started with only stdio open, as under a
+// terminal) would execute the socket (EACCES). Go's fork moves at most one
+// fd per child file above those, far below this.
+const minExeFD = 100
+
+// highFD moves f to an fd of at least minExeFD (close-on-exec, as before).
+func highFD(f *os.File) (*os.File, error) {
+	defer f.Close()
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, minExeFD)
+	if err != nil {
+		return nil, &os.PathError{Op: "fcntl F_DUPFD_CLOEXEC", Path: f.Name(), Err: err}
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
 }
 
 // overlaySelf opens pipe's binary through a detached overlayfs mount made
