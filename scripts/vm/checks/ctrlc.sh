@@ -16,5 +16,6 @@ rc=$?
 set -e
 cat out.txt
 [ $rc = 130 ]
-refute pgrep -f 'sleep 4721'
-[ -z "$(find /sys/fs/cgroup -mindepth 2 -type d -name 'pipe-*')" ]
+refute pgrep_f 'sleep 4721'
+left=$(find /sys/fs/cgroup -mindepth 2 -type d -name 'pipe-*')
+[ -z "$left" ] || { echo "cgroups left: $left"; exit 1; }

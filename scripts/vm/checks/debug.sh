@@ -9,9 +9,10 @@ steps:
       exit 7
 Y
 set +e
-ptyrun '# ' $'cat /tmp/clue; echo in-$((40+2))\n' 'in-42' $'exit\n' -- pipe debug --color never broken > out.txt 2>&1
+# A terminal's Enter is a carriage return (sh -e has no $'...' quoting).
+ptyrun '# ' "$(printf 'cat /tmp/clue; echo in-$((40+2))\r')" 'in-42' "$(printf 'exit\r')" -- pipe debug --color never broken > ../debug-out.txt 2>&1
 rc=$?
 set -e
-cat out.txt
+cat ../debug-out.txt
 [ $rc = 7 ]
-grep -q left-behind out.txt
+grep -q left-behind ../debug-out.txt

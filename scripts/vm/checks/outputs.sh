@@ -12,9 +12,10 @@ steps:
   other:
     run: '[ ! -e out/artifact ]'
 Y
-pipe run --color never > out.txt 2>&1 || { cat out.txt; exit 1; }
-cat out.txt
-grep -q '^use .*got artifact' out.txt
-pipe run --json > second.json 2>&1 || { cat second.json; exit 1; }
-grep '"type":"step_finished"' second.json
-[ "$(grep '"type":"step_finished"' second.json | grep -c '"status":"cached"')" = 3 ]
+# The logs go outside the workspace: a changed workspace is no cache hit.
+pipe run --color never > ../outputs-1.txt 2>&1 || { cat ../outputs-1.txt; exit 1; }
+cat ../outputs-1.txt
+grep -q '^use .*got artifact' ../outputs-1.txt
+pipe run --json > ../outputs-2.json 2>&1 || { cat ../outputs-2.json; exit 1; }
+grep '"type":"step_finished"' ../outputs-2.json
+[ "$(grep '"type":"step_finished"' ../outputs-2.json | grep -c '"status":"cached"')" = 3 ]

@@ -10,9 +10,9 @@ Y
 pipe run --color never > out.txt 2>&1 &
 pid=$!
 i=0; until grep -q started out.txt; do i=$((i+1)); [ $i -lt 600 ] || exit 1; sleep 0.2; done
-pgrep -f 'sleep 473[12]'
+pgrep_f 'sleep 473[12]'
 kill -KILL $pid
-i=0; while pgrep -f 'sleep 473[12]'; do i=$((i+1)); [ $i -lt 30 ] || { echo "steps outlived pipe by 3 s"; exit 1; }; sleep 0.1; done
+i=0; while pgrep_f 'sleep 473[12]'; do i=$((i+1)); [ $i -lt 30 ] || { echo "steps outlived pipe by 3 s"; exit 1; }; sleep 0.1; done
 echo "steps died after $i tenths"
 cat > .pipe.yml <<'Y'
 version: 1

@@ -14,4 +14,4 @@ set -e
 cat out.txt
 [ $rc = 1 ]
 grep -Ei '^slow .*time' out.txt
-refute pgrep -f 'sleep 471[12]'
+refute pgrep_f 'sleep 471[12]'
