@@ -81,11 +81,14 @@ vm_delegate_v2() {
   VM_DELEGATED=$1/session
 }
 
-# vm_as USER CMD... runs CMD as USER, with its shell in the delegated cgroup
-# (vm_delegate_v2) when there is one.
+# vm_as USER CMD... runs CMD as USER (setpriv, with the user's groups),
+# first moving itself into the delegated cgroup (vm_delegate_v2) if any.
 vm_as() {
   user=$1; shift
-  su -s /bin/sh "$user" -c "${VM_DELEGATED:+echo \$\$ > $VM_DELEGATED/cgroup.procs && }exec \"\$0\" \"\$@\"" "$@"
+  set -- "${VM_DELEGATED:-}" "$(id -u "$user")" "$(id -g "$user")" "$@"
+  sh -c 'cg=$1 uid=$2 gid=$3; shift 3
+    if [ -n "$cg" ]; then echo $$ > "$cg/cgroup.procs" || exit 1; fi
+    exec setpriv --reuid="$uid" --regid="$gid" --init-groups -- "$@"' vm_as "$@"
 }
 
 # vm_test_as USER NAME PKG [ARGS...] is vm_test as USER.
