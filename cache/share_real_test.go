@@ -209,3 +209,38 @@ func TestSharedResultTamperedAtRestInTheRealRegistry(t *testing.T) {
 		t.Errorf("the tampered result was stored")
 	}
 }
+
+func TestSharedCacheWithTokenAuth(t *testing.T) {
+	reg := testregistry.Start(t, testregistry.Options{TLS: true, Token: true,
+		Users: map[string]string{"writer": "w-pass", "reader": "r-pass"}, ReadOnly: []string{"reader"}})
+	a, b := newStore(t), newStore(t)
+	key := testKey("token")
+	commitTestResult(t, a, key, map[string]string{"out/x": "through a bearer token"})
+	fillVolume(t, a, "vol", map[string]string{"a/b/c/f": "volume through a token"})
+	writer := secureRemote(t, reg, userKeychain{"writer", "w-pass"})
+	if _, err := a.PushResult(ctxT(t), writer, key); err != nil {
+		t.Fatalf("push with a read-write token: %v", err)
+	}
+	if _, err := a.PushVolume(ctxT(t), writer, "vol", VolumeOptions{}); err != nil {
+		t.Fatalf("volume push with a read-write token: %v", err)
+	}
+	reader := secureRemote(t, reg, userKeychain{"reader", "r-pass"})
+	res, err := b.FetchResult(ctxT(t), reader, key)
+	if err != nil || readFile(t, filepath.Join(res.Dir, "out/x")) != "through a bearer token" {
+		t.Fatalf("fetch with a read-only token: %v", err)
+	}
+	if _, err := b.RestoreVolume(ctxT(t), reader, "vol", DefaultVolumeMax); err != nil {
+		t.Fatalf("restore with a read-only token: %v", err)
+	}
+	other := testKey("token-other")
+	commitTestResult(t, b, other, map[string]string{"y": "z"})
+	if _, err := b.PushResult(ctxT(t), reader, other); err == nil || !strings.Contains(err.Error(), "UNAUTHORIZED") {
+		t.Fatalf("push with a read-only token: %v, want the registry's UNAUTHORIZED", err)
+	}
+	if _, err := b.PushResult(ctxT(t), reader, other); !errors.Is(err, ErrRemoteOff) {
+		t.Errorf("push after a refused one: %v, want ErrRemoteOff", err)
+	}
+	if _, err := b.FetchResult(ctxT(t), reader, testKey("absent")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("lookup after a refused push: %v, want a miss", err)
+	}
+}

@@ -44,6 +44,11 @@ type Options struct {
 	Users    map[string]string // htpasswd users and passwords; none: no auth
 	ReadOnly []string          // users the proxy refuses writes to (401), as a read-only token would
 	Proxy    bool              // put the reverse proxy in front (implied by ReadOnly)
+	// Token serves the Users through distribution's token auth (the Bearer
+	// flow of GHCR, Docker Hub, GitLab, ECR) instead of htpasswd: a token
+	// server of the test's own grants ReadOnly users pull and the others pull
+	// and push. Needs TLS; ReadOnly then needs no proxy.
+	Token bool
 }
 
 // Registry is a running docker-registry.
@@ -80,7 +85,25 @@ func Start(t testing.TB, o Options) *Registry {
 		certFile, keyFile := reg.makeCert(dir, &tlsCert)
 		cfg += fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", certFile, keyFile)
 	}
-	if len(o.Users) > 0 {
+	var proxyL net.Listener
+	var token http.Handler
+	if o.Proxy || o.Token || len(o.ReadOnly) > 0 {
+		var err error
+		if proxyL, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	switch {
+	case o.Token:
+		if !o.TLS {
+			t.Fatal("testregistry: Token needs TLS")
+		}
+		// The token server answers on the proxy, so that the realm is the
+		// registry's own host: clients refuse realms on other private hosts.
+		token = tokenHandler(o, tlsCert)
+		realm := "https://" + proxyL.Addr().String() + "/token"
+		cfg += fmt.Sprintf("auth:\n  token:\n    realm: %s\n    service: %s\n    issuer: %s\n    rootcertbundle: %s\n", realm, tokenService, tokenIssuer, reg.CAFile)
+	case len(o.Users) > 0:
 		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: pipe-test\n    path: %s\n", writeHtpasswd(t, dir, o.Users))
 	}
 	cfgPath := filepath.Join(dir, "config.yml")
@@ -89,8 +112,8 @@ func Start(t testing.TB, o Options) *Registry {
 	}
 	reg.start(cfgPath)
 	reg.Host = reg.Backend
-	if o.Proxy || len(o.ReadOnly) > 0 {
-		reg.Host = reg.startProxy(o, tlsCert)
+	if proxyL != nil {
+		reg.Host = reg.startProxy(proxyL, o, tlsCert, token)
 	}
 	return reg
 }
@@ -234,7 +257,7 @@ func (reg *Registry) makeCert(dir string, out *tls.Certificate) (certFile, keyFi
 
 // startProxy puts a reverse proxy in front of the registry and returns its
 // address: it refuses writes by read-only users and applies the fault hook.
-func (reg *Registry) startProxy(o Options, cert tls.Certificate) string {
+func (reg *Registry) startProxy(l net.Listener, o Options, cert tls.Certificate, token http.Handler) string {
 	t := reg.t
 	scheme := "http"
 	if o.TLS {
@@ -255,7 +278,11 @@ func (reg *Registry) startProxy(o Options, cert tls.Certificate) string {
 		if f != nil && f(w, r) {
 			return
 		}
-		if u, _, ok := r.BasicAuth(); ok && readOnly[u] && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if token != nil && r.URL.Path == "/token" {
+			token.ServeHTTP(w, r)
+			return
+		}
+		if u, _, ok := r.BasicAuth(); token == nil && ok && readOnly[u] && r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("WWW-Authenticate", `Basic realm="pipe-test"`)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)
@@ -264,10 +291,6 @@ func (reg *Registry) startProxy(o Options, cert tls.Certificate) string {
 		}
 		rp.ServeHTTP(w, r)
 	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := &http.Server{Handler: h, ErrorLog: log.New(io.Discard, "", 0)}
 	if o.TLS {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
