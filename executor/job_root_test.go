@@ -91,6 +91,7 @@ func TestJobWithKilledKeeperIsCleanedUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { DestroyJob(context.Background(), o.Store, "t-killed") })
 	id, err := readKeeper(job.Dir)
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +115,7 @@ func TestJobEndsAfterItsMaxLife(t *testing.T) {
 	if _, err := CreateJob(context.Background(), spec, o); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { DestroyJob(context.Background(), o.Store, "t-maxlife") })
 	for end := time.Now().Add(time.Minute); len(jobLeft(o, "t-maxlife")) > 0 && time.Now().Before(end); {
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -2,6 +2,7 @@ package pipetest
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -66,4 +67,16 @@ func ProcessesWith(s string) []string {
 		}
 	}
 	return out
+}
+
+// DestroyJobs destroys every job left in the store at home, with the pipe
+// binary (a test that failed half way): their keepers and containers would
+// otherwise outlive the test's removal of home.
+func DestroyJobs(pipe, home string) {
+	entries, _ := os.ReadDir(filepath.Join(home, "jobs"))
+	for _, e := range entries {
+		cmd := exec.Command(pipe, "gitlab", "cleanup")
+		cmd.Env = append(os.Environ(), "PIPE_HOME="+home, "PIPE_GITLAB_JOB="+e.Name())
+		_ = cmd.Run()
+	}
 }

@@ -50,11 +50,13 @@ func TestPrepareLogsInWithTheJobsCredentials(t *testing.T) {
 		}
 		r := newRunnerSim(t, e.pipe, e.home, vars, tc.response)
 		r.extra = []string{"SSL_CERT_FILE=" + reg.CAFile, "DOCKER_CONFIG=" + t.TempDir()}
+		t.Cleanup(func() { r.call("gitlab", "cleanup") })
 		code, out := r.call("gitlab", "prepare")
 		if !tc.ok {
 			if code != 2 || !strings.Contains(out, "private") {
 				t.Errorf("job %s: prepare with a wrong job token exited %d (want 2): %s", tc.id, code, out)
 			}
+			assertNothingLeft(t, e.home, "gitlab-77-"+tc.id, "")
 			continue
 		}
 		if code != 0 {

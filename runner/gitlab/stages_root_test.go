@@ -100,6 +100,7 @@ func (e *rootEnv) setup() error {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if shared.home != "" {
+		pipetest.DestroyJobs(shared.pipe, shared.home)
 		os.RemoveAll(filepath.Dir(shared.home))
 	}
 	os.Exit(code)
