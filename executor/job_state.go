@@ -93,3 +93,21 @@ func jobExists(s *cache.Store, name string) bool {
 	_, err := os.Stat(JobDir(s, name))
 	return !errors.Is(err, os.ErrNotExist)
 }
+
+// Jobs lists the names of the jobs in the store (live or not), sorted.
+func Jobs(s *cache.Store) ([]string, error) {
+	entries, err := os.ReadDir(jobsRoot(s))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jobs of the store %s: %w", s.Root(), err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() && validJobName(e.Name()) {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}

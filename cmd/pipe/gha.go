@@ -64,7 +64,7 @@ func ghaHook(c *cobra.Command, o *output) error {
 			}
 		}
 	}()
-	h := &github.Hook{Store: store, Runtime: runtimeOptions(o, false), Stdout: os.Stdout, Stderr: os.Stderr, Signals: sigs}
+	h := &github.Hook{Store: store, RunnerName: os.Getenv("RUNNER_NAME"), Runtime: runtimeOptions(o, false), Stdout: os.Stdout, Stderr: os.Stderr, Signals: sigs}
 	err = h.Run(c.Context(), in)
 	var se *github.StepError
 	if errors.As(err, &se) {

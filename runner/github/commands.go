@@ -23,11 +23,14 @@ import (
 
 // Hook runs the runner's hook commands on this host.
 type Hook struct {
-	Store   *cache.Store
-	Runtime isolation.Options
-	Stdout  *os.File // the step log
-	Stderr  *os.File
-	Signals <-chan syscall.Signal // the runner's SIGINT/SIGTERM on cancel
+	Store *cache.Store
+	// RunnerName is the runner's name (RUNNER_NAME): its jobs are named
+	// after it, and a new job removes what an earlier one left.
+	RunnerName string
+	Runtime    isolation.Options
+	Stdout     *os.File // the step log
+	Stderr     *os.File
+	Signals    <-chan syscall.Signal // the runner's SIGINT/SIGTERM on cancel
 }
 
 // StepError is a step whose process exited non-zero: the hook exits with
@@ -59,7 +62,11 @@ func (h *Hook) prepareJob(ctx context.Context, in *Input) error {
 	if err := in.args(&a); err != nil {
 		return err
 	}
-	name := "gha-" + randomHex(6)
+	prefix := jobPrefix(h.RunnerName)
+	if err := h.pruneJobs(ctx, prefix); err != nil {
+		return err
+	}
+	name := prefix + randomHex(6)
 	spec := &executor.JobSpec{Name: name}
 	kc := keychain{}
 	for i, s := range a.Services {
@@ -103,6 +110,45 @@ func (h *Hook) prepareJob(ctx context.Context, in *Input) error {
 	}
 	if err := writeResponse(in.ResponseFile, resp); err != nil {
 		return errors.Join(err, job.Destroy(context.Background()))
+	}
+	return nil
+}
+
+// jobPrefix names the jobs of one runner: a runner runs one job at a time,
+// so a job of its name that is there when prepare_job comes is a leftover
+// (the runner died, or never called cleanup_job), as the Docker hook
+// prunes its runner's labelled containers.
+func jobPrefix(runner string) string {
+	var b strings.Builder
+	for _, c := range []byte(runner) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' {
+			b.WriteByte(c)
+		}
+		if b.Len() == 40 {
+			break
+		}
+	}
+	if b.Len() == 0 {
+		return "gha-"
+	}
+	return "gha-" + b.String() + "."
+}
+
+// pruneJobs destroys the jobs an earlier prepare_job of this runner left.
+func (h *Hook) pruneJobs(ctx context.Context, prefix string) error {
+	names, err := executor.Jobs(h.Store)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		rest, ok := strings.CutPrefix(n, prefix)
+		if !ok || len(rest) != 12 || strings.ContainsAny(rest, ".") {
+			continue
+		}
+		fmt.Fprintf(h.Stderr, "pipe: removing job %s, left by an earlier job of this runner\n", n)
+		if err := executor.DestroyJob(ctx, h.Store, n); err != nil {
+			return err
+		}
 	}
 	return nil
 }

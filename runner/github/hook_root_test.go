@@ -354,3 +354,18 @@ func TestKilledStepLeavesNothingAfterCleanup(t *testing.T) {
 		t.Errorf("left after cleanup_job: %s", l)
 	}
 }
+
+func TestPrepareJobRemovesWhatAnEarlierJobOfTheRunnerLeft(t *testing.T) {
+	e := needRoot(t)
+	h := newRunnerHost(t, e)
+	first := h.prepare(jobImage, nil)
+	// The runner died before cleanup_job; its next job comes.
+	second := h.prepare(jobImage, nil)
+	for _, l := range pipetest.Leftovers(e.home, first.State.Job) {
+		t.Errorf("left of the earlier job: %s", l)
+	}
+	step := map[string]any{"entryPoint": "true", "entryPointArgs": []string{}, "environmentVariables": map[string]string{}, "workingDirectory": "/"}
+	if code, out, _ := h.call("run_script_step", step, second.State); code != 0 {
+		t.Errorf("the new job does not run: %d %s", code, out)
+	}
+}

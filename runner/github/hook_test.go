@@ -100,3 +100,11 @@ func TestKeychainOfTheRegistryBlock(t *testing.T) {
 		}
 	}
 }
+
+func TestJobNamesOfARunner(t *testing.T) {
+	for runner, want := range map[string]string{"": "gha-", "my runner/1": "gha-myrunner1.", strings.Repeat("r", 80): "gha-" + strings.Repeat("r", 40) + "."} {
+		if got := jobPrefix(runner); got != want {
+			t.Errorf("jobPrefix(%q) = %q, want %q", runner, got, want)
+		}
+	}
+}
