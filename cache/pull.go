@@ -91,7 +91,8 @@ func (s *Store) pull(ctx context.Context, ref string, o PullOptions) (*Image, er
 	}
 	defer gc.Unlock()
 	pc := newPullContext(r.Name(), o)
-	if policy != PullAlways {
+	local := r.Context().RegistryStr() == LocalRegistry // whatever the policy: there is nowhere to pull from
+	if policy != PullAlways || local {
 		rec, err := s.localRecord(r, plat)
 		if err == nil {
 			var img *Image
@@ -106,6 +107,9 @@ func (s *Store) pull(ctx context.Context, ref string, o PullOptions) (*Image, er
 		if policy == PullNever {
 			return nil, fmt.Errorf("%w (pull policy never): run `pipe image pull %s` or `pipe image import` first", ErrNotCached, ref)
 		}
+	}
+	if local {
+		return nil, fmt.Errorf("%w: %s images are made on this machine, never pulled (`make install` builds pipe's own; `pipe image import FILE %s` adds one)", ErrNotCached, LocalRegistry, ref)
 	}
 	defer pc.finish()
 	rec, err := s.pullRemote(ctx, r, plat, pc)

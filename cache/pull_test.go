@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/compression"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -80,6 +81,32 @@ func TestPullNeverUncached(t *testing.T) {
 	_, err := s.Pull(ctxT(t), "localhost:1/nothing:here", PullOptions{Policy: PullNever})
 	if !errors.Is(err, ErrNotCached) || !strings.Contains(err.Error(), "pipe image pull") {
 		t.Fatalf("err = %v; want ErrNotCached telling to run pipe image pull", err)
+	}
+}
+
+// A pipe.local image exists only in a store: whatever the policy, a missing
+// one is ErrNotCached at once (no name lookup, no request), and a stored one is
+// used as it is, also with PullAlways.
+func TestPullLocalRegistryNeverLeavesTheStore(t *testing.T) {
+	s := newStore(t)
+	for _, p := range []PullPolicy{PullMissing, PullAlways, PullNever} {
+		_, err := s.Pull(ctxT(t), LocalRegistry+"/busybox:latest", PullOptions{Policy: p})
+		if !errors.Is(err, ErrNotCached) {
+			t.Errorf("policy %s: err = %v; want ErrNotCached", p, err)
+		}
+	}
+	dockerTar := filepath.Join(t.TempDir(), "box.tar")
+	tag, _ := name.NewTag(LocalRegistry + "/box:1")
+	if err := tarball.WriteToFile(dockerTar, tag, busybox(t)); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.Import(ctxT(t), dockerTar, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Pull(ctxT(t), LocalRegistry+"/box:1", PullOptions{Policy: PullAlways})
+	if err != nil || got.Digest != stored.Digest {
+		t.Errorf("stored pipe.local image with PullAlways: %v, %v", got, err)
 	}
 }
 

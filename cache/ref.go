@@ -10,6 +10,12 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
+// LocalRegistry is the registry name of images that exist only in a store:
+// pipe's own (pipe.local/busybox, pipe.local/go, built by make install) and
+// any a user imports under it. Pull never sends a request for them, not even a
+// name lookup: a missing one is ErrNotCached with what to do.
+const LocalRegistry = "pipe.local"
+
 // parseRef reads a reference the way Docker does ("alpine" is library/alpine:latest
 // on the default registry, name.DefaultRegistry). Registries on loopback are spoken
 // to over plain HTTP, as Docker does; every other registry over HTTPS.
