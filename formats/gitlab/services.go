@@ -114,6 +114,9 @@ func (t *translator) service(j *jobInfo, it *node, vs *vars) (service, bool) {
 		}
 		svc.command, svc.args = append(svc.command, svc.args...), nil
 	}
+	if strings.Contains(svc.image, "dind") {
+		t.warnf(it.pos, "build images outside pipe, or with a daemonless builder the job's image has", "%s.services: %s: Docker-in-Docker needs a privileged container, which pipe never runs; it will not start", j.name, svc.image)
+	}
 	svc.hosts = serviceHosts(alias, svc.image)
 	if len(svc.hosts) == 0 {
 		t.errorf(it.pos, "give it an alias: of letters, digits, _ . -", "%s.services: %s gives no host name pipe can use", j.name, svc.image)
