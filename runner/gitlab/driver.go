@@ -19,7 +19,7 @@ import (
 
 // The paths every job sees, in its build container and its helper alike
 // (the runner's scripts embed them): the builds dir is the job's own, the
-// cache dir is shared by the jobs of the runner host.
+// cache dir is shared by the jobs of one project on the runner host.
 const (
 	BuildsDir = "/builds"
 	CacheDir  = "/cache"
@@ -183,7 +183,9 @@ func (d *Driver) jobSpec(name string, resp *Response) (*executor.JobSpec, error)
 	if network != "host" && network != "private" {
 		return nil, fmt.Errorf("PIPE_NETWORK=%q: want host or private", network)
 	}
-	shared := filepath.Join(d.Store.Root(), "gitlab", "cache")
+	// One cache dir per project, as the Docker executor's cache volumes are:
+	// a job never sees another project's caches.
+	shared := filepath.Join(d.Store.Root(), "gitlab", "cache", "project-"+safe(firstOf(d.Env.Var("CI_PROJECT_ID"), "0")))
 	if err := os.MkdirAll(shared, 0o755); err != nil {
 		return nil, err
 	}

@@ -121,7 +121,7 @@ func jobVars(id string) map[string]string {
 	return map[string]string{
 		"CI_JOB_ID": id, "CI_RUNNER_ID": "77", "CI_JOB_NAME": "test-" + id,
 		"CI_PROJECT_DIR": "/builds/group/project", "CI_BUILDS_DIR": "/builds",
-		"CI_JOB_IMAGE": buildImage, "CI_JOB_SERVICES": "", "CI_JOB_TIMEOUT": "3600",
+		"CI_JOB_IMAGE": buildImage, "CI_JOB_SERVICES": "", "CI_JOB_TIMEOUT": "3600", "CI_PROJECT_ID": "p" + id,
 	}
 }
 
@@ -231,7 +231,7 @@ func TestJobStagesAsTheRunnerCallsThem(t *testing.T) {
 		{"get_sources", exports(vars) + "echo Fetching changes...\nmkdir -p " + proj + ".tmp\ngit init -q " + proj + "\ncd " + proj +
 			"\ngit remote add origin " + url + "\ngit fetch -q origin\ngit checkout -q -f " + sha + "\necho checked out $(git rev-parse HEAD)\n",
 			stageResult{Kind: "ok"}, []string{"checked out " + sha}},
-		{"restore_cache", exports(vars) + cacheOrMissing("cache-extractor --file /cache/x.zip", "Extracting cache"), stageResult{Kind: "ok"},
+		{"restore_cache", exports(vars) + cacheOrMissing("cache-extractor --file /cache/x.zip", "Extracting cache") + "echo cached > /cache/mark\n", stageResult{Kind: "ok"},
 			[]string{"fake gitlab-runner: cache-extractor"}},
 		{"build_script", exports(vars) + "cd " + proj + "\ncat /etc/pipe-image\ncat README.md\n" +
 			"command -v git >/dev/null || echo no git in the build image\necho built > out.txt\n" +
@@ -258,6 +258,9 @@ func TestJobStagesAsTheRunnerCallsThem(t *testing.T) {
 		t.Fatalf("cleanup exited %d: %s", code, out)
 	}
 	assertNothingLeft(t, e.home, name, "")
+	if b, err := os.ReadFile(filepath.Join(e.home, "gitlab", "cache", "project-"+vars["CI_PROJECT_ID"], "mark")); err != nil || string(b) != "cached\n" {
+		t.Errorf("the project's cache dir outlives the job: %q, %v", b, err)
+	}
 }
 
 func TestArtifactStagesPassWithoutGitlabRunner(t *testing.T) {
