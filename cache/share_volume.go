@@ -72,7 +72,15 @@ type volSync struct {
 	Stale  [VolumeBuckets]bool   `json:"stale"`  // the local volume lacks the registry's content of this bucket
 }
 
-func volumeTag(name string) string { return "v-" + runtime.GOARCH + "-" + name }
+// volumeTag is the tag of a volume: v-<arch>-<name>, the name shortened
+// and made unique by a hash where the tag would pass OCI's 128 characters.
+func volumeTag(name string) string {
+	tag := "v-" + runtime.GOARCH + "-" + name
+	if len(tag) > 128 {
+		tag = tag[:100] + "-" + sha256Hash([]byte(name)).Hex[:16]
+	}
+	return tag
+}
 
 func (s *Store) volSyncPath(name string) string { return s.path(volSyncDir, name+".json") }
 

@@ -346,3 +346,13 @@ func TestVolumePushReplacedByARacingPushSaysSo(t *testing.T) {
 		t.Errorf("after B pushed again, the registry has %q", got)
 	}
 }
+
+func TestVolumeTagFitsOCI(t *testing.T) {
+	long := strings.Repeat("v", 128)
+	if tag := volumeTag(long); len(tag) > 128 || tag == volumeTag(long[:127]+"w") {
+		t.Errorf("tag %q (%d chars)", tag, len(tag))
+	}
+	if tag := volumeTag("gomod"); !strings.HasSuffix(tag, "-gomod") {
+		t.Errorf("tag %q", tag)
+	}
+}
