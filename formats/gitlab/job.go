@@ -200,7 +200,7 @@ func (t *translator) decide(j *jobInfo) bool {
 	n := j.n
 	j.when = "on_success"
 	if w := n.get("when"); w != nil {
-		if j.when = checkWhen(t.evaluator(j.vars), w, j.name+".when", false); j.when == "" {
+		if j.when = checkWhen(t.evaluator(j.vars), w, j.name+".when"); j.when == "" {
 			j.when = "on_success" // reported
 		}
 	}

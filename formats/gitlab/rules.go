@@ -82,7 +82,7 @@ func (e *evaluator) ruleHolds(r *node, field string) bool {
 		case "exists":
 			ok = e.exists(v, field+".exists") && ok
 		case "when":
-			checkWhen(e, v, field+".when", true)
+			checkWhen(e, v, field+".when")
 		case "allow_failure", "variables":
 		case "needs", "start_in", "interruptible":
 			e.warnf(k.pos, "pipe keeps the job's own "+k.value, "%s.%s is ignored", field, k.value)
@@ -322,7 +322,7 @@ func whens() []string {
 }
 
 // checkWhen reports a when: value GitLab does not know.
-func checkWhen(e *evaluator, v *node, field string, inRule bool) string {
+func checkWhen(e *evaluator, v *node, field string) string {
 	s := strValue(v)
 	if !v.isStr() || !slices.Contains(whens(), s) {
 		e.errorf(nodePos(v), "use on_success, on_failure, always, manual, delayed or never", "%s: unknown value %s", field, describe(v))
