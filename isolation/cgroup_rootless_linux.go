@@ -47,6 +47,9 @@ func rootlessCgroups(cfg cgroupConfig) (*cgroupManager, string) {
 		return noCgroups(parent), "pipe cannot read its own cgroup (" + err.Error() + ")"
 	}
 	own := ownCgroupV2(data)
+	if filepath.Base(own) == supervisorCgroup {
+		own = filepath.Dir(own) // a Runtime of this process (or its parent) moved it already
+	}
 	dir := filepath.Join(m.layout.unified, own)
 	if why := checkDelegated(dir, own); why != "" {
 		return noCgroups(parent), why

@@ -34,6 +34,12 @@ func TestRootlessCgroupsDelegated(t *testing.T) {
 	if got := m.cgroupFor("c1").dirs["memory"]; got != filepath.Join(dir, "pipe", "c1") {
 		t.Errorf("a container's cgroup: %s", got)
 	}
+	// Once in the supervisor leaf, the next Runtime finds the same root.
+	writeTestFile(t, filepath.Join(root, "self"), "0::"+own+"/"+supervisorCgroup+"\n")
+	if m, why := rootlessCgroups(cfg); why != "" || m.layout.unified != dir {
+		t.Errorf("from the supervisor leaf: why %q, root %s; want %s", why, m.layout.unified, dir)
+	}
+	writeTestFile(t, filepath.Join(root, "self"), "0::"+own+"\n")
 
 	writeTestFile(t, filepath.Join(dir, "cgroup.controllers"), "cpu")
 	if m, why := rootlessCgroups(cfg); m.layout.version != 0 || !strings.Contains(why, "without the memory and pids") {
