@@ -58,10 +58,29 @@ func rootlessCgroups(cfg cgroupConfig) (*cgroupManager, string) {
 		return noCgroups(parent), fmt.Sprintf("pipe cannot move itself into %s/%s (%v)", own, supervisorCgroup, err)
 	}
 	if pids, _ := readPids(filepath.Join(dir, "cgroup.procs")); len(pids) > 0 {
-		return noCgroups(parent), fmt.Sprintf("pipe's cgroup %s holds other processes (%v); start pipe in a cgroup of its own, e.g. with systemd-run --user --scope -p Delegate=yes", own, pids)
+		// Others (the user's shell) stay in pipe's cgroup, which therefore
+		// cannot give its children controllers: one level up will do, when
+		// it is delegated too and holds no process.
+		up := filepath.Dir(dir)
+		if !upOK(m.layout.unified, up) || enterSupervisor(up, cfg.movePids) != nil {
+			return noCgroups(parent), fmt.Sprintf("pipe's cgroup %s holds other processes (%v), and its parent is no delegated cgroup without processes; "+
+				"start pipe in a cgroup of its own, e.g. with systemd-run --user --scope -p Delegate=yes", own, pids)
+		}
+		_ = os.Remove(filepath.Join(dir, supervisorCgroup))
+		dir = up
 	}
 	m.layout.unified = dir
 	return m, ""
+}
+
+// upOK says whether up, the parent of pipe's own cgroup, may serve as the
+// root instead: inside the hierarchy at mnt, delegated, without processes.
+func upOK(mnt, up string) bool {
+	if len(up) <= len(mnt) || checkDelegated(up, up) != "" {
+		return false
+	}
+	pids, err := readPids(filepath.Join(up, "cgroup.procs"))
+	return err == nil && len(pids) == 0
 }
 
 // checkDelegated says why dir (pipe's own v2 cgroup, own its path) is not

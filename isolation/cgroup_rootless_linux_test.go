@@ -48,8 +48,22 @@ func TestRootlessCgroupsDelegated(t *testing.T) {
 	writeTestFile(t, filepath.Join(dir, "cgroup.controllers"), "cpu memory pids")
 	writeTestFile(t, filepath.Join(dir, "cgroup.procs"), "77\n")
 	if m, why := rootlessCgroups(cfg); m.layout.version != 0 || !strings.Contains(why, "holds other processes") {
-		t.Errorf("others in pipe's cgroup: version %d, why %q", m.layout.version, why)
+		t.Errorf("others in pipe's cgroup, parent not delegated: version %d, why %q", m.layout.version, why)
 	}
+	// A delegated parent without processes serves instead (a shell stays in
+	// pipe's own cgroup, as in a CI job's).
+	up := filepath.Dir(dir)
+	for name, v := range map[string]string{"cgroup.controllers": "cpu memory pids", "cgroup.procs": "", "cgroup.subtree_control": "cpu memory pids"} {
+		writeTestFile(t, filepath.Join(up, name), v)
+	}
+	if m, why := rootlessCgroups(cfg); why != "" || m.layout.unified != up {
+		t.Errorf("others in pipe's cgroup, delegated parent: root %s, why %q; want %s", m.layout.unified, why, up)
+	}
+	if b, _ := os.ReadFile(filepath.Join(up, supervisorCgroup, "cgroup.procs")); string(b) != "4343" {
+		t.Errorf("the parent's supervisor leaf got %q", b)
+	}
+	os.RemoveAll(filepath.Join(up, supervisorCgroup))
+	os.Remove(filepath.Join(up, "cgroup.procs"))
 	if os.Geteuid() != 0 { // root may write anything: only an ordinary user sees the permissions
 		writeTestFile(t, filepath.Join(dir, "cgroup.procs"), "")
 		os.Chmod(filepath.Join(dir, "cgroup.subtree_control"), 0o444)

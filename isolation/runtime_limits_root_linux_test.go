@@ -87,7 +87,7 @@ func TestAccounting(t *testing.T) {
 // Options.IODevicePath (pipe's store), in the container's own cgroup.
 func TestIOLimitsOnStoreDisk(t *testing.T) {
 	needsRoot(t)
-	r, err := New(Options{StateDir: t.TempDir(), CgroupParent: testCgroupParent, IODevicePath: "/var/tmp"})
+	r, err := New(Options{StateDir: t.TempDir(), CgroupParent: testCgroupParent, IODevicePath: "/var/tmp", UserNS: CurrentUserNS()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,6 +114,10 @@ func New(opts Options) (*Runtime, error) {
 	}
 	r := &Runtime{opts: opts, cg: cg, exe: exe, self: self, seccomp: encodeFilter(prog), noCgroupWhy: noCgroupWhy}
 	mounted, err := mountScratch(opts)
+	if err == nil && opts.UserNS != nil {
+		mounted, err = r.checkRootlessScratch(mounted)
+		opts = r.opts
+	}
 	if err == nil {
 		err = r.Cleanup()
 	}

@@ -137,3 +137,45 @@ func kernelRelease() string {
 	}
 	return unix.ByteSliceToString(u.Release[:])
 }
+
+// checkRootlessScratch makes sure overlayfs can keep its user.overlay.*
+// markers in the scratch dir, where the upper dirs are: with userxattr an
+// opaque dir (a lower dir removed and made again) is an xattr in the upper
+// dir, and tmpfs has user xattrs only since Linux 6.6. On older kernels the
+// scratch tmpfs is given up for a dir on disk, /var/tmp/pipe-scratch-UID
+// (slower to clean, but correct). It returns whether the tmpfs is still
+// mounted.
+func (r *Runtime) checkRootlessScratch(mounted bool) (bool, error) {
+	if userXattrOK(r.opts.ScratchDir) {
+		return mounted, nil
+	}
+	if mounted {
+		if err := unix.Unmount(r.opts.ScratchDir, unix.MNT_DETACH); err != nil {
+			return true, fmt.Errorf("isolation: unmount scratch tmpfs %s: %w", r.opts.ScratchDir, err)
+		}
+	}
+	dir := filepath.Join("/var/tmp", "pipe-scratch-"+strconv.Itoa(r.opts.UserNS.UID))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return false, fmt.Errorf("isolation: scratch dir: %w", err)
+	}
+	if err := checkOwnDir(dir); err != nil {
+		return false, fmt.Errorf("isolation: %w", err)
+	}
+	if !userXattrOK(dir) {
+		return false, fmt.Errorf("isolation: rootless overlays keep user.overlay.* xattrs in their upper dirs, and neither the scratch tmpfs "+
+			"(Linux before 6.6 has no user xattrs on tmpfs) nor %s supports them: put /var/tmp on a filesystem with user xattrs (ext4, xfs, btrfs)", dir)
+	}
+	r.opts.ScratchDir = dir
+	return false, nil
+}
+
+// userXattrOK says whether files in dir can carry user.* xattrs.
+func userXattrOK(dir string) bool {
+	f, err := os.CreateTemp(dir, ".xattr-probe-")
+	if err != nil {
+		return false
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	return unix.Fsetxattr(int(f.Fd()), "user.pipe.probe", []byte("1"), 0) == nil
+}
