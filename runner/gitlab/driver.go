@@ -180,8 +180,11 @@ func (d *Driver) jobSpec(name string, resp *Response) (*executor.JobSpec, error)
 		list = resp.Services
 	}
 	network := firstOf(d.setting("PIPE_NETWORK"), d.Network, "host")
+	if network == "none" { // pipe run -f .gitlab-ci.yml's name for it
+		network = "private"
+	}
 	if network != "host" && network != "private" {
-		return nil, fmt.Errorf("PIPE_NETWORK=%q: want host or private", network)
+		return nil, fmt.Errorf("PIPE_NETWORK=%q: want host, or private (none): loopback and services only", network)
 	}
 	// One cache dir per project, as the Docker executor's cache volumes are:
 	// a job never sees another project's caches.

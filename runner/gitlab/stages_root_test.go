@@ -446,7 +446,7 @@ func TestPrivateNetworkKeepsServicesAndLeavesTheHostOut(t *testing.T) {
 	}()
 	hostURL := "http://" + host.Addr().String() + "/"
 	vars := jobVars("1008")
-	vars["PIPE_NETWORK"] = "private"
+	vars["PIPE_NETWORK"] = "none" // pipe run -f .gitlab-ci.yml's name for private
 	vars["CI_JOB_SERVICES"] = `[{"name":"` + httpdImage + `","alias":"web","entrypoint":null,"command":null}]`
 	r := newRunnerSim(t, e.pipe, e.home, vars, map[string]any{"id": 1008})
 	t.Cleanup(func() { r.call("gitlab", "cleanup") })
