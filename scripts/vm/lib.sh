@@ -88,7 +88,7 @@ vm_as() {
   set -- "${VM_DELEGATED:-}" "$(id -u "$user")" "$(id -g "$user")" "$@"
   sh -c 'cg=$1 uid=$2 gid=$3; shift 3
     if [ -n "$cg" ]; then echo $$ > "$cg/cgroup.procs" || exit 1; fi
-    exec setpriv --reuid="$uid" --regid="$gid" --init-groups -- "$@"' vm_as "$@"
+    exec /usr/bin/setpriv --reuid="$uid" --regid="$gid" --init-groups -- "$@"' vm_as "$@"
 }
 
 # vm_test_as USER NAME PKG [ARGS...] is vm_test as USER.
@@ -96,7 +96,7 @@ vm_test_as() {
   user=$1 name=$2 pkg=$3; shift 3
   echo "PIPE-VM-START $name"
   start=$(date +%s)
-  (cd "/src/$pkg" && vm_as "$user" env PIPE_TEST_ROOT=1 HOME="/home/$user" TMPDIR=/tmp \
+  (cd "/src/$pkg" && vm_as "$user" env PIPE_TEST_ROOT=1 ${VM_TEST_ENV:-} HOME="/home/$user" TMPDIR=/tmp \
     timeout -s KILL "${VM_TEST_TIMEOUT:-900}" "./$(basename "$pkg").test" -test.timeout="${VM_TEST_TIMEOUT:-900}s" "$@" 2>&1)
   vm_result "$name" "$?" "$(( $(date +%s) - start ))"
 }
