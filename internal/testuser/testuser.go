@@ -69,6 +69,12 @@ func New(t testing.TB, sub bool) *User {
 	u := &User{Name: name, Home: pw.HomeDir}
 	u.UID, _ = strconv.Atoi(pw.Uid)
 	u.GID, _ = strconv.Atoi(pw.Gid)
+	t.Cleanup(func() {
+		// What a rootless pipe of u leaves outside its home: its state dir
+		// (no XDG_RUNTIME_DIR here) and, before Linux 6.6, its disk scratch.
+		os.RemoveAll(filepath.Join(os.TempDir(), "pipe-run-"+strconv.Itoa(u.UID)))
+		os.RemoveAll(filepath.Join("/var/tmp", "pipe-scratch-"+strconv.Itoa(u.UID)))
+	})
 	u.Dir, err = os.MkdirTemp("", "pipe-testuser-")
 	if err != nil {
 		t.Fatal(err)
