@@ -16,7 +16,8 @@ func newRealRuntime(t testing.TB) Runtime {
 		t.Fatalf("PIPE_TEST_ROOT=1 but containers cannot run: %v", err)
 	}
 	dir := t.TempDir()
-	rt, err := isolation.New(isolation.Options{StateDir: filepath.Join(dir, "state"), CgroupParent: "pipe-test-executor"})
+	// As pipe run does: each container from an init started ahead of it.
+	rt, err := isolation.New(isolation.Options{StateDir: filepath.Join(dir, "state"), CgroupParent: "pipe-test-executor", Prestart: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
