@@ -62,7 +62,9 @@ func cgroup2Mount(t *testing.T) string {
 			return m.mountPoint
 		}
 	}
-	t.Fatal("no cgroup2 mount on this machine")
+	// A machine with cgroup v1 only (the VM matrix's cgroup-v1 cell, systemd
+	// in legacy mode) has no v2 to test: the cgroup-v2 cell runs these.
+	t.Skip("no cgroup2 mount on this machine (cgroup v1 only)")
 	return ""
 }
 
