@@ -20,7 +20,7 @@ func (ps *parser) steps(e entry, root *yaml.Node) {
 	}
 	raws := make([]*rawStep, 0, len(entries))
 	for _, se := range entries {
-		if !isName(se.key) {
+		if !IsName(se.key) {
 			ps.errorf(se.k, "use letters, digits, _ . - (not first), at most 128 characters", "steps: %s is not a valid step name", quote(se.key))
 			continue
 		}

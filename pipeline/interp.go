@@ -134,9 +134,11 @@ func isEnvName(s string) bool {
 	return true
 }
 
-// isName reports whether s is a valid name for a step, service, cache or
+// IsName reports whether s is a valid name for a step, service, cache or
 // matrix value: letters, digits, and _ . - (not first), at most 128 bytes.
-func isName(s string) bool {
+// The translators (formats/...) check names with it so that what they emit
+// is what pipe accepts.
+func IsName(s string) bool {
 	if s == "" || len(s) > 128 {
 		return false
 	}

@@ -17,7 +17,7 @@ func (ps *parser) serviceDecls(e entry) {
 		return
 	}
 	for _, s := range ps.mapping(e.v, "services", "services: {db: {image: postgres:16}}") {
-		if !isName(s.key) {
+		if !IsName(s.key) {
 			ps.errorf(s.k, "use letters, digits, _ . -", "services: %s is not a valid service name", quote(s.key))
 			continue
 		}
@@ -107,7 +107,7 @@ func (ps *parser) aliases(n *yaml.Node, field, name string) []string {
 	var out []string
 	for i, a := range list {
 		switch {
-		case !isName(a):
+		case !IsName(a):
 			ps.errorf(nodes[i], "use letters, digits, _ . - (not first)", "%s: %s is not a valid host name", field, quote(a))
 		case a == name || slices.Contains(out, a):
 			ps.errorf(nodes[i], "remove it", "%s: %s is listed twice", field, quote(a))

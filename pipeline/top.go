@@ -138,7 +138,7 @@ func (ps *parser) cacheDecls(e entry) {
 		return
 	}
 	for _, c := range ps.mapping(e.v, "caches", "caches: {gomod: /root/go/pkg/mod}") {
-		if !isName(c.key) {
+		if !IsName(c.key) {
 			ps.errorf(c.k, "use letters, digits, _ . -", "caches: %s is not a valid cache name", quote(c.key))
 			continue
 		}

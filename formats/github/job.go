@@ -151,19 +151,10 @@ func (t *translator) decodeJob(e entry) *job {
 	return j
 }
 
-// validName is pipe's rule for step names.
+// validName is pipe's rule for step names (pipeline.IsName), with the
+// translator's own tighter bound of 100 bytes for job ids and service keys.
 func validName(s string) bool {
-	if s == "" || len(s) > 100 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || i > 0 && (c == '_' || c == '.' || c == '-') {
-			continue
-		}
-		return false
-	}
-	return true
+	return len(s) <= 100 && pipeline.IsName(s)
 }
 
 func strategyKeys() []string { return []string{"matrix", "fail-fast", "max-parallel"} }

@@ -148,7 +148,7 @@ func containsPair(env [][2]string, name string) bool {
 func serviceHosts(alias, image string) []string {
 	var out []string
 	add := func(h string) {
-		if validHost(h) && !contains(out, h) {
+		if pipeline.IsName(h) && !contains(out, h) {
 			out = append(out, h)
 		}
 	}
@@ -165,20 +165,6 @@ func serviceHosts(alias, image string) []string {
 	add(strings.ReplaceAll(name, "/", "__"))
 	add(strings.ReplaceAll(name, "/", "-"))
 	return out
-}
-
-func validHost(s string) bool {
-	if s == "" || len(s) > 128 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || i > 0 && (c == '_' || c == '.' || c == '-') {
-			continue
-		}
-		return false
-	}
-	return true
 }
 
 // declare adds the service to the top-level services (once per definition)
