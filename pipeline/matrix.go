@@ -26,7 +26,7 @@ func (ps *parser) matrix(n *yaml.Node, field string) []axis {
 		seen := map[string]*yaml.Node{}
 		for i, v := range values {
 			switch {
-			case !isMatrixValue(v):
+			case !IsMatrixValue(v):
 				ps.errorf(nodes[i], "use letters, digits and . _ - + : / @ only", "%s.%s: %s cannot be part of a step name", field, e.key, quote(v))
 			case seen[v] != nil:
 				ps.errorf(nodes[i], "remove one: each value names one expanded step", "%s.%s: matrix expansions collide: value %s is listed twice (first at line %d)", field, e.key, quote(v), seen[v].Line)
@@ -53,9 +53,10 @@ func (ps *parser) matrix(n *yaml.Node, field string) []axis {
 	return out
 }
 
-// isMatrixValue reports whether v can appear in a step name that is easy to
-// type on a command line: printable ASCII without spaces, quotes, $ , = [ ].
-func isMatrixValue(v string) bool {
+// IsMatrixValue reports whether v can appear in a step name that is easy to
+// type on a command line: printable ASCII without spaces, quotes, $ , = [ ],
+// at most 128 bytes. The translators check matrix values with it.
+func IsMatrixValue(v string) bool {
 	if v == "" || len(v) > 128 {
 		return false
 	}

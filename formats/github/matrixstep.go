@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/pipe-run/pipe/pipeline"
 	"gopkg.in/yaml.v3"
 )
 
@@ -41,7 +42,7 @@ func productAxes(combos []combo) ([]matrixAxis, bool) {
 				return nil, false
 			}
 			s, ok := scalarString(c.vals[k])
-			if !ok || !matrixValueOK(s) {
+			if !ok || !pipeline.IsMatrixValue(s) {
 				return nil, false
 			}
 			if !contains(vals, s) {
@@ -93,20 +94,6 @@ func scalarString(v any) (string, bool) {
 		return toString(v), true
 	}
 	return "", false
-}
-
-// matrixValueOK is pipe's rule for matrix values.
-func matrixValueOK(v string) bool {
-	if v == "" || len(v) > 128 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`,=[]$'"\`+"`", c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 func axisName(k string) string {

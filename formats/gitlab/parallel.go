@@ -3,6 +3,8 @@ package gitlab
 import (
 	"strconv"
 	"strings"
+
+	"github.com/pipe-run/pipe/pipeline"
 )
 
 // mEntry is one entry of parallel: matrix: (or parallel: N): axes whose
@@ -92,7 +94,7 @@ func (t *translator) matrixEntry(j *jobInfo, e *node) (mEntry, bool) {
 				t.errorf(it.pos, "write values as strings", "%s.parallel.matrix.%s: expected a value, found %s", j.name, k.value, kindName(it))
 				return me, false
 			}
-			if !matrixValueOK(it.value) {
+			if !pipeline.IsMatrixValue(it.value) {
 				t.errorf(it.pos, "pipe names matrix steps by their values: use letters, digits and . _ - + : / @",
 					"%s.parallel.matrix.%s: %q cannot be part of a step name", j.name, k.value, it.value)
 				return me, false
@@ -108,19 +110,6 @@ func (t *translator) matrixEntry(j *jobInfo, e *node) (mEntry, bool) {
 		me.axes = append(me.axes, a)
 	}
 	return me, len(me.axes) > 0
-}
-
-// matrixValueOK mirrors what pipe accepts in a step name's matrix part.
-func matrixValueOK(v string) bool {
-	if v == "" || len(v) > 128 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`,=[]$'"\`+"`", c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // servicesUseMatrix reports whether the job's services name a matrix
