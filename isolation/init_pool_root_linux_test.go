@@ -110,8 +110,8 @@ func TestPrestartedInitIsolation(t *testing.T) {
 	for file, want := range map[string]string{"pids/pids.max": "100", "memory/memory.limit_in_bytes": "268435456"} {
 		ctrl, name, _ := strings.Cut(file, "/")
 		dir, ok := c.cg.dirs[ctrl]
-		if !ok {
-			continue // not this layout (v2: checked below)
+		if !ok || c.cg.version == 2 {
+			continue // not this layout (v2, whose dirs has every controller's name: checked below)
 		}
 		if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || strings.TrimSpace(string(b)) != want {
 			t.Errorf("%s: %q, %v; want %s", file, b, err, want)
