@@ -141,14 +141,19 @@ func containsPair(env [][2]string, name string) bool {
 	return false
 }
 
-// serviceHosts lists the names a service is reachable by: its aliases
-// (comma or space separated), then the names GitLab derives from the image
-// without its tag (postgres:16 is postgres; tutum/wordpress is
-// tutum__wordpress and tutum-wordpress). Names pipe cannot use are left out.
-func serviceHosts(alias, image string) []string {
+// ServiceHostNames lists, in order and without repeats, the host names
+// GitLab gives a service: its aliases (alias is a list separated by commas
+// or blanks), then the names GitLab's Docker executor derives from the image
+// without its tag or digest, each "/" made "__" and, as a second name, "-"
+// (postgres:16 is postgres; tutum/wordpress is tutum__wordpress and
+// tutum-wordpress). Only the names valid accepts are listed: pipe run keeps
+// the ones pipe can declare, the GitLab runner driver (runner/gitlab) the
+// ones /etc/hosts can hold. It is the one place this rule lives, so the two
+// cannot disagree on the names a job reaches its services by.
+func ServiceHostNames(alias, image string, valid func(string) bool) []string {
 	var out []string
 	add := func(h string) {
-		if pipeline.IsName(h) && !contains(out, h) {
+		if valid(h) && !contains(out, h) {
 			out = append(out, h)
 		}
 	}
@@ -165,6 +170,12 @@ func serviceHosts(alias, image string) []string {
 	add(strings.ReplaceAll(name, "/", "__"))
 	add(strings.ReplaceAll(name, "/", "-"))
 	return out
+}
+
+// serviceHosts lists the names a service is reachable by in pipe: GitLab's
+// names (ServiceHostNames) that pipe accepts as names.
+func serviceHosts(alias, image string) []string {
+	return ServiceHostNames(alias, image, pipeline.IsName)
 }
 
 // declare adds the service to the top-level services (once per definition)

@@ -18,8 +18,10 @@ var allowed = map[string][]string{
 	"isolation": {},
 	"executor":  {"pipeline", "cache", "isolation", "internal"},
 	"formats":   {"pipeline"}, // formats/gitlab, formats/github: translators into the pipeline model
-	// Runner drivers are adapters onto the executor's jobs (DESIGN.md).
-	"runner": {"executor", "cache", "isolation"},
+	// Runner drivers are adapters onto the executor's jobs (DESIGN.md). They
+	// may use a translator for a rule of its CI system that both must apply
+	// alike (runner/gitlab: GitLab's service host names, from formats/gitlab).
+	"runner": {"executor", "cache", "isolation", "formats"},
 }
 
 func TestImportArrows(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pipe-run/pipe/executor"
+	gitlabci "github.com/pipe-run/pipe/formats/gitlab"
 )
 
 // Service is one entry of CUSTOM_ENV_CI_JOB_SERVICES (and of the response's
@@ -37,32 +38,11 @@ func parseServices(s string) ([]Service, error) {
 	return out, nil
 }
 
-// Aliases are the host names GitLab gives a service: its alias (a list
-// separated by commas or blanks), then the names derived from its image,
-// as GitLab's Docker executor derives them: the tag or digest dropped,
-// each "/" made "__" and, as a second name, "-".
+// Aliases are the host names GitLab gives a service (its alias, then the
+// names derived from its image), as formats/gitlab reads them for
+// pipe run -f .gitlab-ci.yml, kept to those /etc/hosts can hold.
 func (s Service) Aliases() []string {
-	var out []string
-	seen := map[string]bool{}
-	add := func(a string) {
-		if hostName(a) && !seen[a] {
-			seen[a] = true
-			out = append(out, a)
-		}
-	}
-	for _, a := range strings.FieldsFunc(s.Alias, func(r rune) bool { return r == ',' || r == ' ' }) {
-		add(a)
-	}
-	base := s.Name
-	if i := strings.Index(base, "@"); i >= 0 {
-		base = base[:i]
-	}
-	if i := strings.LastIndex(base, ":"); i > strings.LastIndex(base, "/") {
-		base = base[:i]
-	}
-	add(strings.ReplaceAll(base, "/", "__"))
-	add(strings.ReplaceAll(base, "/", "-"))
-	return out
+	return gitlabci.ServiceHostNames(s.Alias, s.Name, hostName)
 }
 
 // hostName says whether a can be a name in /etc/hosts: GitLab's derived
