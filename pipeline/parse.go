@@ -64,13 +64,13 @@ func parseYAML(filename string, data []byte) (*yaml.Node, ErrorList) {
 		if errors.Is(err, io.EOF) {
 			return nil, at(1, "file is empty", "start it with version: 1 and a steps: mapping")
 		}
-		return nil, yamlError(filename, data, err)
+		return nil, ErrorList{YAMLError(filename, data, err)}
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
 		line := next.Line
 		if err != nil {
-			return nil, yamlError(filename, data, err)
+			return nil, ErrorList{YAMLError(filename, data, err)}
 		}
 		return nil, at(line, "more than one YAML document (---)", "keep one pipeline per file")
 	}
@@ -83,10 +83,12 @@ func parseYAML(filename string, data []byte) (*yaml.Node, ErrorList) {
 // yamlLine finds "line N: " in yaml.v3's messages.
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// yamlError turns a yaml.v3 syntax error into an ErrorList with a position.
-// Some yaml.v3 messages carry no line; the line is then found by parsing ever
-// longer prefixes of the file (a binary search).
-func yamlError(filename string, data []byte, err error) ErrorList {
+// YAMLError turns a yaml.v3 syntax error in data, the contents of filename,
+// into an Error at its line with a hint on what to fix. Some yaml.v3
+// messages carry no line; the line is then found by parsing ever longer
+// prefixes of the file (a binary search). The translators (formats/...)
+// report their input's syntax errors with it, as pipe does its own.
+func YAMLError(filename string, data []byte, err error) *Error {
 	msg := strings.TrimSpace(err.Error())
 	line := 0
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
@@ -96,8 +98,8 @@ func yamlError(filename string, data []byte, err error) ErrorList {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 		line = firstFailingLine(data, err.Error())
 	}
-	return ErrorList{{Pos: Pos{File: filename, Line: max(line, 1), Col: 1},
-		Msg: "invalid YAML: " + msg, Hint: "fix the YAML syntax: indent with spaces, quote values holding ': ' or starting with { [ * & ! % @"}}
+	return &Error{Pos: Pos{File: filename, Line: max(line, 1), Col: 1},
+		Msg: "invalid YAML: " + msg, Hint: "fix the YAML syntax: indent with spaces, quote values holding ': ' or starting with { [ * & ! % @"}
 }
 
 // firstFailingLine returns the smallest n such that the first n lines of data

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/pipe-run/pipe/formats"
@@ -60,7 +58,7 @@ func (r *reader) parse(name string, data []byte) *node {
 			break
 		}
 		if err != nil {
-			r.errs = append(r.errs, yamlError(name, data, err))
+			r.errs = append(r.errs, pipeline.YAMLError(name, data, err))
 			return nil
 		}
 		docs = append(docs, &doc)
@@ -88,39 +86,6 @@ func (r *reader) parse(name string, data []byte) *node {
 		return nil
 	}
 	return root
-}
-
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// yamlError turns a yaml.v3 error into an Error at its line; the messages
-// without a line get the first line at which a prefix of the file fails.
-func yamlError(name string, data []byte, err error) *pipeline.Error {
-	msg, line := strings.TrimPrefix(err.Error(), "yaml: "), 0
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	} else {
-		line = firstFailingLine(data, err.Error())
-	}
-	return &pipeline.Error{Pos: pipeline.Pos{File: name, Line: max(line, 1), Col: 1}, Msg: "invalid YAML: " + msg,
-		Hint: "fix the YAML syntax: indent with spaces, quote values holding ': ' or starting with { [ * & ! % @"}
-}
-
-// firstFailingLine returns the smallest n such that the first n lines of
-// data fail to parse with the message want.
-func firstFailingLine(data []byte, want string) int {
-	lines := bytes.SplitAfter(data, []byte("\n"))
-	lo, hi := 1, len(lines)
-	for lo < hi {
-		mid := (lo + hi) / 2
-		var n yaml.Node
-		if err := yaml.Unmarshal(bytes.Join(lines[:mid], nil), &n); err != nil && err.Error() == want {
-			hi = mid
-		} else {
-			lo = mid + 1
-		}
-	}
-	return lo
 }
 
 // load reads a file and the files it includes, merged as GitLab merges
