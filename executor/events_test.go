@@ -104,6 +104,7 @@ func TestEventSchemaRejects(t *testing.T) {
 		`{"type":"nope","time":"2025-03-01T12:00:00Z"}`,
 		`{"type":"step_log","time":"2025-03-01T12:00:00Z","step":"a","stream":"output"}`,
 		`{"type":"step_log","time":"2025-03-01T12:00:00Z","step":"a","line":"x","stream":"stdout"}`,
+		`{"type":"step_log","time":"2025-03-01T12:00:00Z","line":"a step's line, but whose?","stream":"output"}`,
 		`{"type":"step_finished","time":"2025-03-01T12:00:00Z","step":"a","status":"ok","duration_ms":1}`,
 		`{"type":"pipeline_started","time":"2025-03-01T12:00:00Z","steps":1}`,
 		`{"type":"step_queued","time":"yesterday","step":"a"}`,
@@ -121,6 +122,14 @@ func TestEventSchemaRejects(t *testing.T) {
 			t.Errorf("schema accepted %s", line)
 		}
 	}
+}
+
+// A run-level note of pipe's (a warning about the remote cache, a short
+// secret) is a step_log of stream pipe without a step: the schema takes it.
+func TestEventSchemaRunNote(t *testing.T) {
+	var b bytes.Buffer
+	emitAll(NewJSONSink(&b), []Event{{Type: EventStepLog, Time: time.Now(), RunID: "r", Line: "warning: the registry refused", Stream: StreamPipe}})
+	validateEventLines(t, loadEventSchema(t), b.String())
 }
 
 func TestTeeSink(t *testing.T) {
