@@ -63,7 +63,7 @@ func (d *decoder) lookup(n *yaml.Node, field, ref string, sc *scope) string {
 	if axis, ok := strings.CutPrefix(ref, "matrix."); ok {
 		return d.matrixValue(n, field, axis, sc)
 	}
-	if !isEnvName(ref) {
+	if !IsEnvName(ref) {
 		d.errorf(n, "only ${NAME} and ${matrix.AXIS} are expanded when the file is read; write $$ for a literal $",
 			"%s: unsupported expression ${%s}", field, ref)
 		return ""
@@ -119,8 +119,10 @@ func (d *decoder) expandRun(n *yaml.Node, field, s string, sc *scope) string {
 	}
 }
 
-// isEnvName reports whether s is a valid environment variable name.
-func isEnvName(s string) bool {
+// IsEnvName reports whether s is a valid environment variable name: a
+// letter or _, then letters, digits and _. The translators (formats/...)
+// check variable names with it, as pipe checks env: and $NAME.
+func IsEnvName(s string) bool {
 	if s == "" {
 		return false
 	}

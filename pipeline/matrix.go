@@ -17,7 +17,7 @@ func (ps *parser) matrix(n *yaml.Node, field string) []axis {
 	var out []axis
 	size := 1
 	for _, e := range ps.mapping(n, field, "matrix: {go: [\"1.21\", \"1.22\"]}") {
-		if !isEnvName(e.key) {
+		if !IsEnvName(e.key) {
 			ps.errorf(e.k, "use letters, digits and _, not starting with a digit", "%s: %s is not a valid axis name", field, quote(e.key))
 			continue
 		}

@@ -91,7 +91,7 @@ func (ps *parser) secretNames(e entry) {
 	names, nodes := ps.strs(e.v, "secrets", "secrets: [NPM_TOKEN]")
 	for i, name := range names {
 		switch {
-		case !isEnvName(name):
+		case !IsEnvName(name):
 			ps.errorf(nodes[i], "use letters, digits and _, not starting with a digit", "secrets: %s is not a valid variable name", quote(name))
 		case ps.top.secrets[name]:
 			ps.errorf(nodes[i], "remove one", "secrets: duplicate secret %s", name)
@@ -108,7 +108,7 @@ func (ps *parser) env(n *yaml.Node, field string, sc *scope, vars map[string]str
 	var out []EnvVar
 	for _, e := range ps.mapping(n, field, field+": {GOFLAGS: -mod=mod}") {
 		name := e.key
-		if !isEnvName(name) {
+		if !IsEnvName(name) {
 			ps.errorf(e.k, "use letters, digits and _, not starting with a digit", "%s: %s is not a valid variable name", field, quote(name))
 			continue
 		}

@@ -112,7 +112,7 @@ func (ps *parser) when(n *yaml.Node, field string) (*When, RunOn, *yaml.Node) {
 			w.Event = ps.eventList(f.v, sub)
 		case "env":
 			for _, e := range ps.mapping(f.v, sub, "env: {DEPLOY: \"1\"}") {
-				if !isEnvName(e.key) {
+				if !IsEnvName(e.key) {
 					ps.errorf(e.k, "use letters, digits and _", "%s: %s is not a valid variable name", sub, quote(e.key))
 					continue
 				}

@@ -372,7 +372,7 @@ func (t *translator) envMapIn(d *decoder, n *yaml.Node, field string, ev *evalua
 	}
 	var out []envVal
 	for _, e := range d.mapping(n, field) {
-		if !isEnvName(e.key) {
+		if !pipeline.IsEnvName(e.key) {
 			d.errorf(e.k, "use letters, digits and _, not starting with a digit", "%s: %q is not a valid variable name", field, e.key)
 			continue
 		}
@@ -390,20 +390,6 @@ func (t *translator) envMapIn(d *decoder, n *yaml.Node, field string, ev *evalua
 		}
 	}
 	return out
-}
-
-func isEnvName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9' {
-			continue
-		}
-		return false
-	}
-	return true
 }
 
 // exportLine is the shell line that sets an env entry in a job's shell.

@@ -3,6 +3,8 @@ package github
 import (
 	"fmt"
 	"strings"
+
+	"github.com/pipe-run/pipe/pipeline"
 )
 
 // jobScope is what expressions of one job combination may see, and what
@@ -28,7 +30,7 @@ func (sc *jobScope) secretsContext() dynContext {
 			return nil, fmt.Errorf("write secrets.NAME")
 		}
 		name := path[0]
-		if !isEnvName(name) {
+		if !pipeline.IsEnvName(name) {
 			return nil, fmt.Errorf("secret %q is not a valid variable name", name)
 		}
 		t := sc.t
@@ -73,7 +75,7 @@ func (sc *jobScope) envContext() dynContext {
 			}
 			return v, nil
 		}
-		if !isEnvName(path[0]) || len(path) > 1 {
+		if !pipeline.IsEnvName(path[0]) || len(path) > 1 {
 			return nil, nil
 		}
 		// set by an earlier step through $GITHUB_ENV, or not at all

@@ -80,7 +80,7 @@ func (t *translator) matrixEntry(j *jobInfo, e *node) (mEntry, bool) {
 	}
 	for i, k := range e.keys {
 		v := e.vals[i]
-		if !isVarName(k.value) {
+		if !pipeline.IsEnvName(k.value) {
 			t.errorf(k.pos, "use letters, digits and _", "%s.parallel.matrix: %q is not a variable name", j.name, k.value)
 			return me, false
 		}

@@ -25,7 +25,7 @@ func (t *translator) variables(n *node, field string) []variable {
 	var out []variable
 	for i, k := range n.keys {
 		v := n.vals[i]
-		if !isVarName(k.value) {
+		if !pipeline.IsEnvName(k.value) {
 			t.errorf(k.pos, "use letters, digits and _, not starting with a digit", "%s: %q is not a valid variable name", field, k.value)
 			continue
 		}

@@ -148,7 +148,7 @@ func expandVars(s string, lookup func(string) (string, bool)) string {
 			i++
 		case n == '{':
 			end := strings.IndexByte(s[i+2:], '}')
-			if end < 0 || !isVarName(s[i+2:i+2+end]) {
+			if end < 0 || !pipeline.IsEnvName(s[i+2:i+2+end]) {
 				b.WriteByte(c)
 				continue
 			}
@@ -168,18 +168,6 @@ func expandVars(s string, lookup func(string) (string, bool)) string {
 		}
 	}
 	return b.String()
-}
-
-func isVarName(s string) bool {
-	if s == "" || '0' <= s[0] && s[0] <= '9' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isVarChar(s[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // escapeDollar writes s so that pipe's parse-time interpolation leaves it
