@@ -9,8 +9,8 @@ steps:
 Y
 pipe run --color never > out.txt 2>&1 &
 pid=$!
-i=0; until grep -q started out.txt; do i=$((i+1)); [ $i -lt 600 ] || exit 1; sleep 0.2; done
-pgrep_f 'sleep 473[12]'
+# Both sleeps run (the step's echo comes before them).
+i=0; until [ "$(pgrep_f 'sleep 473[12]' | wc -l)" = 2 ]; do i=$((i+1)); [ $i -lt 600 ] || { cat out.txt; exit 1; }; sleep 0.2; done
 kill -KILL $pid
 i=0; while pgrep_f 'sleep 473[12]'; do i=$((i+1)); [ $i -lt 30 ] || { echo "steps outlived pipe by 3 s"; exit 1; }; sleep 0.1; done
 echo "steps died after $i tenths"
