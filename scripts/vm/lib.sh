@@ -81,7 +81,8 @@ vm_delegate_v2() {
   VM_DELEGATED=$1/session
 }
 
-# vm_as USER CMD... runs CMD as USER (setpriv, with the user's groups),
+# vm_as USER CMD... runs CMD as USER (util-linux setpriv, not busybox's
+# applet, with the user's groups),
 # first moving itself into the delegated cgroup (vm_delegate_v2) if any.
 vm_as() {
   user=$1; shift
