@@ -46,10 +46,37 @@ func (x *extractor) whiteout(dir, base string) error {
 		// and the file hides them already.
 		return nil
 	case errors.Is(err, unix.EPERM) && !x.opts.Root:
+		if err := xwhiteoutHonoured(kernelRelease()); err != nil {
+			return fmt.Errorf("create the whiteout %q: %w", target, err)
+		}
 		return xwhiteout(pfd, target)
 	default:
 		return fmt.Errorf("create the whiteout %q (a 0/0 char device): %w", target, err)
 	}
+}
+
+// xwhiteoutHonoured says whether overlayfs on the kernel of release (uname
+// -r) hides a lower file behind an xwhiteout: from Linux 6.7 on. Before, the
+// file would silently come back in every container, so the layer is refused
+// with what to do instead. An unknown release form is let through.
+func xwhiteoutHonoured(release string) error {
+	var major, minor int
+	if _, err := fmt.Sscanf(release, "%d.%d", &major, &minor); err != nil {
+		return nil
+	}
+	if major < 6 || major == 6 && minor < 7 {
+		return fmt.Errorf("this filesystem refuses an unprivileged 0/0 device, and overlayfs on Linux %s (before 6.7) ignores the xattr form an ordinary user can make instead: put the store (PIPE_HOME) on a local ext4, xfs or btrfs filesystem, or run pipe as root", release)
+	}
+	return nil
+}
+
+// kernelRelease is uname -r, or "" when uname fails.
+func kernelRelease() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
 }
 
 // xwhiteout is the whiteout form an unprivileged user can create (Linux

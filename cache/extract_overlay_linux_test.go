@@ -144,3 +144,25 @@ func kernelBefore(major, minor int) (string, bool) {
 	}
 	return rel, maj < major || (maj == major && min < minor)
 }
+
+// Before Linux 6.7 overlayfs ignores xwhiteouts, so the extractor must refuse
+// to fall back to one there rather than let a deleted file come back.
+func TestXwhiteoutHonoured(t *testing.T) {
+	for release, ok := range map[string]bool{
+		"6.1.0-28-cloud-amd64": false,
+		"5.15.0-91-generic":    false,
+		"6.6.30":               false,
+		"6.7.0":                true,
+		"6.18.44":              true,
+		"7.0":                  true,
+		"not-a-version":        true,
+	} {
+		err := xwhiteoutHonoured(release)
+		if (err == nil) != ok {
+			t.Errorf("%s: err = %v, want ok %v", release, err, ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "PIPE_HOME") {
+			t.Errorf("%s: the error says not what to do: %v", release, err)
+		}
+	}
+}
