@@ -142,21 +142,6 @@ func prependPath(env, dirs []string) []string {
 	return env
 }
 
-// runArgs is a run container's argv, Docker's way.
-func runArgs(rc *resolvedContainer) []string {
-	var ep, cmd []string
-	if rc.Config != nil {
-		ep, cmd = rc.Config.Config.Entrypoint, rc.Config.Config.Cmd
-	}
-	if len(rc.Entrypoint) > 0 {
-		ep, cmd = rc.Entrypoint, nil
-	}
-	if len(rc.Args) > 0 {
-		cmd = rc.Args
-	}
-	return append(append([]string(nil), ep...), cmd...)
-}
-
 // runOnce runs a container of its own (Job.Run) to its end.
 func (k *keeper) runOnce(ctx context.Context, req *jobRequest, files []*os.File, sigs <-chan syscall.Signal) (isolation.Result, error) {
 	if req.Run == nil {
@@ -172,7 +157,7 @@ func (k *keeper) runOnce(ctx context.Context, req *jobRequest, files []*os.File,
 	}
 	p := kc.process(req.Process)
 	if len(p.Args) == 0 {
-		p.Args = runArgs(req.Run)
+		p.Args = dockerArgv(req.Run.Config, req.Run.Entrypoint, req.Run.Args)
 	}
 	if len(p.Args) == 0 {
 		return isolation.Result{}, fmt.Errorf("container %s: image %s has no entrypoint or cmd: give an entrypoint", req.Run.Name, req.Run.Image)

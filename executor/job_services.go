@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/pipe-run/pipe/isolation"
 )
 
@@ -24,7 +25,7 @@ const serviceWait = 30 * time.Second
 
 // startService starts one service of the job.
 func (k *keeper) startService(s *resolvedService) error {
-	args := jobServiceArgs(s)
+	args := dockerArgv(s.Config, s.Entrypoint, s.Command)
 	if len(args) == 0 {
 		return fmt.Errorf("service %s: image %s has no entrypoint or cmd: give it a command", s.Name, s.Image)
 	}
@@ -80,20 +81,21 @@ func (sv *jobService) exited() string {
 	return fmt.Sprintf("exited with code %d", sv.res.ExitCode)
 }
 
-// jobServiceArgs is a service's argv, Docker's way: an entrypoint given
-// replaces the image's and its cmd; a command given replaces the cmd.
-func jobServiceArgs(s *resolvedService) []string {
-	var ep, cmd []string
-	if s.Config != nil {
-		ep, cmd = s.Config.Config.Entrypoint, s.Config.Config.Cmd
+// dockerArgv is a container's argv, Docker's way: an entrypoint given
+// replaces the image's and its cmd; a cmd given replaces the image's cmd.
+// Job services and Job.Run containers start by it.
+func dockerArgv(c *v1.ConfigFile, entrypoint, cmd []string) []string {
+	var ep, args []string
+	if c != nil {
+		ep, args = c.Config.Entrypoint, c.Config.Cmd
 	}
-	if len(s.Entrypoint) > 0 {
-		ep, cmd = s.Entrypoint, nil
+	if len(entrypoint) > 0 {
+		ep, args = entrypoint, nil
 	}
-	if len(s.Command) > 0 {
-		cmd = s.Command
+	if len(cmd) > 0 {
+		args = cmd
 	}
-	return append(append([]string(nil), ep...), cmd...)
+	return append(append([]string(nil), ep...), args...)
 }
 
 // waitServices waits for the exposed TCP ports of the services, on the
