@@ -25,15 +25,37 @@ vm_result() { echo "PIPE-VM-RESULT $1 $2 $3"; }
 
 # vm_test NAME PKG [ARGS...] runs the prebuilt test binary of package PKG
 # (/src/PKG/PKG.test, built by go test -c) in its package dir, as root with
-# PIPE_TEST_ROOT=1, bounded by VM_TEST_TIMEOUT (seconds, default 900).
+# PIPE_TEST_ROOT=1, bounded by VM_TEST_TIMEOUT (seconds, default 480: a suite
+# takes 30-120 s here on an idle machine).
+#
+# A suite that hangs (Go's test timeout: its goroutines are printed above) is
+# run once more and the hang is said in a PIPE-VM-INFO line; a second hang,
+# and any failure, fails the cell. Known: TestNetwork has hung once in ~6
+# cgroup-v1 runs, in Destroy waiting for an init that SIGKILL did not end,
+# while the host was loaded; not yet understood.
 vm_test() {
   name=$1 pkg=$2; shift 2
   echo "PIPE-VM-START $name"
   start=$(date +%s)
-  (cd "/src/$pkg" && PIPE_TEST_ROOT=1 HOME=/root TMPDIR=/tmp \
-    timeout -s KILL "${VM_TEST_TIMEOUT:-900}" "./$(basename "$pkg").test" -test.timeout="${VM_TEST_TIMEOUT:-900}s" "$@" 2>&1)
+  vm_test_once "$pkg" "$@"
   rc=$?
+  if [ "$rc" != 0 ] && grep -q '^panic: test timed out' /tmp/vm-test.out; then
+    echo "PIPE-VM-INFO $name HUNG (goroutines above); running it once more, a second hang fails the cell"
+    vm_test_once "$pkg" "$@"
+    rc=$?
+  fi
   vm_result "$name" "$rc" "$(( $(date +%s) - start ))"
+}
+
+# vm_test_once PKG [ARGS...] runs the test binary once, its output also in
+# /tmp/vm-test.out; it returns the binary's exit code.
+vm_test_once() {
+  pkg=$1; shift
+  t=${VM_TEST_TIMEOUT:-480}
+  ( (cd "/src/$pkg" && PIPE_TEST_ROOT=1 HOME=/root TMPDIR=/tmp \
+    timeout -s KILL $((t + 60)) "./$(basename "$pkg").test" -test.timeout="${t}s" "$@" 2>&1)
+    echo $? > /tmp/vm-test.rc ) | tee /tmp/vm-test.out
+  return "$(cat /tmp/vm-test.rc)"
 }
 
 # vm_check NAME SCRIPT runs one shell check (scripts/vm/checks/SCRIPT in the
