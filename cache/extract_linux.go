@@ -51,6 +51,9 @@ type extractor struct {
 	entries    int
 	total      int64
 	creds      createCreds
+	// handle applies one entry; nil means entry. ApplyLayer sets its own,
+	// which gives whiteouts and hardlinks their meaning on an existing tree.
+	handle func(ctx context.Context, hdr *tar.Header, body *chunkReader) error
 }
 
 // createCreds is what a newly created file gets without chown or chmod, so

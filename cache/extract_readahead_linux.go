@@ -198,7 +198,11 @@ func (x *extractor) consume(ctx context.Context, ch <-chan chunk) error {
 			return x.fail("", c.err)
 		}
 		cr.set(c)
-		err := x.entry(ctx, c.hdr, cr)
+		handle := x.entry
+		if x.handle != nil {
+			handle = x.handle
+		}
+		err := handle(ctx, c.hdr, cr)
 		if err == nil {
 			err = cr.skipRest()
 		}
