@@ -27,6 +27,7 @@ type blobFile struct {
 	digest v1.Hash // of the compressed bytes
 	diffID v1.Hash // of the uncompressed tar
 	size   int64
+	mt     types.MediaType                   // "" is OCI zstd
 	wrap   func(io.ReadCloser) io.ReadCloser // the idle watchdog of the push, if any
 	sent   *atomic.Int64                     // if set, counts the bytes uploaded
 }
@@ -42,8 +43,13 @@ func (b *blobFile) DiffID() (v1.Hash, error) { return b.diffID, nil }
 // Size is the compressed size.
 func (b *blobFile) Size() (int64, error) { return b.size, nil }
 
-// MediaType is an OCI zstd layer.
-func (b *blobFile) MediaType() (types.MediaType, error) { return types.OCILayerZStd, nil }
+// MediaType is an OCI zstd layer unless the blob says otherwise.
+func (b *blobFile) MediaType() (types.MediaType, error) {
+	if b.mt != "" {
+		return b.mt, nil
+	}
+	return types.OCILayerZStd, nil
+}
 
 // Compressed opens the blob.
 func (b *blobFile) Compressed() (io.ReadCloser, error) {
@@ -78,6 +84,9 @@ func (b *blobFile) Uncompressed() (io.ReadCloser, error) {
 	f, err := os.Open(b.path)
 	if err != nil {
 		return nil, err
+	}
+	if b.mt == types.OCILayer {
+		return gzipReadCloser(f)
 	}
 	zr, err := zstd.NewReader(f)
 	if err != nil {
