@@ -284,5 +284,8 @@ func (r *run) containerFunc(s *pipeline.Step) func(context.Context, *stepState, 
 	if r.debugging(s) {
 		return r.debugContainer
 	}
+	if r.o.Pods != nil {
+		return r.runPod
+	}
 	return r.runContainer
 }

@@ -107,7 +107,7 @@ func (r *run) keepState(st *stepState, spec *isolation.Spec, current int, stepEr
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(stage)
+	defer r.o.Store.RemoveStaging(stage) // its tmp/ entry too, once stage is published
 	ws := workspaceMount(spec)
 	if ws == nil {
 		return "", errors.New("the step has no workspace overlay")

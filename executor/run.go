@@ -17,11 +17,15 @@ import (
 	"github.com/pipe-run/pipe/pipeline"
 )
 
-// Options configure a Run. Runtime, Store and Sink are required.
+// Options configure a Run. Store, Sink and Runtime or Pods are required.
 type Options struct {
-	Runtime Runtime      // where containers run
-	Store   *cache.Store // images, step results, cache volumes, run logs
-	Sink    Sink         // every event of the run; wrap several with NewTeeSink
+	Runtime Runtime // where containers run
+	// Pods, if set, runs every step that misses the cache as a pod of a
+	// cluster instead of a local container (see PodRuntime); Runtime is then
+	// not used by Run.
+	Pods  PodRuntime
+	Store *cache.Store // images, step results, cache volumes, run logs
+	Sink  Sink         // every event of the run; wrap several with NewTeeSink
 
 	Repo    string   // the checkout whose snapshot is /workspace; "" is the current dir
 	Targets []string // steps to run, with everything they need; none: the whole pipeline
@@ -140,17 +144,23 @@ type run struct {
 	cleanup []func()
 
 	remote remoteState // traffic with Options.Remote
+	pods   podState    // with Options.Pods: what the run made pullable, where steps ran
 
 	debug *debugTarget // pipe debug: the step to debug; nil for pipe run
 }
 
 func newRun(ctx context.Context, p *pipeline.Pipeline, o Options) (*run, error) {
-	if o.Runtime == nil || o.Store == nil || o.Sink == nil {
-		return nil, errors.New("executor: Options.Runtime, Store and Sink are required")
+	if (o.Runtime == nil && o.Pods == nil) || o.Store == nil || o.Sink == nil {
+		return nil, errors.New("executor: Options.Runtime (or Pods), Store and Sink are required")
 	}
 	g, err := p.Graph.Select(o.Targets...)
 	if err != nil {
 		return nil, err
+	}
+	if o.Pods != nil {
+		if err := checkPodSteps(g.Order()); err != nil {
+			return nil, err
+		}
 	}
 	if o.Jobs < 1 {
 		o.Jobs = runtime.NumCPU()
