@@ -176,6 +176,9 @@ func (idx *TreeIndex) Save(p string) error {
 	defer os.Remove(f.Name()) // after the rename, a no-op
 	_, err = idx.WriteTo(f)
 	if err == nil {
+		err = f.Chmod(0o644) // not secret; readable by whichever agent diffs
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

@@ -43,6 +43,7 @@ func newRootCmd(o *output) *cobra.Command {
 		newValidateCmd(o), newGraphCmd(o), newLogsCmd(o),
 		newDebugCmd(o), newConvertCmd(o),
 		newGitlabCmd(o), newGHAHookCmd(o),
+		newPodAgentCmd(o),
 	)
 	return root
 }

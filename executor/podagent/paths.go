@@ -1,0 +1,40 @@
+package podagent
+
+import "path/filepath"
+
+// Paths are the places in the pod the agents use. DefaultPaths is the pod
+// contract; tests move them all under one dir with PathsUnder.
+type Paths struct {
+	Workspace      string // the workspace emptyDir: /workspace
+	State          string // the agents' emptyDir: /.pipe
+	TerminationLog string // the step container's termination message: /dev/termination-log
+	Self           string // the binary Init copies: /proc/self/exe
+}
+
+// DefaultPaths are the paths of the pod contract.
+func DefaultPaths() Paths {
+	return Paths{Workspace: "/workspace", State: "/.pipe", TerminationLog: "/dev/termination-log", Self: "/proc/self/exe"}
+}
+
+// PathsUnder puts the workspace, the state dir and the termination log
+// under root (root/workspace, root/.pipe, root/termination-log), for tests.
+func PathsUnder(root string) Paths {
+	return Paths{
+		Workspace:      filepath.Join(root, "workspace"),
+		State:          filepath.Join(root, ".pipe"),
+		TerminationLog: filepath.Join(root, "termination-log"),
+		Self:           "/proc/self/exe",
+	}
+}
+
+// Binary is where Init puts the agent binary for the step container.
+func (p Paths) Binary() string { return filepath.Join(p.State, "pipe") }
+
+// Index is the tree index of the applied workspace.
+func (p Paths) Index() string { return filepath.Join(p.State, "index") }
+
+// Done is written by Run once the step's process has exited.
+func (p Paths) Done() string { return filepath.Join(p.State, "done") }
+
+// Pushed is written by Push once the diff is pushed, or has failed.
+func (p Paths) Pushed() string { return filepath.Join(p.State, "pushed.json") }
