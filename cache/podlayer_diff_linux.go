@@ -6,6 +6,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -164,11 +165,10 @@ func (d *differ) regular(dfd int, it *treeItem, h *tar.Header) error {
 		}
 		d.links[it.st.Ino] = h.Name
 	}
-	fd, err := unix.Openat(dfd, it.name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	f, err := openRegular(dfd, it.name, &it.st)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", h.Name, err)
+		return fmt.Errorf("%s: %w", h.Name, err)
 	}
-	f := os.NewFile(uintptr(fd), h.Name)
 	defer f.Close()
 	if err := d.write(h); err != nil {
 		return err
@@ -227,4 +227,25 @@ func diffXattrs(dfd int, name string) (map[string]string, error) {
 		m[n] = v
 	}
 	return m, nil
+}
+
+// openRegular opens the regular file name in dfd for reading, and checks
+// that it is still the inode st describes: a file swapped meanwhile for a
+// fifo or a device (by a process still running beside the diff) is an
+// error, never a read that blocks or never ends.
+func openRegular(dfd int, name string, st *unix.Stat_t) (*os.File, error) {
+	fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open: %w", err)
+	}
+	var now unix.Stat_t
+	if err := unix.Fstat(fd, &now); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("stat: %w", err)
+	}
+	if now.Mode&unix.S_IFMT != unix.S_IFREG || now.Ino != st.Ino || now.Dev != st.Dev {
+		unix.Close(fd)
+		return nil, errors.New("replaced while the diff was being written: something is still changing the tree")
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }

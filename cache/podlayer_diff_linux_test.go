@@ -319,3 +319,30 @@ func treePaths(t *testing.T, root string) []string {
 	sort.Strings(paths)
 	return paths
 }
+
+func TestDiffTreeOpenRegularRefusesSwaps(t *testing.T) {
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "f"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(root, "g"), []byte("y"), 0o644)
+	dfd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(dfd)
+	st := extLstat(t, filepath.Join(root, "f"))
+	if f, err := openRegular(dfd, "f", st); err != nil {
+		t.Fatalf("the file itself: %v", err)
+	} else {
+		f.Close()
+	}
+	if _, err := openRegular(dfd, "g", st); err == nil || !strings.Contains(err.Error(), "replaced while") {
+		t.Errorf("another inode: %v", err)
+	}
+	os.Remove(filepath.Join(root, "f"))
+	if err := unix.Mkfifo(filepath.Join(root, "f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openRegular(dfd, "f", st); err == nil { // must not block on the fifo
+		t.Error("a fifo in place of the file was opened")
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pipe-run/pipe/internal/testregistry"
 )
 
 // baseLayers pushes the two workspace layers of the tests: a snapshot
@@ -216,5 +218,28 @@ func TestInitRefusals(t *testing.T) {
 	t.Setenv(CAEnv, filepath.Join(t.TempDir(), "missing.pem"))
 	if err := b.Init(context.Background(), r.spec(layers...)); err == nil || !strings.Contains(err.Error(), "SSL_CERT_FILE") {
 		t.Errorf("init with a missing CA file: %v", err)
+	}
+}
+
+func TestInitAndPushPlainHTTP(t *testing.T) {
+	reg := testregistry.Start(t, testregistry.Options{})
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	t.Setenv(CAEnv, "")
+	r := &testRepo{reg: reg, repo: reg.Host + "/plain"}
+	snap := layerTar(t, file("a", "a"))
+	l := r.push(t, snap, true)
+	sp := Spec{Repo: r.repo, Layers: []Layer{l}, Insecure: true}
+	a := testAgent(t)
+	if err := a.Init(context.Background(), sp); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(a.Paths.Workspace, "b"), []byte("b"), 0o644)
+	writeJSONAtomic(a.Paths.Done(), Done{})
+	if p := pushAndStop(t, a, sp); p.Error != "" || p.Digest == "" {
+		t.Errorf("push over plain http: %+v", p)
+	}
+	sp.Insecure = false
+	if err := testAgent(t).Init(context.Background(), sp); err == nil || !strings.Contains(err.Error(), "refusing plain http") {
+		t.Errorf("init over plain http without insecure: %v", err)
 	}
 }

@@ -15,16 +15,16 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pipe-run/pipe/internal/pipetest"
 )
 
 // buildPipe builds pipe's static binary for the test.
 func buildPipe(t *testing.T) string {
 	t.Helper()
-	exe := filepath.Join(t.TempDir(), "pipe")
-	cmd := exec.Command("go", "build", "-o", exe, "github.com/pipe-run/pipe/cmd/pipe")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	exe, err := pipetest.Build(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return exe
 }

@@ -28,7 +28,7 @@ func newFetcher(ctx context.Context, sp Spec) (*fetcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts, err := remoteOptions(ctx)
+	opts, err := remoteOptions(ctx, sp.Insecure)
 	if err != nil {
 		return nil, err
 	}

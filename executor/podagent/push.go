@@ -82,7 +82,7 @@ func (a *Agent) pushDiff(ctx context.Context, sp Spec) (Pushed, error) {
 	if err != nil {
 		return Pushed{}, err
 	}
-	opts, err := remoteOptions(ctx)
+	opts, err := remoteOptions(ctx, sp.Insecure)
 	if err != nil {
 		return Pushed{}, err
 	}

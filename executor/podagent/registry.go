@@ -18,16 +18,23 @@ const CAEnv = "SSL_CERT_FILE"
 
 // remoteOptions are the go-containerregistry options of every registry
 // call: credentials from the Docker config in DOCKER_CONFIG (the default
-// keychain), the CA of SSL_CERT_FILE added to the system's, ctx.
-func remoteOptions(ctx context.Context) ([]remote.Option, error) {
+// keychain), the CA of SSL_CERT_FILE added to the system's, ctx. Unless the
+// spec says insecure, plain http is refused: go-containerregistry falls back
+// to it for private and loopback addresses, which would send the
+// registry's credentials in clear to whoever answers there.
+func remoteOptions(ctx context.Context, insecure bool) ([]remote.Option, error) {
 	tr, err := transport()
 	if err != nil {
 		return nil, err
 	}
+	var rt http.RoundTripper = tr
+	if !insecure {
+		rt = httpsOnly{tr}
+	}
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithTransport(tr),
+		remote.WithTransport(rt),
 		remote.WithUserAgent("pipe-pod-agent"),
 	}, nil
 }
@@ -52,4 +59,14 @@ func transport() (http.RoundTripper, error) {
 	}
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	return tr, nil
+}
+
+// httpsOnly refuses requests that are not https.
+type httpsOnly struct{ rt http.RoundTripper }
+
+func (h httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" {
+		return nil, fmt.Errorf("refusing plain http to %s: the registry must speak https unless the agent spec says \"insecure\": true", req.URL.Host)
+	}
+	return h.rt.RoundTrip(req)
 }
