@@ -110,10 +110,22 @@ func (p *preparedInit) alive() bool {
 // destroy kills an init that no container took and removes its cgroup and
 // record.
 func (p *preparedInit) destroy(r *Runtime) error {
-	if p.cmd != nil {
-		_ = p.cmd.Process.Signal(unix.SIGKILL)
+	kill := func() error {
+		if p.cmd != nil {
+			_ = p.cmd.Process.Signal(unix.SIGKILL)
+		}
+		return p.cg.kill()
 	}
-	<-p.initDone
+	_ = kill()
+	pid := func() int {
+		if p.cmd == nil {
+			return 0
+		}
+		return p.cmd.Process.Pid
+	}
+	if err := awaitReaped(p.initDone, killTimeout, initKillRounds, kill, pid, p.name); err != nil {
+		return err // the record stays: the next run removes what is left
+	}
 	if p.conn != nil {
 		p.conn.close()
 	}

@@ -151,7 +151,9 @@ func (c *Container) awaitStart(w *procWaiter) (startReply, error) {
 
 // initDied explains a dead init.
 func (c *Container) initDied() error {
-	<-c.initDone
+	if err := c.awaitInit(); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	ctxErr := c.ctxErr
 	c.mu.Unlock()
@@ -232,7 +234,9 @@ func (c *Container) destroy() error {
 	default:
 		errs = append(errs, c.killAll())
 		if c.cmd != nil && c.cmd.Process != nil {
-			<-c.initDone
+			if err := c.awaitInit(); err != nil {
+				return errors.Join(append(errs, err)...) // the record stays: the next run removes what is left
+			}
 		}
 	}
 	c.mu.Lock()

@@ -195,6 +195,10 @@ func (r *Runtime) initCmd(sock *os.File, cg *cgroup, newNet bool, stderr io.Writ
 		ExtraFiles:  []*os.File{sock},
 		Stderr:      stderr,
 		SysProcAttr: sys,
+		// init's stderr is a pipe pipe copies from; a task outside init's
+		// pid namespace that holds it (a concurrent fork before its exec)
+		// must not keep Wait, and with it the container's end, waiting.
+		WaitDelay: time.Second,
 	}
 }
 
@@ -309,11 +313,15 @@ func (c *Container) waitMain(w *procWaiter, st *streams, tty *ttySession) {
 	c.mainExited = true
 	reason := c.killReason
 	c.mu.Unlock()
+	var reapErr error
 	if !c.spec.KeepAlive || status == nil {
-		<-c.initDone
+		reapErr = c.awaitInit()
 	}
 	c.finishStreams(st, tty)
 	c.mainResult, c.mainErr = c.result(status, reason, end)
+	if reapErr != nil {
+		c.mainErr = errors.Join(c.mainErr, reapErr)
+	}
 	close(c.mainDone)
 }
 
