@@ -87,7 +87,12 @@ func (s *Store) storeImage(ctx context.Context, img v1.Image, ref string, plat v
 	if err != nil {
 		return nil, err
 	}
-	return s.recordFromRaw(ref, plat, index, rawM, rawCfg)
+	rec, err := s.recordFromRaw(ref, plat, index, rawM, rawCfg)
+	if err != nil {
+		return nil, err
+	}
+	rec.Imported = true
+	return rec, nil
 }
 
 // localSources reads each layer from the archive.

@@ -26,6 +26,7 @@ type imageRecord struct {
 	Config   v1.Hash       `json:"config"`
 	Layers   []recordLayer `json:"layers"` // bottom first
 	Created  time.Time     `json:"created"`
+	Imported bool          `json:"imported,omitempty"` // from a file: no registry holds it
 }
 
 type recordLayer struct {

@@ -61,6 +61,10 @@ type Image struct {
 	Digest v1.Hash        // manifest digest: part of every step key
 	Config *v1.ConfigFile // Env, WorkingDir, User, Entrypoint/Cmd
 	Layers []string       // extracted layer dirs in overlay form, bottom first
+	// Local says no registry holds the image: it was imported from a file
+	// or is one of pipe's local images (LocalRegistry). A machine that
+	// needs it from elsewhere gets it pushed (PushImage).
+	Local bool
 }
 
 // Pull makes the image ref available in the store and returns it. With
@@ -201,7 +205,7 @@ func (s *Store) imageFromRecord(rec *imageRecord) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", rec.Config, err)
 	}
-	img := &Image{Ref: rec.Ref, Digest: rec.Digest, Config: cf}
+	img := &Image{Ref: rec.Ref, Digest: rec.Digest, Config: cf, Local: rec.Imported || isLocalRef(rec.Ref)}
 	for _, l := range rec.Layers {
 		img.Layers = append(img.Layers, s.layerDir(l.DiffID))
 	}

@@ -96,3 +96,14 @@ func checkConfigPlatform(cf *v1.ConfigFile, plat v1.Platform) error {
 	}
 	return nil
 }
+
+// isLocalRef reports whether ref names an image no other machine can pull:
+// one of LocalRegistry, or one on this machine's loopback registry.
+func isLocalRef(ref string) bool {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return false
+	}
+	reg := r.Context().RegistryStr()
+	return reg == LocalRegistry || isLoopback(reg)
+}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"golang.org/x/sys/unix"
 
 	"github.com/pipe-run/pipe/internal/testimage"
@@ -234,5 +236,40 @@ func TestPushImageMakesAStoredImagePullable(t *testing.T) {
 	again, err := a.PushImage(ctxT(t), rem, img, tag)
 	if err != nil || again != ref || uploads != 0 {
 		t.Errorf("second push: %q %v after %d uploads, want %q and none", again, err, uploads, ref)
+	}
+}
+
+func TestImageLocalSaysWhoElseCanPullIt(t *testing.T) {
+	reg := newRegistry(t) // on loopback: this machine's only
+	s := newStore(t)
+	pulled, err := s.Pull(ctxT(t), reg.push(t, "origin/busybox:1", busybox(t)), PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "oci")
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendImage(busybox(t)); err != nil {
+		t.Fatal(err)
+	}
+	imported, err := s.Import(ctxT(t), dir, "registry.example/team/box:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := s.Import(ctxT(t), dir, LocalRegistry+"/box:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pulled.Local || !imported.Local || !local.Local {
+		t.Errorf("Local: loopback pull %v, import %v, pipe.local %v; want all true", pulled.Local, imported.Local, local.Local)
+	}
+	again, err := s.Pull(ctxT(t), "registry.example/team/box:1", PullOptions{Policy: PullNever})
+	if err != nil || !again.Local {
+		t.Errorf("the imported image read again: %v, Local %v", err, again != nil && again.Local)
+	}
+	if isLocalRef("registry.example/team/box:1") || isLocalRef("alpine") || !isLocalRef("localhost:5000/x") {
+		t.Errorf("isLocalRef")
 	}
 }
