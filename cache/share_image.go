@@ -145,3 +145,39 @@ type gzipFileReader struct {
 }
 
 func (g gzipFileReader) Close() error { g.Reader.Close(); return g.f.Close() }
+
+// PutImage pushes img to rem under tag unless the tag exists already (a
+// push by an earlier run: its digest is used), and returns
+// "repo@sha256:...". It is for images made in memory (pipe's agent image),
+// whose digest is a function of their content. Errors are *RemoteError.
+func (r *Remote) PutImage(ctx context.Context, img v1.Image, tag string) (string, error) {
+	ref, err := r.putImage(ctx, img, tag)
+	if err != nil {
+		return "", r.errorf(err, "push image %s", tag)
+	}
+	return ref, nil
+}
+
+func (r *Remote) putImage(ctx context.Context, img v1.Image, tag string) (string, error) {
+	puller, pusher, err := r.clients()
+	if err != nil {
+		return "", err
+	}
+	hctx, cancel := context.WithTimeout(ctx, r.timeout)
+	desc, herr := puller.Head(hctx, r.repo.Tag(tag))
+	cancel()
+	if herr == nil {
+		return r.repo.Digest(desc.Digest.String()).String(), nil
+	}
+	if !isNotFound(herr) {
+		return "", herr
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
+	if err := pusher.Push(ctx, r.repo.Tag(tag), img); err != nil {
+		return "", err
+	}
+	return r.repo.Digest(d.String()).String(), nil
+}

@@ -273,3 +273,23 @@ func TestImageLocalSaysWhoElseCanPullIt(t *testing.T) {
 		t.Errorf("isLocalRef")
 	}
 }
+
+func TestPutImageOnce(t *testing.T) {
+	reg := newRegistry(t)
+	rem := openTestRemote(t, reg.Host+"/team/cache", RemoteOptions{})
+	img := smallImage(t, "amd64", "agent")
+	ref, err := rem.PutImage(ctxT(t), img, "pipe-agent-0123456789ab")
+	if err != nil || ref != reg.Host+"/team/cache@"+mustDigest(t, img).String() {
+		t.Fatalf("PutImage: %q %v", ref, err)
+	}
+	puts := 0
+	reg.setIntercept(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if r.Method == http.MethodPut || r.Method == http.MethodPost {
+			puts++
+		}
+		return false
+	})
+	if again, err := rem.PutImage(ctxT(t), img, "pipe-agent-0123456789ab"); err != nil || again != ref || puts != 0 {
+		t.Errorf("second PutImage: %q %v, %d uploads", again, err, puts)
+	}
+}

@@ -68,6 +68,10 @@ type PodStep struct {
 	Services    []PodService
 	PreferNode  string    // a node to prefer (where a step it needs ran), or ""
 	Stdout      io.Writer // the step's output, streamed while it runs
+	// Note, if set, takes what the runtime has to tell about the attempt
+	// while it runs (the pod's phases, the cluster's warnings), for the
+	// step's log as pipe lines.
+	Note func(string)
 }
 
 // PodService is one service of a pod's step, reachable by name and aliases
@@ -98,6 +102,8 @@ type PodResult struct {
 	Node string // the node it ran on
 	// Detail says why the step did not run when pipe or the cluster failed
 	// it (unschedulable, image pull error, the agent failed), with the pod's
-	// events; "" when the step ran.
+	// events, and names the pod; "" when the step ran.
 	Detail string
+	// Notes say what of the step the cluster did not apply (a pids limit).
+	Notes []string
 }

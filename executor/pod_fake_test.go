@@ -114,6 +114,12 @@ func (f *fakePods) Run(ctx context.Context, ps *PodStep) (*PodResult, error) {
 		return nil, werr
 	}
 	out := &PodResult{ExitCode: res.ExitCode, TimedOut: res.TimedOut, Canceled: res.Canceled, Node: "fake-node"}
+	if ps.Pids > 0 {
+		out.Notes = append(out.Notes, "pids limit not applied") // as kube says it
+	}
+	if ps.Note != nil {
+		ps.Note("pod " + ps.ID + ": Running")
+	}
 	if l, err := f.store(upper); err == nil {
 		out.Diff = &l
 	}

@@ -51,13 +51,11 @@ func (r *run) stepSecrets(s *pipeline.Step) map[string]string {
 	return out
 }
 
-// podLimitNotes says which of the step's resources a pod does not apply.
+// podLimitNotes says which of the step's resources a pod does not apply
+// and the runtime does not know of (it says so of the others: pids).
 func podLimitNotes(s *pipeline.Step, log *StepLog) {
 	if s.Resources.IORead > 0 || s.Resources.IOWrite > 0 {
 		log.Note("resources: io_read and io_write are not applied to pods (Kubernetes has no per-pod disk bandwidth limit)")
-	}
-	if s.Resources.Pids > 0 {
-		log.Note("resources: pids is not applied to pods (Kubernetes limits processes per node: the kubelet's podPidsLimit)")
 	}
 }
 

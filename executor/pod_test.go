@@ -101,7 +101,7 @@ func TestPodStepDescription(t *testing.T) {
 	yml := `secrets: [TOKEN]
 steps:
   base: {run: echo base > base.txt}
-  a: {needs: [base], user: "builder", secrets: [TOKEN], run: 'test "$TOKEN" = tok-value-123', resources: {memory: 64MiB, cpus: 0.5, pids: 100}, timeout: 90s}
+  a: {needs: [base], user: "builder", secrets: [TOKEN], run: 'test "$TOKEN" = tok-value-123', resources: {memory: 64MiB, cpus: 0.5, pids: 100, io_write: 1MiB}, timeout: 90s}
   b: {needs: [base], network: host, run: 'id -u > b.txt'}
   c: {needs: [base], user: "1000:users", run: "true"}
 `
@@ -152,8 +152,13 @@ steps:
 	if a.PreferNode != "fake-node" || by["base"].PreferNode != "" {
 		t.Errorf("prefer node: a %q, base %q", a.PreferNode, by["base"].PreferNode)
 	}
-	if !slices.ContainsFunc(log.lines("a"), func(l string) bool { return strings.Contains(l, "pids is not applied to pods") }) {
-		t.Errorf("a's log does not say pids is not applied:\n%s", strings.Join(log.lines("a"), "\n"))
+	if !slices.ContainsFunc(log.lines("a"), func(l string) bool { return strings.Contains(l, "pids limit not applied") }) {
+		t.Errorf("a's log does not give the runtime's notes:\n%s", strings.Join(log.lines("a"), "\n"))
+	}
+	for _, want := range []string{"io_read and io_write are not applied to pods", "pod " + a.ID + ": Running"} {
+		if !slices.ContainsFunc(log.lines("a"), func(l string) bool { return strings.Contains(l, want) }) {
+			t.Errorf("a's log lacks %q:\n%s", want, strings.Join(log.lines("a"), "\n"))
+		}
 	}
 	if strings.Contains(log.text(), "tok-value-123") {
 		t.Errorf("a secret value in the events")

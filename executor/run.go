@@ -185,6 +185,10 @@ func newRun(ctx context.Context, p *pipeline.Pipeline, o Options) (*run, error) 
 	return r, nil
 }
 
+// NewRunID makes a run ID as Run does, for a caller that needs it before
+// the run starts (Options.RunID): a cluster labels the run's objects by it.
+func NewRunID() string { return newRunID(time.Now()) }
+
 // newRunID returns a sortable, unique run ID: UTC time and 4 random bytes.
 func newRunID(t time.Time) string {
 	return t.UTC().Format("20060102T150405Z") + "-" + randomHex(4)

@@ -29,7 +29,7 @@ func (r *run) runPod(ctx context.Context, st *stepState, log *StepLog) (outcome,
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout+podGrace)
 	defer cancel()
 	echo := newCommandEcho(r.marker, s.Run, log, log.Note)
-	ps.Stdout = echo
+	ps.Stdout, ps.Note = echo, func(n string) { log.Note("%s", n) }
 	res, err := r.o.Pods.Run(ctx, ps)
 	echo.Flush()
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -39,8 +39,11 @@ func (r *run) runPod(ctx context.Context, st *stepState, log *StepLog) (outcome,
 		return r.infraFailure(ctx, st, fmt.Errorf("step %s: pod: %w", s.Name, err))
 	}
 	r.pods.ranOn(s.Name, res.Node)
+	for _, n := range res.Notes {
+		log.Note("%s", n)
+	}
 	if res.Detail != "" && !res.TimedOut && !res.OOMKilled && !res.Canceled {
-		return r.infraFailure(ctx, st, fmt.Errorf("step %s: pod %s: %s", s.Name, ps.ID, res.Detail))
+		return r.infraFailure(ctx, st, fmt.Errorf("step %s: %s", s.Name, res.Detail))
 	}
 	return r.podEnded(ctx, st, res, echo.Current(), log)
 }
