@@ -53,9 +53,12 @@ type applier struct{ x *extractor }
 // entry handles whiteouts and hardlinks itself; the extractor does the rest.
 func (a *applier) entry(ctx context.Context, hdr *tar.Header, body *chunkReader) error {
 	x := a.x
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil
+	}
 	isLink := hdr.Typeflag == tar.TypeLink
 	name, err := cleanName(hdr.Name)
-	if err != nil || hdr.Typeflag == tar.TypeXGlobalHeader {
+	if err != nil {
 		return err
 	}
 	dir, base := splitName(name)

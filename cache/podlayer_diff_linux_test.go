@@ -346,3 +346,36 @@ func TestDiffTreeOpenRegularRefusesSwaps(t *testing.T) {
 		t.Error("a fifo in place of the file was opened")
 	}
 }
+
+// TestDiffTreeReadByTheExtractor: the coordinator reads a pod's diff back
+// with the extractor, as an overlay upper dir; every kind of entry a diff
+// holds goes through it, whiteouts becoming overlay whiteouts.
+func TestDiffTreeReadByTheExtractor(t *testing.T) {
+	root := t.TempDir()
+	mustApply(t, root, extDir("d/"), extReg("d/gone", "g"), extReg("f", "f"), extDir("rmdir/"), extReg("rmdir/x", "x"))
+	idx := indexOf(t, root)
+	os.Remove(filepath.Join(root, "d/gone"))
+	os.RemoveAll(filepath.Join(root, "rmdir"))
+	os.WriteFile(filepath.Join(root, "d/new"), []byte("n"), 0o644)
+	os.Link(filepath.Join(root, "d/new"), filepath.Join(root, "d/new-link"))
+	os.Symlink("../f", filepath.Join(root, "d/sym"))
+	unix.Mkfifo(filepath.Join(root, "fifo"), 0o600)
+	b, _ := diffOf(t, idx, root)
+
+	s := newExtSandbox(t)
+	if _, err := s.extract(b, extractOptions{Layer: "sha256:diff", Root: extIsRoot()}); err != nil {
+		t.Fatalf("the extractor refuses the diff: %v\nentries: %v", err, diffNames(t, b))
+	}
+	for _, p := range []string{"d/gone", "rmdir"} {
+		st := extLstat(t, filepath.Join(s.root, p))
+		xattrs, _ := readXattrs(filepath.Join(s.root, p))
+		if !isWhiteout(st, xattrs) {
+			t.Errorf("%s is no overlay whiteout in the upper dir: mode %o xattrs %v", p, st.Mode, xattrs)
+		}
+	}
+	if extLstat(t, filepath.Join(s.root, "d/new")).Ino != extLstat(t, filepath.Join(s.root, "d/new-link")).Ino {
+		t.Error("the hardlink did not survive")
+	}
+	extWantLink(t, filepath.Join(s.root, "d/sym"), "../f")
+	s.checkOutside(t)
+}

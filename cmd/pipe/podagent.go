@@ -39,8 +39,16 @@ func newPodAgentCmd(o *output) *cobra.Command {
 			},
 		},
 		&cobra.Command{
-			Use: "run -- ARGV...", Short: "Run the step's command, then report its exit code and diff", Args: cobra.MinimumNArgs(1),
+			Use: "run -- ARGV...", Short: "Run the step's command, then report its exit code and diff",
+			// Everything after run is the step's argv, flags included.
+			DisableFlagParsing: true,
 			RunE: func(cmd *cobra.Command, args []string) error {
+				if len(args) > 0 && args[0] == "--" {
+					args = args[1:]
+				}
+				if len(args) == 0 {
+					return usageError("pod-agent run: no command to run (usage: pipe pod-agent run -- ARGV...)")
+				}
 				return agentExit(newAgent(o).Run(context.Background(), args))
 			},
 		},
