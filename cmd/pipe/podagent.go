@@ -12,9 +12,13 @@ import (
 	"github.com/pipe-run/pipe/executor/podagent"
 )
 
-// agentRootEnv moves every path of the pod agent under one dir: for tests
-// of the agent outside a pod only.
-const agentRootEnv = "PIPE_AGENT_ROOT"
+// agentRootEnv moves every path of the pod agent under one dir, and
+// agentTermEnv its termination message (a pod's containers have one each):
+// for tests of the agent outside a pod only.
+const (
+	agentRootEnv = "PIPE_AGENT_ROOT"
+	agentTermEnv = "PIPE_AGENT_TERMINATION_LOG"
+)
 
 // newPodAgentCmd is the hidden `pipe pod-agent init|run|push`: the program
 // kube's pods run (see package podagent for the contract).
@@ -87,6 +91,9 @@ func newAgent(o *output) *podagent.Agent {
 	p := podagent.DefaultPaths()
 	if root := os.Getenv(agentRootEnv); root != "" {
 		p = podagent.PathsUnder(root)
+	}
+	if f := os.Getenv(agentTermEnv); f != "" {
+		p.TerminationLog = f
 	}
 	return &podagent.Agent{Paths: p, Log: o.stderr}
 }

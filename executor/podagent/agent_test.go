@@ -2,6 +2,7 @@ package podagent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -77,6 +78,10 @@ func pushAndStop(t *testing.T, a *Agent, sp Spec) Pushed {
 	cancel()
 	if err := <-res; err != nil {
 		t.Errorf("Push: %v", err)
+	}
+	var term Pushed
+	if b, err := os.ReadFile(a.Paths.TerminationLog); err != nil || json.Unmarshal(b, &term) != nil || term != p {
+		t.Errorf("push's termination message %s (%v), want %+v", b, err, p)
 	}
 	return p
 }

@@ -61,6 +61,8 @@ func TestPodAgentEndToEnd(t *testing.T) {
 
 	var pushLog bytes.Buffer
 	push := agentCmd(p.Binary(), root, sp, "push")
+	pushTerm := filepath.Join(root, "push-termination-log")
+	push.Env = append(push.Env, "PIPE_AGENT_TERMINATION_LOG="+pushTerm)
 	push.Stdout, push.Stderr = &pushLog, &pushLog
 	if err := push.Start(); err != nil {
 		t.Fatal(err)
@@ -96,6 +98,10 @@ func TestPodAgentEndToEnd(t *testing.T) {
 	push.Process.Signal(syscall.SIGTERM)
 	if err := push.Wait(); err != nil {
 		t.Errorf("push after SIGTERM: %v\n%s", err, pushLog.String())
+	}
+	var pm Pushed
+	if b, err := os.ReadFile(pushTerm); err != nil || json.Unmarshal(b, &pm) != nil || pm.Layer != *m.Diff {
+		t.Errorf("the push container's termination message %s (%v), want the diff %+v", b, err, *m.Diff)
 	}
 
 	got := applyAll(t, append(tars, r.fetchTar(t, *m.Diff))...)

@@ -2,6 +2,7 @@ package podagent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,14 +19,17 @@ import (
 // a compressed layer in the state dir, pushes it to the spec's repository
 // and reports in pushed.json, the layer or the error. Then it waits for ctx
 // to end (the sidecar's SIGTERM): a native sidecar that exits is restarted.
-// A sidecar restarted after it has reported only waits.
+// A sidecar restarted after it has reported only waits. Stopped, it writes
+// its report again as its own termination message.
 //
 // Push returns an error only when it could not report at all; a failed
 // diff or push is reported in pushed.json and returns nil.
 func (a *Agent) Push(ctx context.Context, sp Spec) error {
-	if _, err := os.Stat(a.Paths.Pushed()); err == nil {
+	var earlier Pushed
+	if err := readJSON(a.Paths.Pushed(), &earlier); err == nil {
 		a.logf("the diff was reported already; waiting to be stopped")
 		<-ctx.Done()
+		a.terminatePush(earlier)
 		return nil
 	}
 	var done Done
@@ -43,11 +47,15 @@ func (a *Agent) Push(ctx context.Context, sp Spec) error {
 	return a.report(ctx, p)
 }
 
-// report writes pushed.json, then waits for ctx to end.
+// report writes pushed.json, then waits for ctx to end and writes the
+// same report as the push container's termination message: unlike the
+// step container's, the step's script cannot forge that one (it can write
+// to /.pipe, not to another container's termination log).
 func (a *Agent) report(ctx context.Context, p Pushed) error {
 	if err := writeJSONAtomic(a.Paths.Pushed(), p); err != nil {
 		return err
 	}
+	defer a.terminatePush(p)
 	switch {
 	case p.Error != "":
 		a.logf("no diff pushed: %s", p.Error)
@@ -113,4 +121,16 @@ func diffLayer(ctx context.Context, idx *cache.TreeIndex, dir, tmpDir string) (l
 		return nil, nil, false, fmt.Errorf("diff the workspace: %w", errors.Join(derr, cerr))
 	}
 	return l, remove, changed, nil
+}
+
+// terminatePush writes the push container's termination message: what
+// pushed.json holds, its error cut to fit.
+func (a *Agent) terminatePush(p Pushed) {
+	if len(p.Error) > maxTermination/2 {
+		p.Error = p.Error[:maxTermination/2] + "..."
+	}
+	b, _ := json.Marshal(p)
+	if err := os.WriteFile(a.Paths.TerminationLog, b, 0o644); err != nil {
+		a.logf("write the termination message: %v", err)
+	}
 }

@@ -40,6 +40,9 @@ func (p Pushed) MarshalJSON() ([]byte, error) {
 // coordinator reads from the pod's status: the exit code, and the diff
 // (absent when the step changed nothing) or the error that kept it from
 // being pushed.
+//
+// The push container's termination message, written when it is stopped,
+// is its pushed.json (see Pushed).
 type Termination struct {
 	Exit  int    `json:"exit"`
 	Diff  *Layer `json:"diff,omitempty"`
@@ -97,6 +100,18 @@ func writeFileAtomic(p string, b []byte, perm os.FileMode) error {
 	return nil
 }
 
+// readJSON decodes the file p into v.
+func readJSON(p string, v any) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	return nil
+}
+
 // pollInterval is how often the agents look for each other's files.
 const pollInterval = 100 * time.Millisecond
 
@@ -107,15 +122,9 @@ func waitJSON(ctx context.Context, p string, v any) error {
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	for {
-		b, err := os.ReadFile(p)
-		if err == nil {
-			if err := json.Unmarshal(b, v); err != nil {
-				return fmt.Errorf("%s: %w", p, err)
-			}
-			return nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("read %s: %w", p, err)
+		err := readJSON(p, v)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return err
 		}
 		select {
 		case <-ctx.Done():
