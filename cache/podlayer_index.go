@@ -21,6 +21,9 @@ const (
 	indexMagic   = "pipe.treeindex/v1\n"
 	indexMaxStr  = 1 << 16 // bound on a path or link target read back
 	indexMaxEnts = 1 << 28
+	// minEntryBytes is the least an entry takes: seven numbers and two
+	// string lengths of one byte each, and a path of one.
+	minEntryBytes = 10
 )
 
 // WriteTo writes the index in its file form.
@@ -90,7 +93,7 @@ func ReadTreeIndex(r io.Reader) (*TreeIndex, error) {
 	if n > indexMaxEnts {
 		return nil, fmt.Errorf("tree index claims %d entries", n)
 	}
-	entries := make([]TreeEntry, 0, min(n, 1<<20))
+	entries := make([]TreeEntry, 0, min(n, uint64(len(d.b)/minEntryBytes))) // no allocation the data cannot fill
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		entries = append(entries, d.entry())
 	}

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -83,4 +84,26 @@ func TestTreeIndexBadPaths(t *testing.T) {
 	if _, err := newTreeIndex([]TreeEntry{{Path: "a"}, {Path: "a"}}); err == nil {
 		t.Error("a duplicate path accepted")
 	}
+}
+
+// FuzzReadTreeIndex: a damaged or crafted index file (the step's script
+// can write to the dir it lives in) is an error, never a panic or a huge
+// allocation. The checksum is recomputed so that inputs reach the decoder.
+func FuzzReadTreeIndex(f *testing.F) {
+	idx, _ := newTreeIndex(testIndexEntries())
+	var buf bytes.Buffer
+	idx.WriteTo(&buf)
+	f.Add(buf.Bytes()[len(indexMagic) : buf.Len()-32])
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		b := append([]byte(indexMagic), body...)
+		sum := sha256.Sum256(b)
+		if idx, err := ReadTreeIndex(bytes.NewReader(append(b, sum[:]...))); err == nil {
+			for _, e := range idx.Entries() {
+				if checkIndexPath(e.Path) != nil {
+					t.Fatalf("accepted the path %q", e.Path)
+				}
+			}
+		}
+	})
 }

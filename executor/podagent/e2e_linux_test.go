@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,6 +112,29 @@ func TestPodAgentEndToEnd(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(got, "old")); !os.IsNotExist(err) {
 		t.Errorf("old survived the diff: %v", err)
 	}
+
+	t.Run("TamperedBlobRefused", func(t *testing.T) {
+		gz, _ := gzipBytes(layerTar(t, file("pwned", "not the layer")))
+		r.reg.SetFault(func(w http.ResponseWriter, req *http.Request) bool {
+			if req.Method != http.MethodGet || !strings.HasSuffix(req.URL.Path, "/blobs/"+layers[0].Digest) {
+				return false
+			}
+			w.Write(gz)
+			return true
+		})
+		defer r.reg.SetFault(nil)
+		root := t.TempDir()
+		p := PathsUnder(root)
+		os.MkdirAll(p.Workspace, 0o755)
+		os.MkdirAll(p.State, 0o755)
+		out, err := agentCmd(exe, root, sp, "init").CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 || !strings.Contains(string(out), "workspace layer 1 of 2") || !strings.Contains(string(out), "digest mismatch") {
+			t.Fatalf("init from a registry that lies: %v, want exit 3 and a digest mismatch of layer 1\n%s", err, out)
+		}
+		if names, _ := os.ReadDir(p.Workspace); len(names) != 0 {
+			t.Errorf("the refused layer left %v in the workspace", names)
+		}
+	})
 
 	t.Run("SignalForwarded", func(t *testing.T) {
 		root := t.TempDir()
