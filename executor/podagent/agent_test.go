@@ -172,6 +172,10 @@ func TestInitRefusesTamperedBlob(t *testing.T) {
 		t.Fatalf("want a digest mismatch naming layer 2, got: %v", err)
 	}
 	t.Logf("error: %v", err)
+	var term map[string]string
+	if b, _ := os.ReadFile(a.Paths.TerminationLog); json.Unmarshal(b, &term) != nil || !strings.Contains(term["error"], "digest mismatch") {
+		t.Errorf("init's termination message: %s", b)
+	}
 	if names, _ := os.ReadDir(a.Paths.Workspace); len(names) != 0 {
 		t.Errorf("the workspace of a refused init holds %v", names)
 	}

@@ -16,8 +16,20 @@ import (
 // the spec's layers in order onto the empty workspace, each checked against
 // its digest and diffID, and writes the tree index Push diffs against.
 // On failure the workspace is emptied again and no index is written, so
-// nothing half-applied is ever taken for a workspace.
+// nothing half-applied is ever taken for a workspace, and the error is the
+// init container's termination message too, {"error":"..."}, for the
+// coordinator to report.
 func (a *Agent) Init(ctx context.Context, sp Spec) error {
+	err := a.init(ctx, sp)
+	if err != nil {
+		if werr := os.WriteFile(a.Paths.TerminationLog, errorMessage(err.Error()), 0o644); werr != nil {
+			a.logf("write the termination message: %v", werr)
+		}
+	}
+	return err
+}
+
+func (a *Agent) init(ctx context.Context, sp Spec) error {
 	if err := a.installBinary(); err != nil {
 		return err
 	}

@@ -64,6 +64,18 @@ func (t Termination) encode() []byte {
 	}
 }
 
+// errorMessage is the termination message {"error":msg}, cut to fit: the
+// init container's.
+func errorMessage(msg string) []byte {
+	if len(msg) > maxTermination/2 {
+		msg = msg[:maxTermination/2] + "..."
+	}
+	b, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg})
+	return b
+}
+
 // writeJSONAtomic writes v as JSON to p: a temp file beside it, synced,
 // renamed over p, so that a reader sees the whole file or none.
 func writeJSONAtomic(p string, v any) error {
