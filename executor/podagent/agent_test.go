@@ -234,7 +234,7 @@ func TestInitAndPushPlainHTTP(t *testing.T) {
 	reg := testregistry.Start(t, testregistry.Options{})
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	t.Setenv(CAEnv, "")
-	r := &testRepo{reg: reg, repo: reg.Host + "/plain"}
+	r := newTestRepo(reg, "plain")
 	snap := layerTar(t, file("a", "a"))
 	l := r.push(t, snap, true)
 	sp := Spec{Repo: r.repo, Layers: []Layer{l}, Insecure: true}

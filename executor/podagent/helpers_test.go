@@ -57,8 +57,9 @@ func layerTar(t testing.TB, ents ...ent) []byte {
 // testRepo is a repository of a TLS registry with a user, whose Docker
 // config and CA the agents find through DOCKER_CONFIG and SSL_CERT_FILE.
 type testRepo struct {
-	reg  *testregistry.Registry
+	reg  *testregistry.Registry // nil for the cluster's registry
 	repo string
+	opts []remote.Option // how the test itself reaches the registry
 }
 
 func startRepo(t *testing.T) *testRepo {
@@ -66,14 +67,17 @@ func startRepo(t *testing.T) *testRepo {
 	reg := testregistry.Start(t, testregistry.Options{TLS: true, Proxy: true, Users: map[string]string{"agent": "agent-pass"}})
 	t.Setenv("DOCKER_CONFIG", reg.DockerConfig("agent", "agent-pass"))
 	t.Setenv(CAEnv, reg.CAFile)
-	return &testRepo{reg: reg, repo: reg.Host + "/team/pipe-cache"}
+	return newTestRepo(reg, "team/pipe-cache")
+}
+
+// newTestRepo is the repository path of reg, reached with the agents' keychain.
+func newTestRepo(reg *testregistry.Registry, path string) *testRepo {
+	return &testRepo{reg: reg, repo: reg.Host + "/" + path,
+		opts: []remote.Option{remote.WithTransport(reg.Transport()), remote.WithAuthFromKeychain(authn.DefaultKeychain)}}
 }
 
 func (r *testRepo) spec(layers ...Layer) Spec { return Spec{Repo: r.repo, Layers: layers} }
 
-func (r *testRepo) remoteOpts(t testing.TB) []remote.Option {
-	return []remote.Option{remote.WithTransport(r.reg.Transport()), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithContext(context.Background())}
-}
 
 // push pushes the layer tar b, gzip or zstd, and describes it.
 func (r *testRepo) push(t testing.TB, b []byte, zstd bool) Layer {
@@ -98,7 +102,7 @@ func (r *testRepo) push(t testing.TB, b []byte, zstd bool) Layer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.WriteLayer(repo, l, r.remoteOpts(t)...); err != nil {
+	if err := remote.WriteLayer(repo, l, r.opts...); err != nil {
 		t.Fatalf("push a test layer: %v", err)
 	}
 	d, err := describe(l)
@@ -115,7 +119,7 @@ func (r *testRepo) fetchTar(t testing.TB, l Layer) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rl, err := remote.Layer(ref, r.remoteOpts(t)...)
+	rl, err := remote.Layer(ref, r.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
