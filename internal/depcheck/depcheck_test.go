@@ -1,5 +1,5 @@
 // Package depcheck holds a test that keeps the import arrows of DESIGN.md:
-// cmd/pipe -> executor -> {pipeline, cache, isolation}, and the three leaves
+// cmd/pipe -> executor -> {pipeline, cache, isolation, kube}, and the leaves
 // import nothing of pipe's (their tests may use internal/ test helpers).
 package depcheck
 
@@ -16,7 +16,8 @@ var allowed = map[string][]string{
 	"pipeline":  {},
 	"cache":     {},
 	"isolation": {},
-	"executor":  {"pipeline", "cache", "isolation", "internal"},
+	"kube":      {}, // pods on a cluster: a leaf like isolation
+	"executor":  {"pipeline", "cache", "isolation", "kube", "internal"},
 	"formats":   {"pipeline"}, // formats/gitlab, formats/github: translators into the pipeline model
 	// Runner drivers are adapters onto the executor's jobs (DESIGN.md). They
 	// may use a translator for a rule of its CI system that both must apply

@@ -1,0 +1,125 @@
+package kube
+
+import (
+	"context"
+	"errors"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// podSnap is one state of the pod, or the news that it is gone (pod is
+// then its last known state, or nil).
+type podSnap struct {
+	pod  *corev1.Pod
+	gone bool
+}
+
+// errPodGone is the pod's list finding nothing.
+var errPodGone = errors.New("pod not found")
+
+// watchPod sends the pod's states to snaps, the newest replacing one not
+// read yet, until ctx ends.
+func (a *attempt) watchPod(ctx context.Context, snaps chan podSnap) {
+	pods := a.b.client.CoreV1().Pods(a.b.ns)
+	var last *corev1.Pod
+	send := func(s podSnap) {
+		select {
+		case <-snaps:
+		default:
+		}
+		select {
+		case snaps <- s:
+		case <-ctx.Done():
+		}
+	}
+	lw := listWatch{
+		list: func(ctx context.Context) ([]runtime.Object, string, error) {
+			p, err := pods.Get(ctx, a.pod, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return nil, "", errPodGone
+			}
+			if err != nil {
+				return nil, "", err
+			}
+			return []runtime.Object{p}, p.ResourceVersion, nil
+		},
+		watch: func(ctx context.Context, rv string) (watch.Interface, error) {
+			return pods.Watch(ctx, metav1.ListOptions{
+				FieldSelector:   fields.OneTermEqualSelector("metadata.name", a.pod).String(),
+				ResourceVersion: rv,
+			})
+		},
+	}
+	handle := func(t watch.EventType, o runtime.Object) {
+		p, ok := o.(*corev1.Pod)
+		if !ok || p.Name != a.pod || (a.uid != "" && p.UID != a.uid) {
+			return
+		}
+		last = p
+		send(podSnap{pod: p, gone: t == watch.Deleted})
+	}
+	onError := func(err error) {
+		if errors.Is(err, errPodGone) {
+			send(podSnap{pod: last, gone: true})
+		}
+	}
+	watchLoop(ctx, a.b.resync, lw, handle, onError)
+}
+
+// watchEvents collects the pod's Kubernetes events and reports new
+// warnings, until ctx ends.
+func (a *attempt) watchEvents(ctx context.Context) {
+	evs := a.b.client.CoreV1().Events(a.b.ns)
+	sel := a.eventSelector()
+	lw := listWatch{
+		list: func(ctx context.Context) ([]runtime.Object, string, error) {
+			l, err := evs.List(ctx, metav1.ListOptions{FieldSelector: sel})
+			if err != nil {
+				return nil, "", err
+			}
+			out := make([]runtime.Object, len(l.Items))
+			for i := range l.Items {
+				out[i] = &l.Items[i]
+			}
+			return out, l.ResourceVersion, nil
+		},
+		watch: func(ctx context.Context, rv string) (watch.Interface, error) {
+			return evs.Watch(ctx, metav1.ListOptions{FieldSelector: sel, ResourceVersion: rv})
+		},
+	}
+	watchLoop(ctx, a.b.resync, lw, func(_ watch.EventType, o runtime.Object) { a.addEvent(o) }, nil)
+}
+
+// eventSelector selects the events of this pod.
+func (a *attempt) eventSelector() string {
+	return fields.Set{"involvedObject.kind": "Pod", "involvedObject.name": a.pod}.AsSelector().String()
+}
+
+// addEvent records one event of the pod and reports it if it is a new
+// warning.
+func (a *attempt) addEvent(o runtime.Object) {
+	e, ok := o.(*corev1.Event)
+	if !ok || e.InvolvedObject.Name != a.pod || e.InvolvedObject.Kind != "Pod" {
+		return
+	}
+	if a.events.add(e) {
+		a.b.notify(Event{Time: eventTime(e), Step: a.s.Name, StepID: a.s.ID, Pod: a.pod, Type: EventWarning, Reason: e.Reason, Message: e.Message})
+	}
+}
+
+// refreshEvents lists the pod's events once more, for a failure's detail
+// (the watch may lag behind).
+func (a *attempt) refreshEvents(ctx context.Context) {
+	l, err := a.b.client.CoreV1().Events(a.b.ns).List(ctx, metav1.ListOptions{FieldSelector: a.eventSelector()})
+	if err != nil {
+		return
+	}
+	for i := range l.Items {
+		a.addEvent(&l.Items[i])
+	}
+}
