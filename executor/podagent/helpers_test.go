@@ -78,7 +78,6 @@ func newTestRepo(reg *testregistry.Registry, path string) *testRepo {
 
 func (r *testRepo) spec(layers ...Layer) Spec { return Spec{Repo: r.repo, Layers: layers} }
 
-
 // push pushes the layer tar b, gzip or zstd, and describes it.
 func (r *testRepo) push(t testing.TB, b []byte, zstd bool) Layer {
 	t.Helper()
