@@ -76,8 +76,9 @@ func (b *Backend) checkNamespace(ctx context.Context) error {
 	return fmt.Errorf("kubernetes: %s: the API server does not answer: check that the cluster is up and the kubeconfig's server address is right: %w", b.where, err)
 }
 
-// Close deletes every object of the run that is left: pods, NetworkPolicies
-// and the run's Secret. Call it when every Run has returned.
+// Close deletes every object of the run that is left (pods,
+// NetworkPolicies, the run's Secret) and returns when they are gone, or
+// when ctx ends. Call it when every Run has returned.
 func (b *Backend) Close(ctx context.Context) error {
 	if b == nil || b.client == nil {
 		return nil

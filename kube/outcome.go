@@ -76,6 +76,9 @@ func judge(pod *corev1.Pod, services map[string]string, agent bool) verdict {
 	}
 	step := containerStatus(pod.Status.ContainerStatuses, ContainerStep)
 	if step != nil && step.State.Terminated != nil {
+		if killedByDeletion(pod, step.State.Terminated) {
+			return verdict{fail: deletedFailure()}
+		}
 		return stepEnded(pod, step.State.Terminated, agent)
 	}
 	running := step != nil && step.State.Running != nil
@@ -130,6 +133,17 @@ func stepEnded(pod *corev1.Pod, t *corev1.ContainerStateTerminated, agent bool) 
 		return verdict{result: res, fail: &failure{reason: "unreadable report of pipe-push", message: err.Error(), container: ContainerPush}}
 	}
 	return verdict{result: res, fail: &failure{reason: "the workspace diff was not pushed", message: rep.Error, container: ContainerPush}}
+}
+
+// killedByDeletion reports whether the step was killed because someone
+// deleted its pod (Run deletes it only after it has judged it): a step
+// that exited by itself keeps its result.
+func killedByDeletion(pod *corev1.Pod, t *corev1.ContainerStateTerminated) bool {
+	return pod.DeletionTimestamp != nil && (t.Signal != 0 || t.ExitCode >= 128)
+}
+
+func deletedFailure() *failure {
+	return &failure{reason: "the pod was deleted before the step ended", message: "by someone else (kubectl delete, an eviction, a node going away, pipe's Close or Prune)"}
 }
 
 // stepTerminated is the step container's terminated state, if any.

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Pod statuses as the kubelet writes them, built by hand.
@@ -54,6 +55,10 @@ func TestJudge(t *testing.T) {
 	restarted.LastTerminationState.Terminated = &corev1.ContainerStateTerminated{ExitCode: 137, Reason: "Error"}
 	signaled := terminated(ContainerStep, 137, "Error", "")
 	signaled.State.Terminated.Signal = 9
+	deletedKilled := podWith(corev1.PodFailed, afterPush(`{"error":"stopped"}`), terminated(ContainerStep, 137, "Error", ""))
+	deletedKilled.DeletionTimestamp = &metav1.Time{}
+	deletedDone := podWith(corev1.PodFailed, afterPush(`{"unchanged":true}`), terminated(ContainerStep, 2, "Error", ""))
+	deletedDone.DeletionTimestamp = &metav1.Time{}
 
 	for _, tc := range []struct {
 		name       string
@@ -75,6 +80,8 @@ func TestJudge(t *testing.T) {
 		{name: "diff from push, not from the step", pod: podWith(corev1.PodSucceeded, afterPush(`{"unchanged":true}`), terminated(ContainerStep, 0, "Completed", `{"exit":0,"diff":`+goodReport+`}`)), agent: true, exit: 0, final: true},
 		{name: "oom", pod: podWith(corev1.PodFailed, afterPush(`{"error":"the step was not done"}`), terminated(ContainerStep, 137, "OOMKilled", "")), agent: true, exit: 137, oom: true, final: true},
 		{name: "killed wrapper, no report", pod: podWith(corev1.PodFailed, afterPush(""), signaled), agent: true, exit: 137, final: true},
+		{name: "killed by a deletion", pod: deletedKilled, agent: true, fail: "deleted before the step ended", final: true},
+		{name: "ended before a deletion", pod: deletedDone, agent: true, exit: 2, final: true},
 		{name: "deadline", pod: deadline, agent: true, exit: 137, timed: true, final: true},
 		{name: "deadline in init", pod: stuckDeadline, agent: true, exit: 137, timed: true, final: true},
 		{name: "push failed", pod: podWith(corev1.PodFailed, afterPush(`{"error":"push blob: 401 Unauthorized"}`), terminated(ContainerStep, 0, "Completed", `{"exit":0,"error":"x"}`)), agent: true, exit: 0, fail: "diff was not pushed", final: true},

@@ -75,6 +75,13 @@ func buildPod(in podInput) (*corev1.Pod, error) {
 		InitContainers:   initContainers(in),
 		Containers:       []corev1.Container{stepContainer(in, user)},
 	}
+	if s.NetworkNone {
+		// No network, no DNS: lookups fail at once instead of timing out
+		// against a server the NetworkPolicy hides. The registry's name
+		// comes from hostAliases.
+		spec.DNSPolicy = corev1.DNSNone
+		spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"127.0.0.1"}}
+	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        in.name,

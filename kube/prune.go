@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,6 +27,7 @@ type PruneReport struct {
 // object is one object of pipe's, for pruning.
 type object struct {
 	kind, name, run, host string
+	deleting              bool // has a deletionTimestamp
 }
 
 // Prune removes the pods, NetworkPolicies and Secrets of pipe runs in c's
@@ -93,40 +96,55 @@ func listPipeObjects(ctx context.Context, c kubernetes.Interface, ns string) ([]
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
 	for _, p := range pods.Items {
-		out = append(out, object{"Pod", p.Name, p.Labels[LabelRun], p.Annotations[AnnotationHost]})
+		out = append(out, object{"Pod", p.Name, p.Labels[LabelRun], p.Annotations[AnnotationHost], p.DeletionTimestamp != nil})
 	}
 	nps, err := c.NetworkingV1().NetworkPolicies(ns).List(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("list NetworkPolicies: %w", err)
 	}
 	for _, p := range nps.Items {
-		out = append(out, object{"NetworkPolicy", p.Name, p.Labels[LabelRun], p.Annotations[AnnotationHost]})
+		out = append(out, object{"NetworkPolicy", p.Name, p.Labels[LabelRun], p.Annotations[AnnotationHost], p.DeletionTimestamp != nil})
 	}
 	secs, err := c.CoreV1().Secrets(ns).List(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("list Secrets: %w", err)
 	}
 	for _, s := range secs.Items {
-		out = append(out, object{"Secret", s.Name, s.Labels[LabelRun], s.Annotations[AnnotationHost]})
+		out = append(out, object{"Secret", s.Name, s.Labels[LabelRun], s.Annotations[AnnotationHost], s.DeletionTimestamp != nil})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].run < out[j].run })
 	return out, nil
 }
 
-// deleteRun deletes every object labelled with runID: pods, then
-// NetworkPolicies, then the Secret. What is already gone is fine.
+// deleteRun deletes every object labelled with runID (pods, then
+// NetworkPolicies, then the Secret) and waits until they are gone: a pod
+// lingers while the kubelet stops its containers. What is already gone is
+// fine; ctx bounds the wait.
 func deleteRun(ctx context.Context, c kubernetes.Interface, ns, runID string) error {
-	objs, err := listPipeObjects(ctx, c, ns)
-	if err != nil {
-		return fmt.Errorf("kubernetes: remove the objects of run %s: %w", runID, err)
-	}
-	var errs []error
-	for _, o := range objs {
-		if o.run == runID {
-			errs = append(errs, deleteObject(ctx, c, ns, o))
+	for {
+		objs, err := listPipeObjects(ctx, c, ns)
+		if err != nil {
+			return fmt.Errorf("kubernetes: remove the objects of run %s: %w", runID, err)
+		}
+		var errs []error
+		var left []string
+		for _, o := range objs {
+			if o.run != runID {
+				continue
+			}
+			left = append(left, o.kind+" "+o.name)
+			if !o.deleting {
+				errs = append(errs, deleteObject(ctx, c, ns, o))
+			}
+		}
+		if err := errors.Join(errs...); err != nil || len(left) == 0 {
+			return err
+		}
+		sleep(ctx, 250*time.Millisecond)
+		if ctx.Err() != nil {
+			return fmt.Errorf("kubernetes: remove the objects of run %s: still there: %s: %w", runID, strings.Join(left, ", "), ctx.Err())
 		}
 	}
-	return errors.Join(errs...)
 }
 
 // deleteObject deletes one object; NotFound is success.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,8 +41,9 @@ type attempt struct {
 	phase     corev1.PodPhase
 	started   time.Time // when the kubelet first reported the pod started (local clock)
 	fits      *fitCheck
-	ended     *Result     // the step ended, pipe-push has not reported yet
-	pushGuard *time.Timer // fires Backend.pushWait after ended was set
+	wg        sync.WaitGroup // the watches and the log streamer
+	ended     *Result        // the step ended, pipe-push has not reported yet
+	pushGuard *time.Timer    // fires Backend.pushWait after ended was set
 }
 
 // Run runs one attempt of s as a pod and returns how it ended. It always
@@ -137,11 +139,15 @@ func secretOwner(runID string, uid types.UID) []metav1.OwnerReference {
 
 // follow watches the pod until the step ended, failed, or ctx ended.
 func (a *attempt) follow(ctx context.Context) (*Result, error) {
+	// Every goroutine of the attempt ends before Run returns: no Events
+	// call for it comes later.
 	wctx, stop := context.WithCancel(ctx)
+	defer a.wg.Wait()
 	defer stop()
 	snaps := make(chan podSnap, 1)
-	go a.watchPod(wctx, snaps)
-	go a.watchEvents(wctx)
+	a.wg.Add(2)
+	go func() { defer a.wg.Done(); a.watchPod(wctx, snaps) }()
+	go func() { defer a.wg.Done(); a.watchEvents(wctx) }()
 	guard, push := stoppedTimer(), stoppedTimer()
 	defer guard.Stop()
 	defer push.Stop()
@@ -256,7 +262,7 @@ func (a *attempt) vanished(ctx context.Context, last *corev1.Pod) (*Result, erro
 			return a.finish(ctx, v.result, v.fail)
 		}
 	}
-	return a.finish(ctx, nil, &failure{reason: "the pod was deleted before the step ended", message: "by someone else (kubectl delete, an eviction, a node going away)"})
+	return a.finish(ctx, nil, deletedFailure())
 }
 
 // notePhase reports phase changes.
@@ -288,7 +294,9 @@ func (a *attempt) startLogs(ctx context.Context) {
 	if out == nil {
 		out = io.Discard
 	}
+	a.wg.Add(1)
 	go func() {
+		defer a.wg.Done()
 		defer close(a.logsDone)
 		a.b.streamLogs(ctx, a.pod, out, a.stepEnded.Load)
 	}()

@@ -46,7 +46,7 @@ type Step struct {
 	Scratch []string
 
 	PreferNode string    // preferred node (by name); "" none
-	Stdout     io.Writer // the step container's log, streamed while it runs; nil discards
+	Stdout     io.Writer // the step container's log, written while it runs (by another goroutine, never after Run returned); nil discards
 }
 
 // Layer is one layer blob in the cache repository.

@@ -149,10 +149,19 @@ func (l Layer) check() error {
 		return fmt.Errorf("diffID %q is not sha256:<64 hex>", l.DiffID)
 	case l.Size <= 0:
 		return fmt.Errorf("size %d is not positive", l.Size)
-	case !strings.Contains(l.MediaType, "layer"):
-		return fmt.Errorf("media type %q is not a layer's", l.MediaType)
+	case !isLayerMediaType(l.MediaType):
+		return fmt.Errorf("media type %q is not an OCI or Docker layer's", l.MediaType)
 	}
 	return nil
+}
+
+// isLayerMediaType accepts the OCI and Docker layer media types (the
+// agent tells the codec by the bytes; the type must only be sane).
+func isLayerMediaType(mt string) bool {
+	if len(mt) > 255 || strings.ContainsAny(mt, " \t\n\"\\") {
+		return false
+	}
+	return strings.HasPrefix(mt, "application/vnd.oci.image.layer.") || strings.HasPrefix(mt, "application/vnd.docker.image.rootfs.")
 }
 
 // checkServices checks names (they become host names and container
