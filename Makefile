@@ -19,7 +19,7 @@ endif
 RACE_PKGS := $(wildcard ./pipeline ./cache ./executor)
 PLAIN_PKGS := $(filter-out $(RACE_PKGS),$(shell $(GO) list ./... 2>/dev/null | sed 's|github.com/pipe-run/pipe|.|'))
 
-.PHONY: help build install test test-vm lint bench fuzz images clean
+.PHONY: help build install test test-k8s test-vm lint bench fuzz images clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,6 +35,9 @@ install: build ## install pipe into $(PREFIX)/bin, the packages it needs, and it
 test: ## run every test (as root: the container tests too)
 	CGO_ENABLED=0 $(GO) test -count=1 $(PLAIN_PKGS)
 	$(if $(RACE_PKGS),$(GO) test -race -count=1 $(addsuffix /...,$(RACE_PKGS)))
+
+test-k8s: ## run the TestKube* tests on a real single-node Kubernetes cluster it builds, starts and stops (root; see scripts/k8s/README.md)
+	GO=$(GO) ./scripts/k8s/test
 
 test-vm: ## run the root tests and real pipe runs in qemu guests: Linux 6.1 with cgroup v2 and with v1 (root; see scripts/vm/README.md)
 	./scripts/test-vm $(CELLS)
