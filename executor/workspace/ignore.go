@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 )
 
@@ -19,7 +18,7 @@ const PipeIgnoreFile = ".pipeignore"
 
 // globPattern is one compiled gitignore-style pattern.
 type globPattern struct {
-	re       *regexp.Regexp
+	re       *globMatcher
 	negate   bool // "!pattern": re-include
 	dirOnly  bool // "pattern/": directories only
 	basename bool // no "/" in the pattern: matches the last path element at any depth
@@ -87,7 +86,7 @@ func parsePattern(line string) (p globPattern, ok bool, err error) {
 		return p, false, nil
 	}
 	p.basename = !strings.Contains(line, "/")
-	p.re, err = compileGlob(strings.TrimPrefix(line, "/"))
+	p.re, err = newGlobMatcher(strings.TrimPrefix(line, "/"), false)
 	return p, err == nil, err
 }
 
@@ -97,101 +96,6 @@ func trimUnescapedSpaces(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
-}
-
-// compileGlob turns a slash-separated glob into an anchored regexp.
-func compileGlob(g string) (*regexp.Regexp, error) {
-	return compileGlobSuffix(g, "$")
-}
-
-// compileGlobTree turns a glob into an anchored regexp that matches what the
-// glob matches and everything under it: one match per path, where testing
-// the glob on each parent directory would take one per path element.
-func compileGlobTree(g string) (*regexp.Regexp, error) {
-	return compileGlobSuffix(g, "(?:/.*)?$")
-}
-
-// compileGlobSuffix is compileGlob with the regexp's tail given.
-func compileGlobSuffix(g, suffix string) (*regexp.Regexp, error) {
-	var b strings.Builder
-	b.WriteString("^(?:")
-	for i := 0; i < len(g); {
-		n := globToken(&b, g, i)
-		i += n
-	}
-	b.WriteString(")" + suffix)
-	re, err := regexp.Compile(b.String())
-	if err != nil {
-		return nil, fmt.Errorf("globPattern %q: %w", g, err)
-	}
-	return re, nil
-}
-
-// globToken writes the regexp for the glob token at g[i:] and returns its length.
-func globToken(b *strings.Builder, g string, i int) int {
-	rest := g[i:]
-	switch {
-	case i == 0 && strings.HasPrefix(rest, "**/"):
-		b.WriteString("(?:.*/)?")
-		return 3
-	case rest == "/**":
-		b.WriteString("/.*")
-		return 3
-	case strings.HasPrefix(rest, "/**/"):
-		b.WriteString("/(?:.*/)?")
-		return 4
-	case rest == "**" && i == 0:
-		b.WriteString(".*")
-		return 2
-	case rest[0] == '*':
-		b.WriteString("[^/]*")
-		return 1
-	case rest[0] == '?':
-		b.WriteString("[^/]")
-		return 1
-	case rest[0] == '[':
-		return globClass(b, rest)
-	case rest[0] == '\\' && len(rest) > 1:
-		b.WriteString(regexp.QuoteMeta(rest[1:2]))
-		return 2
-	}
-	b.WriteString(regexp.QuoteMeta(rest[:1]))
-	return 1
-}
-
-// globClass writes a "[...]" class; an unclosed "[" is a literal.
-func globClass(b *strings.Builder, s string) int {
-	j := 1
-	if j < len(s) && (s[j] == '!' || s[j] == '^') {
-		j++
-	}
-	if j < len(s) && s[j] == ']' {
-		j++
-	}
-	for j < len(s) && s[j] != ']' {
-		j++
-	}
-	if j >= len(s) {
-		b.WriteString(`\[`)
-		return 1
-	}
-	body := s[1:j]
-	neg := strings.HasPrefix(body, "!") || strings.HasPrefix(body, "^")
-	if neg {
-		body = body[1:]
-	}
-	b.WriteString("[")
-	if neg {
-		b.WriteString("^/")
-	}
-	for _, r := range body {
-		if r == '\\' || r == '[' || r == ']' || r == '^' {
-			b.WriteString(`\`)
-		}
-		b.WriteRune(r)
-	}
-	b.WriteString("]")
-	return j + 1
 }
 
 // match reports whether the last pattern matching name (a file or, with
@@ -207,7 +111,7 @@ func (l *ignoreList) match(name string, isDir bool) bool {
 		if p.basename {
 			target = base
 		}
-		if p.re.MatchString(target) {
+		if p.re.match(target) {
 			excluded = !p.negate
 		}
 	}

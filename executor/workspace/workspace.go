@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,10 @@ type Workspace struct {
 
 	digestMu sync.Mutex
 	digests  map[string]string // Digest results by their globs, joined by NUL
+
+	hitsMu sync.Mutex
+	hits   map[string][]bool // per input glob, the files it matches (globHits)
+	plain  []bool            // per file, whether a glob's token walk takes its path
 }
 
 // wsFile is one file of a snapshot.
@@ -259,13 +264,29 @@ func (w *Workspace) digest(globs []string) (string, error) {
 	}
 	h := sha256.New()
 	io.WriteString(h, "pipe.inputs/v1\n")
+	var line []byte
+	in := w.selected(sel)
 	for i := range w.files {
 		f := &w.files[i]
-		if sel.match(f.path) {
-			fmt.Fprintf(h, "%s %x %d:%s\n", f.kind(), f.sum, len(f.path), f.path)
+		if in[i] {
+			line = f.appendDigestLine(line[:0])
+			h.Write(line)
 		}
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// appendDigestLine appends the file's line of a digest to b:
+// "<kind> <hex sum> <len(path)>:<path>\n".
+func (f *wsFile) appendDigestLine(b []byte) []byte {
+	b = append(b, f.kind()...)
+	b = append(b, ' ')
+	b = hex.AppendEncode(b, f.sum[:])
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(len(f.path)), 10)
+	b = append(b, ':')
+	b = append(b, f.path...)
+	return append(b, '\n')
 }
 
 // Files returns the paths the globs select, sorted (all when globs is empty).
@@ -280,8 +301,9 @@ func (w *Workspace) Files(globs []string) ([]string, error) {
 		return nil, err
 	}
 	var out []string
+	in := w.selected(sel)
 	for i := range w.files {
-		if sel.match(w.files[i].path) {
+		if in[i] {
 			out = append(out, w.files[i].path)
 		}
 	}
@@ -297,45 +319,6 @@ func (f *wsFile) kind() string {
 		return "exec"
 	}
 	return "file"
-}
-
-// inputSelector is a compiled list of input globs.
-type inputSelector []globPattern
-
-// newSelector compiles globs (see Workspace.Files).
-func newSelector(globs []string) (inputSelector, error) {
-	var sel inputSelector
-	for _, g := range globs {
-		p := globPattern{}
-		if strings.HasPrefix(g, "!") {
-			p.negate, g = true, g[1:]
-		}
-		g = strings.Trim(strings.TrimPrefix(g, "./"), "/")
-		if g == "" || g == "." {
-			g = "**"
-		}
-		re, err := compileGlobTree(g)
-		if err != nil {
-			return nil, fmt.Errorf("inputs: %w", err)
-		}
-		p.re = re
-		sel = append(sel, p)
-	}
-	return sel, nil
-}
-
-// match reports whether name is selected.
-func (sel inputSelector) match(name string) bool {
-	if len(sel) == 0 {
-		return true
-	}
-	in := sel[0].negate
-	for _, p := range sel {
-		if p.re.MatchString(name) { // the path or a parent directory (compileGlobTree)
-			in = !p.negate
-		}
-	}
-	return in
 }
 
 // sortWsFiles sorts files by path.

@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"crypto/sha256"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -352,5 +353,34 @@ func TestScan(t *testing.T) {
 	}
 	if s.rehashed != 0 {
 		t.Errorf("Snapshot after Scan rehashed %d files", s.rehashed)
+	}
+}
+
+// TestDigestEncoding pins what a digest covers, byte for byte (the values
+// were computed apart from this code): every step key of every user's cache
+// depends on it.
+func TestDigestEncoding(t *testing.T) {
+	w := &Workspace{files: []wsFile{
+		{path: "bin/run", exec: true, sum: sha256.Sum256([]byte("#!/bin/sh"))},
+		{path: "link", symlink: true, sum: sha256.Sum256([]byte("src/a.go"))},
+		{path: "src/a.go", sum: sha256.Sum256([]byte("package a"))},
+		{path: "src/é/b.go", sum: sha256.Sum256([]byte("package b"))},
+	}}
+	for _, tc := range []struct {
+		globs []string
+		want  string
+	}{
+		{nil, "sha256:f70f3e0611065094ea5046d4097503af0c580a0c568fd92f09448440c4ca1322"},
+		{[]string{"src/**"}, "sha256:64438cdf3b83e151b3a6cfda9e94b27265645a9d29cf6ad3cd975f72e7fc3bf8"},
+		{[]string{"**/*.go", "!src/a.go"}, "sha256:f7e091f5b1f7bce4ba37eea83d03a0d7e463a1ff7ce7007f63b315e6f0225e36"},
+		{[]string{"nothing"}, "sha256:d21036364cf868b062408a284417a07439910e72b9871417b85de5ebe084cb81"},
+	} {
+		got, err := w.Digest(tc.globs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("Digest(%q) = %s, want %s", tc.globs, got, tc.want)
+		}
 	}
 }
