@@ -32,6 +32,8 @@ import (
 //	workspaces/<hash>.hashes  stat-based content hashes of a checkout's files, one
 //	                          file per checkout path, owned by the executor; only a
 //	                          cache (a missing one is rebuilt by hashing the files)
+//	workspaces/<hash>.hashes.listing  git's listing of that checkout and the stat of
+//	                          what it depends on (executor/workspace); only a cache
 //	tmp/<pid>-<start>-<rnd>-<kind>/  staging: every write starts here; an entry whose
 //	                          creating process (pid + start time) is gone is removed
 //	locks/                    flock files: gc.lock (shared by writers, exclusive

@@ -44,3 +44,19 @@ func ownerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
 	}
 	return 0, 0, false
 }
+
+// localFS reports whether dir is on a local filesystem known to update a
+// directory's mtime whenever an entry is added, removed or renamed in it
+// (what a kept listing relies on); network and FUSE filesystems are not.
+func localFS(dir string) bool {
+	var st unix.Statfs_t
+	if unix.Statfs(dir, &st) != nil {
+		return false
+	}
+	switch st.Type {
+	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC, unix.BTRFS_SUPER_MAGIC, unix.TMPFS_MAGIC,
+		unix.F2FS_SUPER_MAGIC, unix.BCACHEFS_SUPER_MAGIC, unix.OVERLAYFS_SUPER_MAGIC, 0x2fc12fc1: // zfs
+		return true
+	}
+	return false
+}

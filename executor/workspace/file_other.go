@@ -17,3 +17,6 @@ func inodeOf(fi fs.FileInfo) uint64 { return 0 }
 
 // ownerOf reports no owner.
 func ownerOf(fi fs.FileInfo) (uid, gid int, ok bool) { return 0, 0, false }
+
+// localFS is false: listings are kept on Linux only.
+func localFS(dir string) bool { return false }

@@ -20,14 +20,17 @@ import (
 // way, paths .pipeignore excludes are left out. Tracked files deleted from
 // the work tree are still listed here; the snapshot skips them. Directories
 // git lists as one entry (submodules, nested repos) are walked by expandDir.
-func listFiles(ctx context.Context, repo string, ign *ignoreList) (paths []string, inGit bool, err error) {
-	out, err := gitLsFiles(ctx, repo)
+// git's answer is kept at listingCache ("" for none) and reused while
+// nothing it depends on changes (see listing); keep finishes keeping it
+// (see gitListFiles): call it once, whatever err is.
+func listFiles(ctx context.Context, repo string, ign *ignoreList, listingCache string) (paths []string, keep func(), err error) {
+	out, keep, err := gitListFiles(ctx, repo, listingCache)
 	switch {
 	case errors.Is(err, errNotGit):
 		paths, err = walkFiles(repo, "", ign)
-		return paths, false, err
+		return paths, keep, err
 	case err != nil:
-		return nil, false, err
+		return nil, keep, err
 	}
 	for _, p := range bytes.Split(out, []byte{0}) {
 		if len(p) == 0 {
@@ -39,7 +42,7 @@ func listFiles(ctx context.Context, repo string, ign *ignoreList) (paths []strin
 		}
 	}
 	sort.Strings(paths)
-	return dedupSorted(paths), true, nil
+	return dedupSorted(paths), keep, nil
 }
 
 // errNotGit says repo is not in a git work tree (or git is not installed).

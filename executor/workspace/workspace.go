@@ -78,6 +78,9 @@ type wsFile struct {
 // names a file (created if missing; "" for none) that keeps hashes between
 // runs keyed by path, size, mtime, inode and mode, like git's index; only
 // changed and racily clean files are read again. It is written atomically.
+// Next to it (hashCache + ".listing") pipe keeps git's listing, reused while
+// nothing it depends on changes, so that a run in which no file was added,
+// removed or renamed starts no git process (see listing).
 func Snapshot(ctx context.Context, repo, dst, hashCache string) (*Workspace, error) {
 	repo, err := filepath.Abs(repo)
 	if err != nil {
@@ -120,7 +123,8 @@ func snapshot(ctx context.Context, repo, dst, hashCache string) (*Workspace, err
 		return nil, err
 	}
 	start := time.Now()
-	paths, _, err := listFiles(ctx, repo, ign)
+	paths, keepListing, err := listFiles(ctx, repo, ign, listingPath(hashCache))
+	defer keepListing() // finishes while the files are hashed
 	if err != nil {
 		return nil, err
 	}
