@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -17,11 +18,25 @@ import (
 // does (a newline, which `.` does not match; bytes that are not UTF-8) are
 // matched by the regexp.
 type globMatcher struct {
-	re   *regexp.Regexp
-	toks []globTok
-	tree bool // matches a path or any path under it
-	slow bool // a token the walk cannot take: every path goes to re
+	pattern string // the regexp, compiled on first use (regexp)
+	reOnce  sync.Once
+	re      *regexp.Regexp
+	toks    []globTok
+	tree    bool // matches a path or any path under it
+	slow    bool // a token the walk cannot take: every path goes to re
+	shape   globShape
 }
+
+// globShape is a common form of glob matched without the walk.
+type globShape uint8
+
+const (
+	shapeOther     globShape = iota
+	shapeLit                 // "go.mod", "src"
+	shapeLitTree             // "testdata/**": everything under a literal directory
+	shapeAnySuffix           // "**/*.go": a path element ending with a literal
+	shapeAnyName             // "**/go.mod": a path element equal to a literal
+)
 
 // globTokKind is what one glob token matches.
 type globTokKind uint8
@@ -80,17 +95,31 @@ func newGlobMatcher(g string, tree bool) (*globMatcher, error) {
 		b.WriteString("(?:/.*)?")
 	}
 	b.WriteString("$")
-	re, err := regexp.Compile(b.String())
-	if err != nil {
-		return nil, fmt.Errorf("globPattern %q: %w", g, err)
-	}
-	m.re = re
+	m.pattern = b.String()
+	m.shape = shapeOf(m.toks)
+	sure := utf8.ValidString(g) && len(m.pattern) < 4096 // then only a class can make the regexp fail
 	for i := range m.toks {
-		if t := &m.toks[i]; t.kind == tokClass && !t.setRanges() {
-			m.slow = true
+		if t := &m.toks[i]; t.kind == tokClass {
+			sure = false
+			m.slow = m.slow || !t.setRanges()
 		}
 	}
+	if !sure { // compiled now, to report the error
+		re, err := regexp.Compile(m.pattern)
+		if err != nil {
+			return nil, fmt.Errorf("globPattern %q: %w", g, err)
+		}
+		m.reOnce.Do(func() { m.re = re })
+	}
 	return m, nil
+}
+
+// regexp returns the glob's regexp, compiling it on first use: most globs
+// match every path by the walk or a shape, and compiling cost more than
+// matching.
+func (m *globMatcher) regexp() *regexp.Regexp {
+	m.reOnce.Do(func() { m.re = regexp.MustCompile(m.pattern) })
+	return m.re
 }
 
 // globTokens splits g into tokens, merging adjacent literal bytes.
@@ -215,7 +244,7 @@ func (m *globMatcher) matchKnown(name string, walkable bool) bool {
 	if ok, handled := m.matchFast(name, walkable); handled {
 		return ok
 	}
-	return m.re.MatchString(name)
+	return m.regexp().MatchString(name)
 }
 
 // walkable reports whether the token walk matches name as the regexp does:
@@ -230,14 +259,52 @@ func (m *globMatcher) matchFast(name string, walkable bool) (ok, handled bool) {
 	if m.slow || !walkable {
 		return false, false
 	}
-	if len(m.toks) == 1 && m.toks[0].kind == tokLit { // the common "go.mod", "src"
-		lit := m.toks[0].lit
+	lit := m.toks[len(m.toks)-1].lit
+	switch m.shape {
+	case shapeLit:
+		lit = m.toks[0].lit
 		if m.tree && len(name) > len(lit) && name[len(lit)] == '/' {
 			return name[:len(lit)] == lit, true
 		}
 		return name == lit, true
+	case shapeLitTree:
+		lit = m.toks[0].lit
+		return len(name) > len(lit) && name[len(lit)] == '/' && name[:len(lit)] == lit, true
+	case shapeAnySuffix, shapeAnyName:
+		return m.anyElement(name, lit), true
 	}
 	return m.walk(name), true
+}
+
+// shapeOf tells the common forms of globs from their tokens.
+func shapeOf(toks []globTok) globShape {
+	noSlash := func(t globTok) bool { return t.kind == tokLit && !strings.Contains(t.lit, "/") }
+	switch {
+	case len(toks) == 1 && toks[0].kind == tokLit:
+		return shapeLit
+	case len(toks) == 2 && toks[0].kind == tokLit && toks[1].kind == tokSlashAny:
+		return shapeLitTree
+	case len(toks) == 3 && toks[0].kind == tokAnyDirs && toks[1].kind == tokStar && noSlash(toks[2]):
+		return shapeAnySuffix
+	case len(toks) == 2 && toks[0].kind == tokAnyDirs && noSlash(toks[1]):
+		return shapeAnyName
+	}
+	return shapeOther
+}
+
+// anyElement matches the shapes "**/*LIT" and "**/LIT": a path element
+// (with tree, any; else the last) ending with or equal to lit.
+func (m *globMatcher) anyElement(name, lit string) bool {
+	for {
+		elem, rest, more := strings.Cut(name, "/")
+		if (m.tree || !more) && (m.shape == shapeAnyName && elem == lit || m.shape == shapeAnySuffix && strings.HasSuffix(elem, lit)) {
+			return true
+		}
+		if !more {
+			return false
+		}
+		name = rest
+	}
 }
 
 // walk runs the tokens over name, keeping the set of positions in name the

@@ -97,8 +97,8 @@ func checkGlobAgrees(t *testing.T, m *globMatcher, g, name string) bool {
 	if !handled {
 		return false
 	}
-	if want := m.re.MatchString(name); got != want {
-		t.Errorf("glob %q (tree %v, regexp %s): walk says %v for %q, the regexp %v", g, m.tree, m.re, got, name, want)
+	if want := m.regexp().MatchString(name); got != want {
+		t.Errorf("glob %q (tree %v, regexp %s): walk says %v for %q, the regexp %v", g, m.tree, m.regexp(), got, name, want)
 	}
 	return true
 }
@@ -136,10 +136,20 @@ func BenchmarkGlobMatch(b *testing.B) {
 			b.Run("regexp", func(b *testing.B) {
 				for b.Loop() {
 					for _, n := range names {
-						m.re.MatchString(n)
+						m.regexp().MatchString(n)
 					}
 				}
 			})
 		})
+	}
+}
+
+// TestGlobMatcherErrors checks that a glob whose regexp cannot compile is
+// refused when it is compiled, not when a path reaches the regexp.
+func TestGlobMatcherErrors(t *testing.T) {
+	for _, g := range []string{"[z-a]", "src/[b-a]*.go", "bad\xffutf8"} {
+		if _, err := newGlobMatcher(g, true); err == nil {
+			t.Errorf("glob %q was accepted", g)
+		}
 	}
 }
