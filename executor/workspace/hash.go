@@ -3,19 +3,27 @@ package workspace
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// hashCacheHeader starts a hash cache file; a file with another header is
+// hashCacheHeader starts a hash cache file (hashCacheHeaderV1: the text
+// format of earlier versions, still read); a file with another header is
 // ignored (and rewritten).
-const hashCacheHeader = "pipe.hashcache/v1\n"
+const (
+	hashCacheHeader   = "pipe.hashcache/v2\n"
+	hashCacheHeaderV1 = "pipe.hashcache/v1\n"
+)
 
 // statKey is what a cached hash is valid for: the file's identity and the
 // stat fields that change when its content does.
@@ -36,6 +44,7 @@ type statKey struct {
 
 // cachedHash is one entry of the hash cache.
 type cachedHash struct {
+	path string
 	stat statKey
 	sum  [32]byte
 }
@@ -48,48 +57,113 @@ type cachedHash struct {
 // hashed, so they are not trusted (git's racy-git rule).
 type hashCache struct {
 	path    string
-	entries map[string]cachedHash
-	written time.Time // the cache file's mtime
+	entries []cachedHash // sorted by path
+	written time.Time    // the cache file's mtime
+	old     bool         // read from the v1 format: rewrite it
 }
 
 // loadHashCache reads path; a missing, empty-named or unreadable file is an
 // empty cache (a cache is only ever an optimisation).
 func loadHashCache(path string) *hashCache {
-	c := &hashCache{path: path, entries: map[string]cachedHash{}}
+	c := &hashCache{path: path}
 	if path == "" {
 		return c
 	}
-	st, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return c
 	}
-	b, err := os.ReadFile(path)
-	if err != nil || !bytes.HasPrefix(b, []byte(hashCacheHeader)) {
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return c
+	}
+	b := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return c
+	}
+	switch {
+	case bytes.HasPrefix(b, []byte(hashCacheHeader)):
+		c.entries = parseHashCache(string(b[len(hashCacheHeader):]))
+	case bytes.HasPrefix(b, []byte(hashCacheHeaderV1)):
+		c.entries, c.old = parseHashCacheV1(b[len(hashCacheHeaderV1):]), true
+	default:
 		return c
 	}
 	c.written = st.ModTime()
-	parseHashCache(b[len(hashCacheHeader):], c.entries)
+	if !slices.IsSortedFunc(c.entries, compareCachedHash) {
+		slices.SortFunc(c.entries, compareCachedHash)
+	}
 	return c
 }
 
-// parseHashCache reads "path\x00size mtime ino mode hex\n" records.
-func parseHashCache(b []byte, into map[string]cachedHash) {
+func compareCachedHash(a, b cachedHash) int { return strings.Compare(a.path, b.path) }
+
+// parseHashCache reads the records of the binary format: per file, the
+// uvarint length of its path, the path, uvarints size, mtime (zigzag), ino
+// and mode, and the 32 bytes of its sha256. Paths are substrings of b (one
+// allocation for them all). It stops at the first malformed record.
+func parseHashCache(b string) []cachedHash {
+	var out []cachedHash
+	for len(b) > 0 {
+		n, w := uvarint(b)
+		if w <= 0 || n > uint64(len(b)-w) {
+			return out
+		}
+		e := cachedHash{path: b[w : w+int(n)]}
+		b = b[w+int(n):]
+		var v [4]uint64
+		for i := range v {
+			if v[i], w = uvarint(b); w <= 0 {
+				return out
+			}
+			b = b[w:]
+		}
+		if len(b) < 32 {
+			return out
+		}
+		e.stat = statKey{size: int64(v[0]), mtime: int64(v[1]>>1) ^ -int64(v[1]&1), ino: v[2], mode: uint32(v[3])}
+		copy(e.sum[:], b[:32])
+		b = b[32:]
+		out = append(out, e)
+	}
+	return out
+}
+
+// uvarint decodes a uvarint from the start of s, as binary.Uvarint does.
+func uvarint(s string) (uint64, int) {
+	var x uint64
+	for i := 0; i < len(s) && i < binary.MaxVarintLen64; i++ {
+		c := s[i]
+		if c < 0x80 {
+			return x | uint64(c)<<(7*i), i + 1
+		}
+		x |= uint64(c&0x7f) << (7 * i)
+	}
+	return 0, 0
+}
+
+// parseHashCacheV1 reads "path\x00size mtime ino mode hex\n" records.
+func parseHashCacheV1(b []byte) []cachedHash {
+	var out []cachedHash
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, 0)
 		if i < 0 {
-			return
+			return out
 		}
 		name := string(b[:i])
 		b = b[i+1:]
 		j := bytes.IndexByte(b, '\n')
 		if j < 0 {
-			return
+			return out
 		}
 		if e, ok := parseCachedHash(b[:j]); ok {
-			into[name] = e
+			e.path = name
+			out = append(out, e)
 		}
 		b = b[j+1:]
 	}
+	return out
 }
 
 // parseCachedHash parses "size mtime ino mode hex".
@@ -116,14 +190,14 @@ func parseCachedHash(b []byte) (cachedHash, bool) {
 
 // lookup returns the cached hash of name if st still matches and is not racy.
 func (c *hashCache) lookup(name string, st statKey) ([32]byte, bool) {
-	e, ok := c.entries[name]
-	if !ok || e.stat != st {
+	i, ok := slices.BinarySearchFunc(c.entries, name, func(e cachedHash, name string) int { return strings.Compare(e.path, name) })
+	if !ok || c.entries[i].stat != st {
 		return [32]byte{}, false
 	}
 	if c.written.IsZero() || st.mtime/1e9 >= c.written.Unix() {
 		return [32]byte{}, false
 	}
-	return e.sum, true
+	return c.entries[i].sum, true
 }
 
 // save writes entries (only those of the current snapshot) to c.path
@@ -144,10 +218,17 @@ func (c *hashCache) save(files []wsFile) error {
 	defer os.Remove(tmp.Name()) // after a successful rename: no-op
 	w := bufio.NewWriterSize(tmp, 256<<10)
 	w.WriteString(hashCacheHeader)
+	var rec []byte
 	for _, f := range files {
 		if f.cacheable {
 			s := f.stat
-			fmt.Fprintf(w, "%s\x00%d %d %d %o %x\n", f.path, s.size, s.mtime, s.ino, s.mode, f.sum)
+			rec = binary.AppendUvarint(rec[:0], uint64(len(f.path)))
+			rec = append(rec, f.path...)
+			rec = binary.AppendUvarint(rec, uint64(s.size))
+			rec = binary.AppendVarint(rec, s.mtime)
+			rec = binary.AppendUvarint(rec, s.ino)
+			rec = binary.AppendUvarint(rec, uint64(s.mode))
+			w.Write(append(rec, f.sum[:]...))
 		}
 	}
 	if err := errors.Join(w.Flush(), tmp.Close()); err != nil {
@@ -164,6 +245,9 @@ func (c *hashCache) save(files []wsFile) error {
 // later second will trust), or the set of files differs. In the steady
 // state nothing is hashed and the cache is not rewritten.
 func (c *hashCache) changed(files []wsFile) bool {
+	if c.old {
+		return true
+	}
 	n := 0
 	for i := range files {
 		f := &files[i]

@@ -178,10 +178,10 @@ func (w *Workspace) Place(ctx context.Context, dst string) (*Workspace, error) {
 // for files last modified before the second in which w's listing started
 // (whose hash is known to match their stat).
 func (w *Workspace) asHashCache() *hashCache {
-	c := &hashCache{entries: make(map[string]cachedHash, len(w.files)), written: w.scanned}
-	for _, f := range w.files {
+	c := &hashCache{entries: make([]cachedHash, 0, len(w.files)), written: w.scanned}
+	for _, f := range w.files { // sorted by path
 		if f.cacheable {
-			c.entries[f.path] = cachedHash{stat: f.stat, sum: f.sum}
+			c.entries = append(c.entries, cachedHash{path: f.path, stat: f.stat, sum: f.sum})
 		}
 	}
 	return c

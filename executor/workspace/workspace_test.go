@@ -3,6 +3,7 @@ package workspace
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -314,11 +315,61 @@ func TestHashCache(t *testing.T) {
 		t.Error("an unchanged hash cache was rewritten")
 	}
 
+	// A truncated cache keeps the entries before the cut.
+	b, _ := os.ReadFile(cache)
+	os.WriteFile(cache, b[:len(b)-40], 0o644)
+	os.Chtimes(cache, past, past)
+	if w := wsSnapshot(t, repo, cache); w.rehashed != 1 {
+		t.Errorf("truncated cache: rehashed %d, want 1", w.rehashed)
+	}
+
 	// A corrupt cache is ignored, then rewritten.
 	os.WriteFile(cache, []byte("garbage"), 0o644)
 	if w := wsSnapshot(t, repo, cache); w.rehashed != 5 {
 		t.Errorf("corrupt cache: rehashed %d, want 5", w.rehashed)
 	}
+}
+
+// TestHashCacheV1 checks that a cache in the text format of earlier
+// versions is trusted, then rewritten in the current one.
+func TestHashCacheV1(t *testing.T) {
+	repo := t.TempDir()
+	wsWrite(t, repo, map[string]string{"a": "content of a", "d/e": "content of d/e"})
+	cache := filepath.Join(t.TempDir(), "hashes")
+	var v1 strings.Builder
+	v1.WriteString(hashCacheHeaderV1)
+	for _, name := range []string{"a", "d/e"} {
+		fi, err := os.Lstat(filepath.Join(repo, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := statKeyOf(fi)
+		fmt.Fprintf(&v1, "%s\x00%d %d %d %o %x\n", name, k.size, k.mtime, k.ino, k.mode, sha256.Sum256([]byte("content of "+name)))
+	}
+	os.WriteFile(cache, []byte(v1.String()), 0o644)
+	past := time.Now().Add(-time.Minute)
+	os.Chtimes(cache, past, past)
+	if w := wsSnapshot(t, repo, cache); w.rehashed != 0 {
+		t.Errorf("v1 cache: rehashed %d, want 0", w.rehashed)
+	}
+	if b, _ := os.ReadFile(cache); !strings.HasPrefix(string(b), hashCacheHeader) {
+		t.Errorf("the v1 cache was not rewritten: %q", b[:min(len(b), 20)])
+	}
+	os.Chtimes(cache, past, past)
+	if w := wsSnapshot(t, repo, cache); w.rehashed != 0 {
+		t.Errorf("rewritten cache: rehashed %d, want 0", w.rehashed)
+	}
+}
+
+func FuzzParseHashCache(f *testing.F) {
+	f.Add("\x01a\x01\x02\x03\x04" + strings.Repeat("s", 32))
+	f.Fuzz(func(t *testing.T, b string) {
+		for _, e := range parseHashCache(b) {
+			if !strings.Contains(b, e.path) {
+				t.Fatalf("path %q is not from the input", e.path)
+			}
+		}
+	})
 }
 
 func TestSnapshotCanceled(t *testing.T) {
