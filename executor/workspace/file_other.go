@@ -20,3 +20,9 @@ func ownerOf(fi fs.FileInfo) (uid, gid int, ok bool) { return 0, 0, false }
 
 // localFS is false: listings are kept on Linux only.
 func localFS(dir string) bool { return false }
+
+// dirFDs is a no-op: scans use os.Lstat.
+type dirFDs struct{ root string }
+
+func (d *dirFDs) lstatRegular(rel string) (statKey, bool) { return statKey{}, false }
+func (d *dirFDs) close()                                  {}

@@ -37,15 +37,18 @@ type snapshotter struct {
 
 	mu   sync.Mutex
 	dirs []string // directories listed as one entry (submodules, nested repos)
+
+	dirFDs dirFDs // a scan's stats
 }
 
 func newSnapshotter(repo, dst string, c *hashCache) *snapshotter {
-	return &snapshotter{repo: repo, dst: dst, cache: c, root: os.Geteuid() == 0}
+	return &snapshotter{repo: repo, dst: dst, cache: c, root: os.Geteuid() == 0, dirFDs: dirFDs{root: repo}}
 }
 
 // placeAll places paths, then the contents of any directory among them
 // (walked, minus .git and .pipeignore), and returns the files sorted.
 func (s *snapshotter) placeAll(ctx context.Context, paths []string, ign *ignoreList) ([]wsFile, error) {
+	defer s.dirFDs.close()
 	var all []wsFile
 	for len(paths) > 0 {
 		files, err := s.place(ctx, paths)
@@ -159,6 +162,9 @@ func (s *snapshotter) chown(dst string, fi fs.FileInfo) {
 // out: deleted since git listed it, a special file, or a directory (queued to
 // be walked).
 func (s *snapshotter) placeOne(rel string, buf []byte) (f wsFile, ok bool, err error) {
+	if f, ok := s.scanCached(rel); ok {
+		return f, true, nil
+	}
 	src := filepath.Join(s.repo, filepath.FromSlash(rel))
 	dst := src // Scan: read the repo's files
 	if s.dst != "" {
@@ -184,6 +190,24 @@ func (s *snapshotter) placeOne(rel string, buf []byte) (f wsFile, ok bool, err e
 	}
 	f, err = s.placeFile(rel, src, dst, fi, buf)
 	return f, err == nil, err
+}
+
+// scanCached is placeOne's fast way for a scan (nothing to place): a
+// regular file whose hash the cache holds for its stat. ok is false for
+// every other case, which placeOne then takes the general way.
+func (s *snapshotter) scanCached(rel string) (wsFile, bool) {
+	if s.dst != "" {
+		return wsFile{}, false
+	}
+	st, ok := s.dirFDs.lstatRegular(rel)
+	if !ok {
+		return wsFile{}, false
+	}
+	sum, ok := s.cache.lookup(rel, st)
+	if !ok {
+		return wsFile{}, false
+	}
+	return wsFile{path: rel, exec: st.mode&0o111 != 0, stat: st, sum: sum, cacheable: true}, true
 }
 
 // placeSymlink recreates a symlink; its digest is the hash of its target.
