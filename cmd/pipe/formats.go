@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -96,6 +97,14 @@ func detectFormat(file string, data []byte) string {
 }
 
 func formatOfContent(data []byte) string {
+	if hasPipeTopKey(data) {
+		return formatPipe // what decodedFormat says too, without decoding the file twice
+	}
+	return decodedFormat(data)
+}
+
+// decodedFormat tells the format from the top-level keys of the decoded file.
+func decodedFormat(data []byte) string {
 	var top map[string]yaml.Node
 	if yaml.Unmarshal(data, &top) != nil || top == nil {
 		return formatPipe
@@ -123,6 +132,63 @@ func formatOfContent(data []byte) string {
 		}
 	}
 	return formatPipe
+}
+
+// hasPipeTopKey reports whether data's first YAML document has a
+// top-level "version:" or "steps:" key, as formatOfContent's decoding would
+// find, without decoding: a line starting with the plain key is one, in a
+// block mapping, as long as no line before it leaves a quoted scalar or a
+// flow collection open (which may go on at the start of a line). A false
+// answer means "decode to tell".
+func hasPipeTopKey(data []byte) bool {
+	started := false
+	for len(data) > 0 {
+		line, rest, _ := bytes.Cut(data, []byte("\n"))
+		data = rest
+		if bytes.HasPrefix(line, []byte("---")) || bytes.HasPrefix(line, []byte("...")) {
+			if started {
+				return false // the first document ended
+			}
+			continue
+		}
+		for _, key := range []string{"version:", "steps:"} {
+			if k, ok := bytes.CutPrefix(line, []byte(key)); ok && (len(k) == 0 || k[0] == ' ' || k[0] == '\t' || k[0] == '\r') {
+				return true
+			}
+		}
+		if !closedLine(line) {
+			return false
+		}
+		started = started || len(line) > 0 && line[0] != '#' && line[0] != '%'
+	}
+	return false
+}
+
+// closedLine reports whether line leaves no quoted scalar or flow
+// collection open (a comment ends it).
+func closedLine(line []byte) bool {
+	var quote byte
+	depth := 0
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote == '"' && c == '\\':
+			i++
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '#' && (i == 0 || line[i-1] == ' ' || line[i-1] == '\t'):
+			return depth == 0
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '[' || c == '{':
+			depth++
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return quote == 0 && depth == 0
 }
 
 func hasJobKey(jobs *yaml.Node, key string) bool {
