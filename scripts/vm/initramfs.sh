@@ -98,7 +98,7 @@ vm_add_tests() {
 # the shared libraries ldd lists for it, at their host paths.
 vm_add_host_binary() {
   local rootfs=$1 bin=$2 lib
-  [ -x "$bin" ] || { echo "test-vm: $bin is missing: run scripts/install-deps" >&2; return 1; }
+  [ -x "$bin" ] || { echo "test-vm: $bin is missing: run scripts/install-deps --tests" >&2; return 1; }
   # rm first: the path may be one of busybox's applet links.
   mkdir -p "$rootfs$(dirname "$bin")" && rm -f "$rootfs$bin"
   cp -L --preserve=mode "$bin" "$rootfs$bin"
