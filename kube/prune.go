@@ -44,7 +44,7 @@ func Prune(ctx context.Context, c Config, keepRun func(runID string) bool) (*Pru
 
 // prune is Prune on a connected Backend.
 func (b *Backend) prune(ctx context.Context, keepRun func(string) bool) (*PruneReport, error) {
-	objs, err := listPipeObjects(ctx, b.client, b.ns)
+	objs, err := listPipeObjects(ctx, b.client, b.ns, pipeSelector())
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %s: prune: %w", b.where, err)
 	}
@@ -86,10 +86,10 @@ func (r *PruneReport) add(o object) {
 	}
 }
 
-// listPipeObjects lists every object of pipe's in ns (pods first, Secrets
-// last: a pod's Secret goes after the pod).
-func listPipeObjects(ctx context.Context, c kubernetes.Interface, ns string) ([]object, error) {
-	opts := metav1.ListOptions{LabelSelector: pipeSelector()}
+// listPipeObjects lists the objects of pipe's in ns that selector picks
+// (pods first, Secrets last: a pod's Secret goes after the pod).
+func listPipeObjects(ctx context.Context, c kubernetes.Interface, ns, selector string) ([]object, error) {
+	opts := metav1.ListOptions{LabelSelector: selector}
 	var out []object
 	pods, err := c.CoreV1().Pods(ns).List(ctx, opts)
 	if err != nil {
@@ -122,7 +122,7 @@ func listPipeObjects(ctx context.Context, c kubernetes.Interface, ns string) ([]
 // fine; ctx bounds the wait.
 func deleteRun(ctx context.Context, c kubernetes.Interface, ns, runID string) error {
 	for {
-		objs, err := listPipeObjects(ctx, c, ns)
+		objs, err := listPipeObjects(ctx, c, ns, runSelector(runID))
 		if err != nil {
 			return fmt.Errorf("kubernetes: remove the objects of run %s: %w", runID, err)
 		}
