@@ -25,7 +25,6 @@ var errPodGone = errors.New("pod not found")
 // watchPod sends the pod's states to snaps, the newest replacing one not
 // read yet, until ctx ends.
 func (a *attempt) watchPod(ctx context.Context, snaps chan podSnap) {
-	pods := a.b.client.CoreV1().Pods(a.b.ns)
 	var last *corev1.Pod
 	send := func(s podSnap) {
 		select {
@@ -37,7 +36,28 @@ func (a *attempt) watchPod(ctx context.Context, snaps chan podSnap) {
 		case <-ctx.Done():
 		}
 	}
-	lw := listWatch{
+	lw := a.podListWatch()
+	handle := func(t watch.EventType, o runtime.Object) {
+		p, ok := o.(*corev1.Pod)
+		if !ok || p.Name != a.pod || (a.uid != "" && p.UID != a.uid) {
+			return
+		}
+		last = p
+		send(podSnap{pod: p, gone: t == watch.Deleted})
+	}
+	onError := func(err error) {
+		if errors.Is(err, errPodGone) {
+			send(podSnap{pod: last, gone: true})
+		}
+	}
+	watchLoop(ctx, a.b.resync, lw, handle, onError)
+}
+
+// podListWatch gets and watches the attempt's pod; a Get that finds none
+// is errPodGone.
+func (a *attempt) podListWatch() listWatch {
+	pods := a.b.client.CoreV1().Pods(a.b.ns)
+	return listWatch{
 		list: func(ctx context.Context) ([]runtime.Object, string, error) {
 			p, err := pods.Get(ctx, a.pod, metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {
@@ -55,20 +75,6 @@ func (a *attempt) watchPod(ctx context.Context, snaps chan podSnap) {
 			})
 		},
 	}
-	handle := func(t watch.EventType, o runtime.Object) {
-		p, ok := o.(*corev1.Pod)
-		if !ok || p.Name != a.pod || (a.uid != "" && p.UID != a.uid) {
-			return
-		}
-		last = p
-		send(podSnap{pod: p, gone: t == watch.Deleted})
-	}
-	onError := func(err error) {
-		if errors.Is(err, errPodGone) {
-			send(podSnap{pod: last, gone: true})
-		}
-	}
-	watchLoop(ctx, a.b.resync, lw, handle, onError)
 }
 
 // watchEvents collects the pod's Kubernetes events and reports new
