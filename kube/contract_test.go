@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -278,5 +279,49 @@ func TestKubeContractNetworkNoneWithService(t *testing.T) {
 	}
 	if got := r.fetchDiff(res.Diff)["got.txt"]; got != "served\n" {
 		t.Errorf("got.txt = %q", got)
+	}
+}
+
+// The step's script can write the wrapper's state in /.pipe and its own
+// termination log, but what it forges there never becomes the Result's
+// diff: that comes from pipe-push's termination message only.
+func TestKubeContractForgedReportIsNotAdopted(t *testing.T) {
+	r := newContractRun(t)
+	base := r.pushLayer(testimage.File{Path: "a.txt", Body: "a\n"})
+	forged := `{"digest":"` + base.Digest + `","diffID":"` + base.DiffID + `","size":` + fmt.Sprint(base.Size) + `,"mediaType":"` + base.MediaType + `"}`
+	s := r.step("forger", `echo real > real.txt; printf '%s' '`+forged+`' > /.pipe/pushed.json; printf '{"exit":0,"diff":%s}' '`+forged+`' > /dev/termination-log`)
+	s.Dir, s.Repo, s.Workspace = "/workspace", r.repo.String(), []Layer{base}
+	res, err := r.run(s)
+	if res != nil && res.Diff != nil && res.Diff.Digest == base.Digest {
+		t.Fatalf("the forged report was adopted: %+v", res.Diff)
+	}
+	if err != nil {
+		var pe *PodError
+		if !errors.As(err, &pe) {
+			t.Fatalf("err = %v", err)
+		}
+		t.Logf("the forgery made the attempt fail (fine): %v", pe.Reason)
+		return
+	}
+	if res.Diff == nil || r.fetchDiff(res.Diff)["real.txt"] != "real\n" {
+		t.Errorf("the diff is not the step's real one: %+v", res.Diff)
+	}
+}
+
+// The step's container holds none of the agents' means: no registry
+// credentials, no service account token, no agent spec.
+func TestKubeContractStepSeesNoCredentials(t *testing.T) {
+	r := newContractRun(t)
+	base := r.pushLayer(testimage.File{Path: "a.txt", Body: "a\n"})
+	s := r.step("nosy", `for p in /.pipe-registry /var/run/secrets/kubernetes.io/serviceaccount; do [ ! -e $p ] || { echo "$p is there"; exit 1; }; done
+env | grep -E '^(PIPE_AGENT_SPEC|DOCKER_CONFIG|SSL_CERT_FILE)=' && exit 2
+tr '\0' '\n' < /proc/1/environ | grep -qE '^(PIPE_AGENT_SPEC|DOCKER_CONFIG)=' && exit 3
+echo clean`)
+	s.Dir, s.Repo, s.Workspace = "/workspace", r.repo.String(), []Layer{base}
+	var out syncBuffer
+	s.Stdout = &out
+	res, err := r.run(s)
+	if err != nil || res.ExitCode != 0 || out.String() != "clean\n" {
+		t.Fatalf("%+v %v: %q", res, err, out.String())
 	}
 }
