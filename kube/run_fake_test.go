@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func TestRunResultSecretAndCleanup(t *testing.T) {
@@ -387,5 +390,36 @@ func TestRunWaitsForThePushReport(t *testing.T) {
 		if !errors.As(err, &pe) || !strings.Contains(pe.Reason, "did not report") || res.ExitCode != 0 {
 			t.Errorf("never reported: %+v %v", res, err)
 		}
+	}
+}
+
+// A watch that expires (410 Gone after a compaction) or breaks does not
+// lose the pod: Run lists it again and goes on from there.
+func TestRunSurvivesExpiredWatches(t *testing.T) {
+	b, client, _ := fakeBackend(t)
+	b.resync = time.Hour // only the broken watches may bring news
+	var watches atomic.Int32
+	client.PrependWatchReactor("pods", func(action k8stesting.Action) (bool, watch.Interface, error) {
+		watches.Add(1)
+		w := watch.NewFake()
+		go w.Error(&metav1.Status{Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonExpired, Message: "too old resource version"})
+		return true, w, nil
+	})
+	done := kubelet(t, client, func(pod *corev1.Pod) {
+		for watches.Load() < 1 { // the status changes after Run's first list
+			time.Sleep(time.Millisecond)
+		}
+		setStatus(t, client, pod.Name, func(st *corev1.PodStatus) {
+			st.InitContainerStatuses = afterPush(`{"unchanged":true}`)
+			st.ContainerStatuses = []corev1.ContainerStatus{terminated(ContainerStep, 7, "Error", "")}
+		})
+	})
+	res, err := b.Run(context.Background(), simpleStep())
+	<-done
+	if err != nil || res.ExitCode != 7 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if watches.Load() < 1 {
+		t.Error("no watch was tried")
 	}
 }
