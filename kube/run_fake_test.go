@@ -401,8 +401,8 @@ func TestRunSurvivesExpiredWatches(t *testing.T) {
 	var watches atomic.Int32
 	client.PrependWatchReactor("pods", func(action k8stesting.Action) (bool, watch.Interface, error) {
 		watches.Add(1)
-		w := watch.NewFake()
-		go w.Error(&metav1.Status{Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonExpired, Message: "too old resource version"})
+		w := watch.NewFakeWithChanSize(1, false) // the error is queued before Run reads
+		w.Error(&metav1.Status{Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonExpired, Message: "too old resource version"})
 		return true, w, nil
 	})
 	done := kubelet(t, client, func(pod *corev1.Pod) {
