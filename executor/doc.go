@@ -60,6 +60,13 @@
 // the job's state dir in the store (CreateJob, OpenJob, Job.Exec, Job.Run,
 // DestroyJob, KeepJob). The runner drivers (runner/gitlab, runner/github)
 // are thin adapters onto them.
+//
+// Pods (pod*.go, step_pod.go): with Options.Pods, a step that misses the
+// cache runs as a pod of a cluster (PodRuntime; KubeRuntime adapts it onto
+// package kube) and everything else of its life stays as above: its
+// workspace lowers travel to the pod as layer blobs of the cache
+// repository, and what it wrote comes back as one, extracted into the
+// upper dir a local container would have left.
 package executor
 
 // Where the time of `pipe run --no-cache` of one `true` step goes (2 cores,

@@ -73,6 +73,9 @@ func (r *run) prefetchRuntime() {
 	if p, ok := r.o.Runtime.(prefetcher); ok {
 		p.Prefetch()
 	}
+	if p, ok := r.o.Pods.(prefetcher); ok {
+		p.Prefetch()
+	}
 }
 
 // expectContainers tells a runtime that prepares containers ahead how many
