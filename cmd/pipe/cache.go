@@ -54,8 +54,9 @@ func newCacheDuCmd(o *output) *cobra.Command {
 }
 
 func newCachePruneCmd(o *output) *cobra.Command {
-	var asJSON, all bool
+	var asJSON, all, kubernetes bool
 	var olderThan time.Duration
+	var kf kubeFlags
 	cmd := &cobra.Command{
 		Use:   "prune",
 		Short: "Remove unused layers, old step results and leftovers; --all removes everything not in use",
@@ -71,6 +72,12 @@ func newCachePruneCmd(o *output) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if kubernetes {
+				return pruneKube(cmd.Context(), o, s, kf, asJSON)
+			}
+			if kf != (kubeFlags{}) {
+				return usageError("--kubeconfig, --kube-context and --kube-namespace need --kubernetes")
+			}
 			rep, err := s.Prune(cmd.Context(), cache.PruneOptions{OlderThan: olderThan, All: all})
 			if err != nil {
 				return err
@@ -83,6 +90,8 @@ func newCachePruneCmd(o *output) *cobra.Command {
 	}
 	cmd.Flags().DurationVar(&olderThan, "older-than", 168*time.Hour, "remove step results not used for this long (0 keeps them)")
 	cmd.Flags().BoolVar(&all, "all", false, "remove every image, result and volume not in use")
+	cmd.Flags().BoolVar(&kubernetes, "kubernetes", false, "instead of the store, prune the cluster: remove the pods, NetworkPolicies and Secrets that runs of this machine left there when they were killed")
+	addKubeFlags(cmd, &kf)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/pipe-run/pipe/cache"
 	"github.com/pipe-run/pipe/executor"
 	"github.com/pipe-run/pipe/executor/report"
-	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -28,6 +27,7 @@ type runFlags struct {
 	noCache, keepGoing, json, svcLogs bool
 	keepFailed, strictLimits          bool
 	share                             shareFlags
+	backends                          backendFlags
 }
 
 func newRunCmd(o *output) *cobra.Command {
@@ -57,6 +57,7 @@ func newRunCmd(o *output) *cobra.Command {
 	fl.BoolVar(&f.strictLimits, "strict-limits", false, "refuse a step whose resources: limits cannot be applied (rootless without a delegated cgroup) instead of running it without them")
 	fl.StringVar(&f.since, "since", "", "git revision the changed paths of `when: paths` are computed against")
 	addShareFlags(cmd, &f.share)
+	addBackendFlags(cmd, &f.backends)
 	return cmd
 }
 
@@ -66,15 +67,17 @@ func runPipeline(ctx context.Context, o *output, f runFlags, targets []string) e
 	if err != nil {
 		return err
 	}
-	if err := isolation.Available(); err != nil {
-		return fmt.Errorf("cannot run containers here: %w", err)
+	kind, err := f.backends.kind()
+	if err != nil {
+		return err
 	}
-	rt := executor.NewLazyRuntime(openRuntime(o, f.strictLimits)) // a run of cache hits opens none
-	defer rt.Close()
-	if f.noCache {
-		rt.Prefetch() // every step starts a container: open while the store opens and git runs
+	if kind == backendLocal {
+		rt, err := useLocal(o, f, &opts)
+		if err != nil {
+			return err
+		}
+		defer rt.Close()
 	}
-	opts.Runtime = rt
 	if opts.Store, err = openStore(); err != nil {
 		return err
 	}
@@ -84,6 +87,13 @@ func runPipeline(ctx context.Context, o *output, f runFlags, targets []string) e
 	opts.RemotePushSecrets, opts.RemoteDeadline = f.share.pushSecrets, f.share.deadline
 	ctx, stop := withInterrupt(ctx, o)
 	defer stop()
+	if kind == backendKube {
+		closeKube, err := useKube(o, f, &opts)
+		if err != nil {
+			return err
+		}
+		defer closeKube() // before stop: signals stay caught while it cleans up
+	}
 	repo, err := repoDir(p.File)
 	if err != nil {
 		return err
@@ -244,8 +254,9 @@ func runSinks(o *output, f runFlags) (executor.Sink, func() error, error) {
 func runResult(sum *executor.Summary, err error) error {
 	var missing *executor.MissingSecretError
 	var unknown *pipeline.UnknownStepError
+	var unsupported *executor.PodUnsupportedError
 	switch {
-	case errors.As(err, &missing), errors.As(err, &unknown):
+	case errors.As(err, &missing), errors.As(err, &unknown), errors.As(err, &unsupported):
 		return withCode(ExitInvalid, err)
 	case errors.Is(err, context.Canceled):
 		return withCode(ExitInterrupted, silentError{err})
