@@ -111,7 +111,16 @@ func TestJobWithKilledKeeperIsCleanedUp(t *testing.T) {
 
 func TestJobEndsAfterItsMaxLife(t *testing.T) {
 	o := jobOptions(t)
-	spec := &JobSpec{Name: "t-maxlife", MaxLife: time.Second, Containers: []JobContainer{{Name: "main", Image: testImage}}}
+	// The max life counts from the create, start included: give it a few
+	// times what a start costs here (seconds under qemu's TCG).
+	t0 := time.Now()
+	probe := &JobSpec{Name: "t-maxlife-probe", Containers: []JobContainer{{Name: "main", Image: testImage}}}
+	if _, err := CreateJob(context.Background(), probe, o); err != nil {
+		t.Fatal(err)
+	}
+	life := max(time.Second, 3*time.Since(t0))
+	DestroyJob(context.Background(), o.Store, "t-maxlife-probe")
+	spec := &JobSpec{Name: "t-maxlife", MaxLife: life, Containers: []JobContainer{{Name: "main", Image: testImage}}}
 	if _, err := CreateJob(context.Background(), spec, o); err != nil {
 		t.Fatal(err)
 	}
