@@ -16,7 +16,7 @@ endif
 # tested without it and without cgo, exactly as the release binary is built
 # (its re-executed init must stay small inside memory limits, and with cgo
 # capabilities cannot be dropped on every thread at once).
-RACE_PKGS := $(wildcard ./pipeline ./cache ./executor)
+RACE_PKGS := $(wildcard ./pipeline ./cache ./executor ./kube)
 PLAIN_PKGS := $(filter-out $(RACE_PKGS),$(shell $(GO) list ./... 2>/dev/null | sed 's|github.com/pipe-run/pipe|.|'))
 
 .PHONY: help build install test test-k8s test-vm lint bench fuzz images clean
