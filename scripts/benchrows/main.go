@@ -5,6 +5,7 @@
 //
 //	go run ./scripts/benchrows -one one.json -chain chain.json -bare bare.ns \
 //	    -par par.json -rss rss.kib [-self self.json]
+//	go run ./scripts/benchrows -kube kube.json   # scripts/bench-kube: pods beside local containers
 package main
 
 import (
@@ -34,12 +35,18 @@ func main() {
 	par := flag.String("par", "", "hyperfine export: 100 parallel steps with --jobs 2, and crun x100")
 	rss := flag.String("rss", "", "file with the maximum RSS in KiB of the 100-step run")
 	self := flag.String("self", "", "hyperfine export: git status and the cached run of this repo's pipeline")
+	kube := flag.String("kube", "", "hyperfine export of scripts/bench-kube: 1 and 5 steps, local and as pods")
 	flag.Parse()
 	t := &table{tw: tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)}
-	fmt.Fprintln(t.tw, "row\tpipe\tpeer\tratio\tof mins\tgoal")
-	t.oneStep(*one)
-	t.chain(*chain, *bare)
-	t.parallel(*par, *rss)
+	if *kube != "" {
+		fmt.Fprintln(t.tw, "row\tas pods\tlocal containers\tratio\tof mins")
+		t.kube(*kube)
+	} else {
+		fmt.Fprintln(t.tw, "row\tpipe\tpeer\tratio\tof mins\tgoal")
+		t.oneStep(*one)
+		t.chain(*chain, *bare)
+		t.parallel(*par, *rss)
+	}
 	if *self != "" {
 		t.self(*self)
 	}
@@ -130,6 +137,24 @@ func (t *table) self(file string) {
 		return
 	}
 	t.row("this repo's pipeline, fully cached", ms(p.Median), "git status "+ms(g.Median), p.Median/g.Median, p.Min/g.Min, "<= 2x git status", 2)
+}
+
+// kube: what a step costs as a pod beside a local container, whole runs
+// and per step of a chain (the 5 steps' time less the 1 step's, over 4:
+// the run's own start, the agent image and the snapshot push left out).
+func (t *table) kube(file string) {
+	rs := t.load(file)
+	l1, l5 := find(rs, "local (1 step)"), find(rs, "local (5 steps)")
+	k1, k5 := find(rs, "kubernetes (1 step)"), find(rs, "kubernetes (5 steps)")
+	if l1 == nil || l5 == nil || k1 == nil || k5 == nil {
+		t.fail(file, "want local and kubernetes, (1 step) and (5 steps)")
+		return
+	}
+	fmt.Fprintf(t.tw, "1 `true` step, --no-cache, whole pipe run\t%s\t%s\t%.1fx\t%.1fx\n", ms(k1.Median), ms(l1.Median), k1.Median/l1.Median, k1.Min/l1.Min)
+	kp, lp := (k5.Median-k1.Median)/4, (l5.Median-l1.Median)/4
+	kpm, lpm := (k5.Min-k1.Min)/4, (l5.Min-l1.Min)/4
+	fmt.Fprintf(t.tw, "per step in a 5-step chain\t%s\t%s\t%.0fx\t%.0fx\n", ms(kp), ms(lp), kp/lp, kpm/lpm)
+	fmt.Fprintf(t.tw, "  a pod's overhead over a local container, per step\t%s\t\t\t\n", ms(kp-lp))
 }
 
 func (t *table) load(file string) []*result {
