@@ -252,29 +252,41 @@ func (k *kubeEnv) waitRunning(cmd *exec.Cmd, out *syncBuffer) *corev1.Pod {
 }
 
 // watchPods records every version of every pod of the namespace while the
-// test runs, to check what a pod's spec held.
+// test runs, to check what a pod's spec held. A watch the apiserver ends
+// (or that ends with an error) is opened again.
 func (k *kubeEnv) watchPods() func() []corev1.Pod {
 	ctx, cancel := context.WithCancel(context.Background())
-	w, err := k.kclient.CoreV1().Pods(k.ns).Watch(ctx, metav1.ListOptions{})
-	if err != nil {
-		k.t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var seen []corev1.Pod
 	done := make(chan struct{})
+	ready := make(chan struct{})
 	go func() {
 		defer close(done)
-		for ev := range w.ResultChan() {
-			if p, ok := ev.Object.(*corev1.Pod); ok {
-				mu.Lock()
-				seen = append(seen, *p.DeepCopy())
-				mu.Unlock()
+		first := true
+		for ctx.Err() == nil {
+			w, err := k.kclient.CoreV1().Pods(k.ns).Watch(ctx, metav1.ListOptions{})
+			if first {
+				close(ready)
+				first = false
 			}
+			if err != nil {
+				time.Sleep(200 * time.Millisecond)
+				continue
+			}
+			for ev := range w.ResultChan() {
+				if p, ok := ev.Object.(*corev1.Pod); ok {
+					mu.Lock()
+					seen = append(seen, *p.DeepCopy())
+					mu.Unlock()
+				}
+			}
+			w.Stop()
 		}
 	}()
-	k.t.Cleanup(func() { cancel(); w.Stop() })
+	<-ready
+	k.t.Cleanup(cancel)
 	return func() []corev1.Pod {
-		w.Stop()
+		cancel()
 		<-done
 		mu.Lock()
 		defer mu.Unlock()

@@ -99,9 +99,13 @@ steps:
   join: {needs: [left, right], run: ["cat left.txt web.txt > join.txt"]}
 `
 	a := k.store(pipe, nil)
+	watchA := k.watchPods()
 	evs, out, code := a.run(k.kubeArgs()...)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if pods := watchA(); len(pods) == 0 {
+		t.Fatalf("the pod watch saw none of the first run's pods: it cannot tell that the rerun makes none")
 	}
 	f := stepEvents(evs)
 	if got := treeDump(t, filepath.Join(a.home, "results", f["join"].Key, "fs")); !strings.Contains(got, "join.txt -rw-r--r-- gen\nserved\ngen\n") {
