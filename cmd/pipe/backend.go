@@ -4,8 +4,10 @@ import (
 	"context"
 	"debug/elf"
 	"fmt"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,8 +107,9 @@ func useKube(o *output, f runFlags, opts *executor.Options) (func(), error) {
 	if cfg.RegistryCA, err = registryCA(); err != nil {
 		return nil, err
 	}
+	masker := executor.NewMasker(slices.Collect(maps.Values(opts.Secrets))) // what the cluster says could quote anything
 	kr, err := executor.NewKubeRuntime(executor.KubeOptions{Kube: cfg, Store: opts.Store, Repo: repo, Agent: agentImage,
-		Warn: func(msg string) { fmt.Fprintf(o.stderr, "%s %s\n", o.yellow("warning:"), msg) }})
+		Warn: func(msg string) { fmt.Fprintf(o.stderr, "%s %s\n", o.yellow("warning:"), masker.Mask(msg)) }})
 	if err != nil {
 		return nil, err
 	}
