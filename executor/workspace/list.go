@@ -162,11 +162,16 @@ func dedupSorted(s []string) []string {
 
 // HeadBranch returns what `git rev-parse --abbrev-ref HEAD` prints in repo
 // ("HEAD" when detached), read from the repository's HEAD file without
-// running git; ok is false when it cannot tell (no .git found, GIT_DIR set,
-// a HEAD it does not understand): then ask git.
+// running git: "" outside a git work tree (no .git in repo or above it,
+// where git finds none either). ok is false when it cannot tell (GIT_DIR
+// set, a .git it cannot follow, a HEAD it does not understand): then ask
+// git.
 func HeadBranch(repo string) (branch string, ok bool) {
 	if os.Getenv("GIT_DIR") != "" {
 		return "", false
+	}
+	if !gitEntryAbove(repo) {
+		return "", true
 	}
 	dir, ok := findGitDir(repo)
 	if !ok {
@@ -184,6 +189,26 @@ func HeadBranch(repo string) (branch string, ok bool) {
 		return "HEAD", true
 	}
 	return "", false
+}
+
+// gitEntryAbove reports whether dir or a directory above it holds a .git
+// entry: without one, git finds no repository there (it looks for .git
+// the same way) and a git command in dir can only fail.
+func gitEntryAbove(dir string) bool {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return true // let git tell
+	}
+	for {
+		if _, err := os.Lstat(filepath.Join(dir, ".git")); !errors.Is(err, fs.ErrNotExist) {
+			return true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return false
+		}
+		dir = parent
+	}
 }
 
 // findGitDir finds the git dir of the work tree holding dir: the nearest

@@ -76,6 +76,9 @@ func listingPath(hashCache string) string {
 // whatever err is.
 func gitListFiles(ctx context.Context, repo, cachePath string) (out []byte, keep func(), err error) {
 	none := func() {}
+	if !gitEntryAbove(repo) {
+		return nil, none, errNotGit // what git would say, without starting it
+	}
 	if cachePath == "" {
 		out, err = gitLsFiles(ctx, repo)
 		return out, none, err

@@ -3,6 +3,7 @@ package workspace
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -68,7 +69,15 @@ func TestHeadBranch(t *testing.T) {
 	if b, ok := HeadBranch(repo); !ok || b != "HEAD" {
 		t.Errorf("detached: HeadBranch = %q, %v; want HEAD", b, ok)
 	}
-	if _, ok := HeadBranch(t.TempDir()); ok {
-		t.Error("HeadBranch outside git said ok")
+	outside := t.TempDir()
+	if b, ok := HeadBranch(outside); !ok || b != "" {
+		t.Errorf("outside git: HeadBranch = %q, %v; want \"\", true (git prints nothing)", b, ok)
+	}
+	if out, err := exec.Command("git", "-C", outside, "rev-parse", "--abbrev-ref", "HEAD").Output(); err == nil {
+		t.Errorf("git found a repository outside git: %q", out)
+	}
+	os.WriteFile(filepath.Join(outside, ".git"), []byte("not a gitdir line"), 0o644)
+	if _, ok := HeadBranch(outside); ok {
+		t.Error("HeadBranch told a branch from a .git file it cannot follow")
 	}
 }
