@@ -285,3 +285,38 @@ func TestPrestartExpect(t *testing.T) {
 	r.Expect(2)
 	waitPrestarted(t, r)
 }
+
+// Told that one container is to come, the Runtime keeps no network
+// namespace ready after that one took its own; told of more, it makes them
+// again. Before it is told, it makes one.
+func TestNetNSPoolExpect(t *testing.T) {
+	r := newPrestartRuntime(t)
+	waitNetNS(t, r, 1)
+	time.Sleep(200 * time.Millisecond)
+	if n := len(r.netns.ready); n != 1 {
+		t.Fatalf("%d network namespaces ready before Expect, want 1", n)
+	}
+	r.Expect(1)
+	c := startPrestarted(t, r, busybox(t, "/bin/true"))
+	if _, err := c.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(r.netns.ready); n != 0 {
+		t.Errorf("%d network namespaces ready after the last expected container, want 0", n)
+	}
+	r.Expect(3)
+	waitNetNS(t, r, netnsPoolSize)
+}
+
+// waitNetNS waits until the network namespace pool holds n.
+func waitNetNS(t *testing.T, r *Runtime, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for len(r.netns.ready) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d network namespaces ready within 30s, want %d", len(r.netns.ready), n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -13,17 +13,23 @@ const netnsPoolSize = 2
 // one instead of creating its own on its start path: creating a network
 // namespace is the most expensive part of a container's start. Each
 // namespace is handed out once, so containers never share one through the
-// pool. It holds them by fd only: nothing is left if pipe dies.
+// pool. It holds them by fd only: nothing is left if pipe dies. As the
+// init pool does, it makes no more than the containers still to come
+// (expect), and until it is told, one: the Runtime is opened because one is
+// coming; making more than will be used costs their creation and teardown.
 type netnsPool struct {
 	ready  chan *os.File
 	refill chan struct{}
 	done   chan struct{}
 	wg     sync.WaitGroup
 	maker  *netnsMaker
+
+	mu   sync.Mutex
+	want int // containers still to come, next one included; -1 until expect
 }
 
 func newNetnsPool(size int, m *netnsMaker) *netnsPool {
-	p := &netnsPool{ready: make(chan *os.File, size), refill: make(chan struct{}, 1), done: make(chan struct{}), maker: m}
+	p := &netnsPool{ready: make(chan *os.File, size), refill: make(chan struct{}, 1), done: make(chan struct{}), maker: m, want: -1}
 	p.wg.Add(1)
 	go p.run()
 	return p
@@ -34,7 +40,7 @@ func newNetnsPool(size int, m *netnsMaker) *netnsPool {
 func (p *netnsPool) run() {
 	defer p.wg.Done()
 	for {
-		for len(p.ready) < cap(p.ready) {
+		for len(p.ready) < p.wanted() {
 			f, err := makeNetNS(p.maker)
 			if err != nil {
 				return
@@ -54,9 +60,35 @@ func (p *netnsPool) run() {
 	}
 }
 
+// wanted is how many namespaces to keep ready now.
+func (p *netnsPool) wanted() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.want < 0 {
+		return min(1, cap(p.ready))
+	}
+	return min(p.want, cap(p.ready))
+}
+
+// expect says that n more containers are to start, the next one included.
+func (p *netnsPool) expect(n int) {
+	p.mu.Lock()
+	p.want = max(n, 0)
+	p.mu.Unlock()
+	select {
+	case p.refill <- struct{}{}:
+	default:
+	}
+}
+
 // take returns a fresh network namespace for the caller to own, or nil when
 // none is ready.
 func (p *netnsPool) take() *os.File {
+	p.mu.Lock()
+	if p.want > 0 {
+		p.want--
+	}
+	p.mu.Unlock()
 	var f *os.File
 	select {
 	case f = <-p.ready:

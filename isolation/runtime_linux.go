@@ -212,10 +212,14 @@ func (r *Runtime) close() error {
 }
 
 // Expect tells the Runtime that n more containers are about to start, the
-// next one included, so that it prestarts (Options.Prestart) no init that
-// no container will take. Without it the Runtime keeps Prestart inits
-// ready until Close.
-func (r *Runtime) Expect(n int) { r.inits.expect(n) }
+// next one included, so that it prestarts (Options.Prestart) no init and
+// makes no network namespace ahead that no container will take. Without it
+// the Runtime keeps Prestart inits and one network namespace ready until
+// Close.
+func (r *Runtime) Expect(n int) {
+	r.inits.expect(n)
+	r.netns.expect(n)
+}
 
 // Run starts the container, waits for its main process and destroys it.
 func (r *Runtime) Run(ctx context.Context, s *Spec) (Result, error) {
