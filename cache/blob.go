@@ -70,15 +70,28 @@ func (s *Store) readBlob(h v1.Hash) ([]byte, error) {
 
 // writeFileAtomic writes b to path through a synced file in tmp/ renamed into
 // place, then syncs path's directory: readers see the old file or the whole
-// new one.
+// new one, and after a crash the whole new one.
 func (s *Store) writeFileAtomic(path string, b []byte) error {
+	if err := s.replaceFile(path, b, true); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// replaceFile writes b to path through a file in tmp/ renamed into place
+// (synced first when durable): readers see the old file or the whole new
+// one. Without durable, a crash may leave the old one, or none.
+func (s *Store) replaceFile(path string, b []byte, durable bool) error {
 	f, err := os.CreateTemp(s.path(tmpDir), s.owner+"-*-file")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := f.Name()
 	_, werr := f.Write(b)
-	serr := f.Sync()
+	var serr error
+	if durable {
+		serr = f.Sync()
+	}
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
 		os.Remove(tmp)
@@ -92,7 +105,7 @@ func (s *Store) writeFileAtomic(path string, b []byte) error {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }
 
 // syncDir fsyncs a directory so a rename into it is durable.

@@ -68,7 +68,9 @@ func (l *Lease) Add(ids ...string) error {
 	if err != nil {
 		return err
 	}
-	if err := l.s.writeFileAtomic(l.base+".json", b); err != nil {
+	// Not synced: a lease only matters while its process lives and holds
+	// its lock; after a crash it is a dead lease whatever it says.
+	if err := l.s.replaceFile(l.base+".json", b, false); err != nil {
 		return fmt.Errorf("lease: %w", err)
 	}
 	return nil
