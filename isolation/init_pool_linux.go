@@ -28,7 +28,9 @@ import (
 // in its own cgroup, with the default limits, paused on its config as any
 // init is. Start takes one, writes the Spec's limits into its cgroup and
 // releases it. A Spec a prestarted init cannot serve (see usable) gets an
-// init of its own, as before.
+// init of its own, as before. The first one's record and cgroup are made as
+// the Runtime opens, before the rest of its opening, and on v1 the grace
+// period is waited for from then on, in the background (see warmAttach).
 //
 // A prestarted init has a state record from the moment it exists, as any
 // container does, so a killed pipe's leftovers are cleaned up the same way.
@@ -48,6 +50,7 @@ type preparedInit struct {
 	conn     *conn
 	stderr   *tailBuffer
 	initDone chan struct{} // closed once init was reaped
+	launched bool          // launch ran (else destroy closes initDone)
 }
 
 // usable says whether a prestarted init can become the container of s.
@@ -55,8 +58,24 @@ func usable(s *Spec) bool {
 	return s.Limits.Memory == 0 || s.Limits.Memory >= minPrestartMemory
 }
 
-// prepareInit starts an init in fresh namespaces and its own cgroup.
-func (r *Runtime) prepareInit() (*preparedInit, error) {
+// prepareInit starts an init in fresh namespaces and its own cgroup; with
+// early (see reserveEarly) in that one's record and cgroup.
+func (r *Runtime) prepareInit(early *preparedInit) (*preparedInit, error) {
+	p := early
+	if p == nil {
+		var err error
+		if p, err = r.reserveInit(); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.launch(r); err != nil {
+		return nil, errors.Join(err, p.destroy(r))
+	}
+	return p, nil
+}
+
+// reserveInit makes the record and the cgroup of an init to start.
+func (r *Runtime) reserveInit() (*preparedInit, error) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	p := &preparedInit{name: "pipe-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(b[:]),
@@ -69,10 +88,26 @@ func (r *Runtime) prepareInit() (*preparedInit, error) {
 	if p.cg, err = r.cg.create(p.name, Limits{}); err != nil {
 		return nil, errors.Join(err, removeRecord(containersDir(r.opts), p.name))
 	}
-	if err := p.launch(r); err != nil {
-		return nil, errors.Join(err, p.destroy(r))
-	}
 	return p, nil
+}
+
+// reserveEarly reserves the first prestarted init as the Runtime opens,
+// and then, on cgroup v1, starts the move that waits for the kernel (see
+// warmAttach): the init's cgroup is made before it, as the move holds the
+// lock every mkdir of a cgroup takes, and the init's own move, after its
+// clone and exec, finds the wait over or under way. nil when nothing is
+// prestarted (Options.Prestart 0, rootless) or the reservation failed (the
+// pool's own start then reports it).
+func (r *Runtime) reserveEarly() *preparedInit {
+	if r.opts.Prestart < 1 || r.opts.UserNS != nil {
+		return nil
+	}
+	p, err := r.reserveInit()
+	if err != nil {
+		return nil
+	}
+	r.cg.warmAttach()
+	return p
 }
 
 // launch starts init and moves it into its cgroup.
@@ -85,6 +120,7 @@ func (p *preparedInit) launch(r *Runtime) error {
 	defer child.Close()
 	p.conn = newConn(pair[0], maxReply)
 	cmd := r.initCmd(child, p.cg, false, p.stderr)
+	p.launched = true
 	if err := cmd.Start(); err != nil {
 		close(p.initDone)
 		return fmt.Errorf("start container init: %w", err)
@@ -110,6 +146,13 @@ func (p *preparedInit) alive() bool {
 // destroy kills an init that no container took and removes its cgroup and
 // record.
 func (p *preparedInit) destroy(r *Runtime) error {
+	if p == nil {
+		return nil
+	}
+	if !p.launched { // reserved only: no process to wait for
+		p.launched = true
+		close(p.initDone)
+	}
 	kill := func() error {
 		if p.cmd != nil {
 			_ = p.cmd.Process.Signal(unix.SIGKILL)
@@ -153,13 +196,17 @@ type initPool struct {
 	mu     sync.Mutex
 	want   int  // containers still to come, next one included; -1 until expect
 	making bool // run is starting an init
+
+	early *preparedInit // the first init's reservation, for run (nil once used)
 }
 
 // newInitPool starts filling a pool of size inits; size 0 makes none.
-func newInitPool(r *Runtime, size int) *initPool {
+// early, if not nil, is the first one's reservation (see reserveEarly).
+func newInitPool(r *Runtime, size int, early *preparedInit) *initPool {
 	p := &initPool{r: r, size: size, ready: make(chan *preparedInit, max(size, 1)), refill: make(chan struct{}, 1),
-		done: make(chan struct{}), stopped: make(chan struct{}), want: -1}
+		done: make(chan struct{}), stopped: make(chan struct{}), want: -1, early: early}
 	if size == 0 {
+		_ = early.destroy(r)
 		close(p.stopped)
 		return p
 	}
@@ -195,10 +242,12 @@ func (p *initPool) run() {
 	// back (alive) after.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	defer func() { _ = p.early.destroy(p.r) }() // unused: no init was wanted
 	for {
 		for len(p.ready) < p.wanted() {
 			p.setMaking(true)
-			in, err := p.r.prepareInit()
+			in, err := p.r.prepareInit(p.early)
+			p.early = nil
 			p.setMaking(false)
 			if err != nil {
 				return

@@ -320,3 +320,27 @@ func waitNetNS(t *testing.T, r *Runtime, n int) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// The first prestarted init is reserved (record and cgroup) as the Runtime
+// opens; when no container comes, Close removes the reservation with the
+// rest.
+func TestEarlyReservationUnused(t *testing.T) {
+	needsRoot(t)
+	state := t.TempDir()
+	r, err := New(Options{StateDir: state, CgroupParent: testCgroupParent, Prestart: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := filepath.Glob(filepath.Join(state, "containers", "*"))
+	r.Expect(0)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 {
+		t.Errorf("records right after New: %v, want the first init's reservation", recs)
+	}
+	checkNoLeftovers(t, state)
+	if recs, _ := filepath.Glob(filepath.Join(state, "containers", "*")); len(recs) > 0 {
+		t.Errorf("records left after Close: %v", recs)
+	}
+}

@@ -104,15 +104,17 @@ func New(opts Options) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("isolation: %w", err)
 	}
+	r := &Runtime{opts: opts, cg: cg, self: self, noCgroupWhy: noCgroupWhy}
+	early := r.reserveEarly()
 	prog, err := defaultSeccompProgram()
 	if err != nil {
-		return nil, fmt.Errorf("isolation: %w", err)
+		return nil, errors.Join(fmt.Errorf("isolation: %w", err), early.destroy(r))
 	}
 	exe, err := sealedSelf(opts.StateDir)
 	if err != nil {
-		return nil, fmt.Errorf("isolation: %w", err)
+		return nil, errors.Join(fmt.Errorf("isolation: %w", err), early.destroy(r))
 	}
-	r := &Runtime{opts: opts, cg: cg, exe: exe, self: self, seccomp: encodeFilter(prog), noCgroupWhy: noCgroupWhy}
+	r.exe, r.seccomp = exe, encodeFilter(prog)
 	mounted, err := mountScratch(opts)
 	if err == nil && opts.UserNS != nil {
 		mounted, err = r.checkRootlessScratch(mounted)
@@ -122,6 +124,7 @@ func New(opts Options) (*Runtime, error) {
 		err = r.Cleanup()
 	}
 	if err != nil {
+		err = errors.Join(err, early.destroy(r))
 		exe.Close()
 		if mounted {
 			_ = unix.Unmount(opts.ScratchDir, unix.MNT_DETACH)
@@ -132,7 +135,7 @@ func New(opts Options) (*Runtime, error) {
 		r.nsMaker = newRootlessNetnsMaker()
 	}
 	r.netns = newNetnsPool(netnsPoolSize, r.nsMaker)
-	r.inits = newInitPool(r, opts.Prestart)
+	r.inits = newInitPool(r, opts.Prestart, early)
 	return r, nil
 }
 
