@@ -89,7 +89,7 @@ func (s *snapshotter) place(ctx context.Context, paths []string) ([]wsFile, erro
 	}
 	files := make([]wsFile, len(paths))
 	keep := make([]bool, len(paths))
-	err := forEachFile(ctx, len(paths), func(i int, buf []byte) error {
+	err := forEachFile(ctx, len(paths), func(i int, buf *copyBuf) error {
 		f, ok, err := s.placeOne(paths[i], buf)
 		files[i], keep[i] = f, ok
 		return err
@@ -161,7 +161,7 @@ func (s *snapshotter) chown(dst string, fi fs.FileInfo) {
 // placeOne puts one path into the snapshot. ok is false when the path is left
 // out: deleted since git listed it, a special file, or a directory (queued to
 // be walked).
-func (s *snapshotter) placeOne(rel string, buf []byte) (f wsFile, ok bool, err error) {
+func (s *snapshotter) placeOne(rel string, buf *copyBuf) (f wsFile, ok bool, err error) {
 	if f, ok := s.scanCached(rel); ok {
 		return f, true, nil
 	}
@@ -227,7 +227,7 @@ func (s *snapshotter) placeSymlink(rel, src, dst string, fi fs.FileInfo) (wsFile
 
 // placeFile links (or clones, or copies) one regular file and hashes it,
 // reusing the cached hash when its stat is unchanged.
-func (s *snapshotter) placeFile(rel, src, dst string, fi fs.FileInfo, buf []byte) (wsFile, error) {
+func (s *snapshotter) placeFile(rel, src, dst string, fi fs.FileInfo, buf *copyBuf) (wsFile, error) {
 	st := statKeyOf(fi)
 	if s.dst != "" {
 		if err := s.put(src, dst, fi); err != nil {
@@ -239,7 +239,7 @@ func (s *snapshotter) placeFile(rel, src, dst string, fi fs.FileInfo, buf []byte
 		f.sum, f.cacheable = sum, true
 		return f, nil
 	}
-	sum, err := hashFile(dst, buf)
+	sum, err := hashFile(dst, buf.bytes())
 	if err != nil {
 		return wsFile{}, err
 	}

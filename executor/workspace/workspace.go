@@ -335,7 +335,7 @@ func hashWorkers() int { return max(2, runtime.GOMAXPROCS(0)) }
 
 // forEachFile runs fn(i) for i in [0,n) on workers goroutines; the first error
 // (or ctx's) stops the rest.
-func forEachFile(ctx context.Context, n int, fn func(i int, buf []byte) error) error {
+func forEachFile(ctx context.Context, n int, fn func(i int, buf *copyBuf) error) error {
 	var (
 		mu    sync.Mutex
 		next  int
@@ -344,7 +344,7 @@ func forEachFile(ctx context.Context, n int, fn func(i int, buf []byte) error) e
 	)
 	for range min(hashWorkers(), n) {
 		wg.Go(func() {
-			buf := make([]byte, 128<<10)
+			buf := &copyBuf{}
 			for {
 				mu.Lock()
 				i := next
@@ -368,6 +368,19 @@ func forEachFile(ctx context.Context, n int, fn func(i int, buf []byte) error) e
 	}
 	wg.Wait()
 	return first
+}
+
+// copyBuf is a worker's buffer for reading files to hash them, made on
+// first use: a warm scan reads none, and two 128 KiB buffers it never
+// touches would still cost their page faults.
+type copyBuf struct{ b []byte }
+
+// bytes returns the buffer, made if needed.
+func (c *copyBuf) bytes() []byte {
+	if c.b == nil {
+		c.b = make([]byte, 128<<10)
+	}
+	return c.b
 }
 
 // cmp keeps the first non-nil error.
