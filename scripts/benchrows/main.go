@@ -3,8 +3,8 @@
 // issue 16. It reads hyperfine JSON exports (medians: the machine is shared
 // and means drift with the load) and the few numbers benchrun wrote.
 //
-//	go run ./scripts/benchrows -one one.json -chain chain.json -bare bare.ns \
-//	    -par par.json -rss rss.kib [-self self.json]
+//	go run ./scripts/benchrows -one one.json [-onecold one-cold.json] -chain chain.json \
+//	    -bare bare.ns -par par.json -rss rss.kib [-self self.json]
 //	go run ./scripts/benchrows -kube kube.json   # scripts/bench-kube: pods beside local containers
 package main
 
@@ -30,6 +30,7 @@ type result struct {
 
 func main() {
 	one := flag.String("one", "", "hyperfine export: one step vs the peers")
+	oneCold := flag.String("onecold", "", "hyperfine export: one step vs crun, each run after an idle gap")
 	chain := flag.String("chain", "", "hyperfine export: 1 step and 20 steps in a chain")
 	bare := flag.String("bare", "", "file with the median bare container start of pipe's runtime, in ns")
 	par := flag.String("par", "", "hyperfine export: 100 parallel steps with --jobs 2, and crun x100")
@@ -44,6 +45,9 @@ func main() {
 	} else {
 		fmt.Fprintln(t.tw, "row\tpipe\tpeer\tratio\tof mins\tgoal")
 		t.oneStep(*one)
+		if *oneCold != "" {
+			t.oneStepCold(*oneCold)
+		}
 		t.chain(*chain, *bare)
 		t.parallel(*par, *rss)
 	}
@@ -93,6 +97,18 @@ func (t *table) oneStep(file string) {
 		fmt.Fprintf(t.tw, "  the same vs %s\t\t%s\t%.2fx\t%.2fx\t\n", r.Command, ms(r.Median), nc.Median/r.Median, nc.Min/r.Min)
 	}
 	fmt.Fprintf(t.tw, "  the same step cached\t%s\t\t%.2fx crun\t%.2fx\t\n", ms(cached.Median), cached.Median/crun.Median, cached.Min/crun.Min)
+}
+
+// oneStepCold: the same, every run after an idle gap, so that crun pays
+// the cgroup v1 grace period as pipe does (benchrun says why).
+func (t *table) oneStepCold(file string) {
+	rs := t.load(file)
+	crun, nc := find(rs, "crun run"), find(rs, "pipe run --no-cache (1 step)")
+	if crun == nil || nc == nil {
+		t.fail(file, "want crun run and pipe run --no-cache (1 step)")
+		return
+	}
+	t.row("  the same, each run after 50 ms idle", ms(nc.Median), "crun run "+ms(crun.Median), nc.Median/crun.Median, nc.Min/crun.Min, "<= 1.0x crun", 1.0)
 }
 
 // chain: what a step adds inside a 20-step chain, against a bare start.
