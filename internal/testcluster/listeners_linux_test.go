@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Every socket the cluster's processes listen on is on 127.0.0.1, but the
@@ -139,5 +141,40 @@ func TestProcAddr(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("procAddr(%q) = %q, %v; want %q", in, got, err, want)
 		}
+	}
+}
+
+// The pod bridge keeps one MAC address while pods come and go. A bridge
+// left to choose takes the lowest address of its ports: each pod's veth
+// added or removed could change it, and the pods still running would keep
+// sending to the old one until their ARP entries expire, so their
+// connections to the registry timed out (a push sidecar's "dial tcp
+// 10.244.0.1:5000: i/o timeout" just after another pod of the run ended).
+func TestKubeBridgeAddressFixed(t *testing.T) {
+	c := Get(t)
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join("/sys/class/net", Bridge, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	if got := read("addr_assign_type"); got != "3" { // NET_ADDR_SET
+		t.Errorf("%s addr_assign_type %s, want 3: its MAC follows its ports", Bridge, got)
+	}
+	before := read("address")
+	ns := c.Namespace(t)
+	p := c.RunPod(t, busyboxPod(ns, "port", c.Busybox(t), "true"))
+	if term := terminated(t, c, p); term.ExitCode != 0 {
+		t.Fatalf("pod exit %d", term.ExitCode)
+	}
+	if during := read("address"); during != before {
+		t.Errorf("%s's MAC changed from %s to %s when a pod's veth joined it", Bridge, before, during)
+	}
+	if err := c.Client(t).CoreV1().Pods(ns).Delete(t.Context(), p.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if after := read("address"); after != before {
+		t.Errorf("%s's MAC changed from %s to %s after a pod was deleted", Bridge, before, after)
 	}
 }
