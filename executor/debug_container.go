@@ -173,7 +173,7 @@ func runShell(ctx context.Context, c Container, p isolation.Process, sh *DebugSh
 	env := append(append([]string(nil), p.Env...),
 		"PIPE_DEBUG_STEP="+sh.Step, "PIPE_DEBUG_STATUS="+sh.Status, "PIPE_DEBUG_EXIT="+strconv.Itoa(sh.ExitCode),
 		`PS1=[pipe debug $PIPE_DEBUG_STEP: $PIPE_DEBUG_STATUS] \w \$ `)
-	res, err := c.Exec(ctx, isolation.Process{Args: sh.Args, Env: dedupEnv(env), Dir: sh.Dir, User: p.User,
+	res, err := c.Exec(ctx, isolation.Process{Args: sh.Args, Env: DedupEnv(env), Dir: sh.Dir, User: p.User,
 		TTY: true, Stdin: o.Stdin, Stdout: o.Stdout})
 	if err != nil {
 		return 0, fmt.Errorf("step %s: shell %s: %w", sh.Step, sh.Args[0], err)

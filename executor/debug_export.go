@@ -27,7 +27,7 @@ import (
 // lowers and its upper dir) as layers under /workspace, with the step's env
 // (without secrets), working dir and user in the config, and the shell as
 // its command. Its tag is pipe-debug/<step>:<run>.
-func exportKept(ctx context.Context, s *cache.Store, rec *keptRecord, file string) error {
+func exportKept(ctx context.Context, s *cache.Store, rec *KeptRecord, file string) error {
 	img, err := keptImage(s, rec)
 	if err != nil {
 		return fmt.Errorf("export the kept failure of step %s: %w", rec.Step, err)
@@ -40,7 +40,7 @@ func exportKept(ctx context.Context, s *cache.Store, rec *keptRecord, file strin
 }
 
 // keptImage builds the image of the kept state.
-func keptImage(s *cache.Store, rec *keptRecord) (v1.Image, error) {
+func keptImage(s *cache.Store, rec *KeptRecord) (v1.Image, error) {
 	var layers []v1.Layer
 	dirs := append(append([]string(nil), rec.ImageLayers...), filepath.Join(rec.dir, "root"))
 	for _, d := range dirs {
@@ -69,7 +69,7 @@ func keptImage(s *cache.Store, rec *keptRecord) (v1.Image, error) {
 }
 
 // withKeptConfig sets the config: platform, env, working dir, user, command.
-func withKeptConfig(img v1.Image, rec *keptRecord) (v1.Image, error) {
+func withKeptConfig(img v1.Image, rec *KeptRecord) (v1.Image, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, err
@@ -86,7 +86,7 @@ func withKeptConfig(img v1.Image, rec *keptRecord) (v1.Image, error) {
 }
 
 // exportTag is pipe-debug/<step>:<run>, cut to what a reference allows.
-func exportTag(rec *keptRecord) string {
+func exportTag(rec *KeptRecord) string {
 	step := strings.Map(func(c rune) rune {
 		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
 			return c

@@ -24,7 +24,7 @@ import (
 //	lower/0..N-1  the workspace's lower dirs (snapshot, then its dependencies'
 //	              output layers), as hard-linked trees: no data copied, and
 //	              safe from the end of the run and from pruning
-//	record.json   the step's spec (keptSchema) and its services' (image,
+//	record.json   the step's spec (KeptSchema) and its services' (image,
 //	              command, env, ready check), secrets by name only
 //
 // record.json is written last, so a kept dir without it is incomplete and is
@@ -33,15 +33,15 @@ import (
 // (for /) and lower/*, ws/ (for /workspace): nothing is rerun, but the
 // step's services are started again (debug_services.go).
 
-// keptSchema names the version of record.json.
-const keptSchema = "pipe.kept/v1"
+// KeptSchema names the version of record.json.
+const KeptSchema = "pipe.kept/v1"
 
 // maxKept is how many kept failures the store holds.
 const maxKept = 3
 
-// keptRecord is record.json: what is needed to recreate the container,
+// KeptRecord is record.json: what is needed to recreate the container,
 // never a secret's value.
-type keptRecord struct {
+type KeptRecord struct {
 	Schema      string            `json:"schema"`
 	RunID       string            `json:"run_id"`
 	Step        string            `json:"step"`
@@ -64,7 +64,7 @@ type keptRecord struct {
 	ExitCode    int               `json:"exit_code"`
 	Error       string            `json:"error"`
 	// Workspace is where ws/ is mounted when it is not /workspace (a CI
-	// runner's builds dir: KeepJob).
+	// runner's builds dir: job.Keep).
 	Workspace string `json:"workspace,omitempty"`
 
 	dir string // where it was read from
@@ -112,10 +112,10 @@ func (r *run) keepState(st *stepState, spec *isolation.Spec, current int, stepEr
 	if ws == nil {
 		return "", errors.New("the step has no workspace overlay")
 	}
-	if err := moveDir(spec.Root.Upper, filepath.Join(stage, "root")); err != nil {
+	if err := MoveDir(spec.Root.Upper, filepath.Join(stage, "root")); err != nil {
 		return "", err
 	}
-	if err := moveDir(ws.Overlay.Upper, filepath.Join(stage, "ws")); err != nil {
+	if err := MoveDir(ws.Overlay.Upper, filepath.Join(stage, "ws")); err != nil {
 		return "", err
 	}
 	for i, l := range ws.Overlay.Lower {
@@ -123,18 +123,15 @@ func (r *run) keepState(st *stepState, spec *isolation.Spec, current int, stepEr
 			return "", fmt.Errorf("keep workspace layer %s: %w", l, err)
 		}
 	}
-	rec := r.keptRecord(st, spec, len(ws.Overlay.Lower), current, stepErr)
-	if err := writeJSONFile(filepath.Join(stage, "record.json"), rec); err != nil {
-		return "", err
-	}
-	return publishKept(r.o.Store, stage, r.id+"-"+StepLogFile(st.step.Name))
+	rec := r.keptRecordOf(st, spec, len(ws.Overlay.Lower), current, stepErr)
+	return PublishKept(r.o.Store, stage, r.id+"-"+StepLogFile(st.step.Name), rec)
 }
 
-// keptRecord describes the failed container.
-func (r *run) keptRecord(st *stepState, spec *isolation.Spec, lowers, current int, stepErr error) *keptRecord {
+// KeptRecord describes the failed container.
+func (r *run) keptRecordOf(st *stepState, spec *isolation.Spec, lowers, current int, stepErr error) *KeptRecord {
 	s := st.step
 	img := r.images[s.Image]
-	rec := &keptRecord{Schema: keptSchema, RunID: r.id, Step: s.Name, Created: time.Now().UTC(),
+	rec := &KeptRecord{Schema: KeptSchema, RunID: r.id, Step: s.Name, Created: time.Now().UTC(),
 		Image: img.Ref, ImageDigest: img.Digest.String(), ImageLayers: img.Layers, Lowers: lowers,
 		Env: withoutNames(spec.Process.Env, s.Secrets), Secrets: s.Secrets, Dir: spec.Process.Dir,
 		User: spec.Process.User, Network: string(spec.Network.Mode), Limits: spec.Limits, Caches: s.Caches,
@@ -183,8 +180,9 @@ func cutEnv(e string) (string, string, bool) {
 	return e, "", false
 }
 
-// moveDir renames src to dst (both on the store's filesystem).
-func moveDir(src, dst string) error {
+// MoveDir renames src to dst (both on the store's filesystem): how a
+// container's upper dir is moved into a kept failure's staging dir.
+func MoveDir(src, dst string) error {
 	if err := os.Rename(src, dst); err != nil {
 		return fmt.Errorf("keep %s: %w", src, err)
 	}
@@ -200,9 +198,13 @@ func writeJSONFile(path string, v any) error {
 	return os.WriteFile(path, append(b, '\n'), 0o600)
 }
 
-// publishKept renames the staged dir into kept/name and drops the oldest
-// kept failures beyond maxKept.
-func publishKept(s *cache.Store, stage, name string) (string, error) {
+// PublishKept writes rec as the staged dir's record.json, renames the dir
+// into kept/name, where pipe debug --last finds it, and drops the oldest
+// kept failures beyond maxKept. It returns the kept dir.
+func PublishKept(s *cache.Store, stage, name string, rec *KeptRecord) (string, error) {
+	if err := writeJSONFile(filepath.Join(stage, "record.json"), rec); err != nil {
+		return "", err
+	}
 	root := keptRoot(s)
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return "", err
@@ -220,7 +222,7 @@ func publishKept(s *cache.Store, stage, name string) (string, error) {
 }
 
 // listKept returns the complete kept failures, newest first.
-func listKept(s *cache.Store) ([]*keptRecord, error) {
+func listKept(s *cache.Store) ([]*KeptRecord, error) {
 	root := keptRoot(s)
 	es, err := os.ReadDir(root)
 	if errors.Is(err, os.ErrNotExist) {
@@ -229,7 +231,7 @@ func listKept(s *cache.Store) ([]*keptRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	var recs []*keptRecord
+	var recs []*KeptRecord
 	for _, e := range es {
 		if rec, err := readKept(filepath.Join(root, e.Name())); err == nil {
 			recs = append(recs, rec)
@@ -239,24 +241,24 @@ func listKept(s *cache.Store) ([]*keptRecord, error) {
 	return recs, nil
 }
 
-func readKept(dir string) (*keptRecord, error) {
+func readKept(dir string) (*KeptRecord, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "record.json"))
 	if err != nil {
 		return nil, err
 	}
-	var rec keptRecord
+	var rec KeptRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	if rec.Schema != keptSchema {
-		return nil, fmt.Errorf("%s: schema %q, want %q", dir, rec.Schema, keptSchema)
+	if rec.Schema != KeptSchema {
+		return nil, fmt.Errorf("%s: schema %q, want %q", dir, rec.Schema, KeptSchema)
 	}
 	rec.dir = dir
 	return &rec, nil
 }
 
 // lastKept is the newest kept failure, of step when it is not "".
-func lastKept(s *cache.Store, step string) (*keptRecord, error) {
+func lastKept(s *cache.Store, step string) (*KeptRecord, error) {
 	recs, err := listKept(s)
 	if err != nil {
 		return nil, fmt.Errorf("kept failures in %s: %w", keptRoot(s), err)

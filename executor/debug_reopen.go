@@ -38,7 +38,7 @@ func debugKept(ctx context.Context, step string, o DebugOptions) (int, error) {
 
 // checkLayers fails when the layers of the step's or a service's image
 // were pruned since.
-func (rec *keptRecord) checkLayers() error {
+func (rec *KeptRecord) checkLayers() error {
 	if err := rec.checkImage(rec.Image, rec.ImageLayers); err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (rec *keptRecord) checkLayers() error {
 }
 
 // checkImage fails when a layer of image is gone from the store.
-func (rec *keptRecord) checkImage(image string, layers []string) error {
+func (rec *KeptRecord) checkImage(image string, layers []string) error {
 	for _, l := range layers {
 		if _, err := os.Stat(l); err != nil {
 			return fmt.Errorf("kept failure of step %s (run %s): layer %s of image %s is gone from the store (pruned?): pull %s again: %w",
@@ -65,7 +65,7 @@ func (rec *keptRecord) checkImage(image string, layers []string) error {
 // the step's services again in a network namespace it joins, and opens the
 // shell in it. The main process does nothing; the shell is Exec'd. The
 // container, then the services and their namespace, go when the shell exits.
-func reopenKept(ctx context.Context, rec *keptRecord, o DebugOptions) (int, error) {
+func reopenKept(ctx context.Context, rec *KeptRecord, o DebugOptions) (int, error) {
 	r := &run{o: o.Options, id: newRunID(time.Now()), masker: NewMasker(nil)}
 	log := NewStepLog(rec.Step, r.masker, nil, nil)
 	defer log.Close()
@@ -96,7 +96,7 @@ func reopenKept(ctx context.Context, rec *keptRecord, o DebugOptions) (int, erro
 }
 
 // status is the prompt's account of the kept failure.
-func (rec *keptRecord) status() string {
+func (rec *KeptRecord) status() string {
 	what := "its script"
 	if rec.Command > 0 {
 		what = quoteCommand(rec.CommandText)
@@ -107,7 +107,7 @@ func (rec *keptRecord) status() string {
 // spec is the container of the kept state: image layers then root/ for /,
 // lower/* then ws/ for /workspace, fresh upper dirs for both, secrets taken
 // from lookup again.
-func (rec *keptRecord) spec(id string, volumes []isolation.Mount, lookup func(string) (string, bool)) *isolation.Spec {
+func (rec *KeptRecord) spec(id string, volumes []isolation.Mount, lookup func(string) (string, bool)) *isolation.Spec {
 	lowers := make([]string, 0, rec.Lowers+1)
 	for i := 0; i < rec.Lowers; i++ {
 		lowers = append(lowers, filepath.Join(rec.dir, "lower", strconv.Itoa(i)))
@@ -127,7 +127,7 @@ func (rec *keptRecord) spec(id string, volumes []isolation.Mount, lookup func(st
 		ID:        id,
 		Root:      isolation.Overlay{Lower: append(append([]string(nil), rec.ImageLayers...), filepath.Join(rec.dir, "root"))},
 		Mounts:    append([]isolation.Mount{ws}, volumes...),
-		Process:   isolation.Process{Args: []string{pipeline.Shell, "-c", ":"}, Env: dedupEnv(env), Dir: rec.Dir, User: rec.User},
+		Process:   isolation.Process{Args: []string{pipeline.Shell, "-c", ":"}, Env: DedupEnv(env), Dir: rec.Dir, User: rec.User},
 		KeepAlive: true,
 		Hosts:     rec.Hosts,
 		Network:   isolation.Network{Mode: isolation.NetworkMode(rec.Network)},

@@ -53,9 +53,9 @@ func (r *run) keptServices(s *pipeline.Step) []keptService {
 		if img == nil {
 			continue
 		}
-		env := withDefaultPath(dedupEnv(append(imageEnv(img.Config), def.Environ()...)))
+		env := WithDefaultPath(DedupEnv(append(imageEnv(img.Config), def.Environ()...)))
 		ks := keptService{Name: def.Name, Image: img.Ref, ImageDigest: img.Digest.String(), ImageLayers: img.Layers,
-			Args: serviceArgs(def, img.Config), Env: r.withoutSecretValues(env), Dir: imageWorkdir(img.Config), User: imageUser(img)}
+			Args: serviceArgs(def, img.Config), Env: r.withoutSecretValues(env), Dir: ImageWorkdir(img.Config), User: imageUser(img)}
 		if rd := def.Ready; rd != nil {
 			ks.Ready = &keptReady{Run: rd.Run, Interval: rd.Interval, Timeout: rd.Timeout, Retries: rd.Retries}
 		}
@@ -81,7 +81,7 @@ func (r *run) withoutSecretValues(env []string) []string {
 }
 
 // serviceDigests are the image digests the kept services need leased.
-func (rec *keptRecord) serviceDigests() []string {
+func (rec *KeptRecord) serviceDigests() []string {
 	var ds []string
 	for _, ks := range rec.Services {
 		ds = append(ds, ks.ImageDigest)
@@ -92,7 +92,7 @@ func (rec *keptRecord) serviceDigests() []string {
 // startKeptServices starts the kept services again, points spec at their
 // network and waits until they are ready. The returned set is never nil;
 // stop it when the shell is over.
-func (r *run) startKeptServices(ctx context.Context, rec *keptRecord, spec *isolation.Spec, log *StepLog) (*serviceSet, error) {
+func (r *run) startKeptServices(ctx context.Context, rec *KeptRecord, spec *isolation.Spec, log *StepLog) (*serviceSet, error) {
 	step := &pipeline.Step{Name: rec.Step}
 	if rec.Network == string(isolation.NetworkHost) {
 		step.Network = pipeline.NetworkHost

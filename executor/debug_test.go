@@ -246,10 +246,10 @@ func TestDebugKeptServiceRoundTrip(t *testing.T) {
 	if got := serviceArgs(back, bimg.Config); strings.Join(got, " ") != "serve" {
 		t.Errorf("args %v", got)
 	}
-	if got := withDefaultPath(dedupEnv(append(imageEnv(bimg.Config), back.Environ()...))); strings.Join(got, " ") != env {
+	if got := WithDefaultPath(DedupEnv(append(imageEnv(bimg.Config), back.Environ()...))); strings.Join(got, " ") != env {
 		t.Errorf("env %v, want %v", got, ks.Env)
 	}
-	if imageWorkdir(bimg.Config) != "/srv" || imageUser(bimg) != "1000" || bimg.Digest != digest || back.Ready.Interval != time.Second {
+	if ImageWorkdir(bimg.Config) != "/srv" || imageUser(bimg) != "1000" || bimg.Digest != digest || back.Ready.Interval != time.Second {
 		t.Errorf("back: %+v %+v", back, bimg)
 	}
 }

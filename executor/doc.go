@@ -54,12 +54,9 @@
 //   - `when` sees the branch, the event and the changed paths of
 //     DetectTrigger; locally the event is "manual".
 //
-// Jobs (job*.go) serve CI runners that call pipe once per stage: a job's
-// containers and services outlive the process that created them, under a
-// keeper process of pipe's own, and later processes exec in them through
-// the job's state dir in the store (CreateJob, OpenJob, Job.Exec, Job.Run,
-// DestroyJob, KeepJob). The runner drivers (runner/gitlab, runner/github)
-// are thin adapters onto them.
+// Jobs, for CI runners that call pipe once per stage, are package
+// executor/job: it uses this package's env rules (ContainerEnv) and kept
+// failures (KeptRecord, PublishKept), never the other way round.
 //
 // Pods (pod*.go, step_pod.go): with Options.Pods, a step that misses the
 // cache runs as a pod of a cluster (PodRuntime; KubeRuntime adapts it onto

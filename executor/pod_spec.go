@@ -88,7 +88,7 @@ func (r *run) podServices(ctx context.Context, s *pipeline.Step) ([]PodService, 
 			return nil, fmt.Errorf("step %s: service %s: image %s: %w", s.Name, def.Name, def.Image, err)
 		}
 		sv := PodService{Name: def.Name, Aliases: def.Aliases, Image: ref, Args: args,
-			Env: withDefaultPath(dedupEnv(append(imageEnv(img.Config), def.Environ()...)))}
+			Env: WithDefaultPath(DedupEnv(append(imageEnv(img.Config), def.Environ()...)))}
 		if rd := def.Ready; rd != nil {
 			sv.Ready = []string{pipeline.Shell, "-c", rd.Run}
 			sv.ReadyInterval = orDur(rd.Interval, pipeline.DefaultReadyInterval)

@@ -11,8 +11,6 @@ import (
 func TestMain(m *testing.M) {
 	// Tests that start real containers re-execute this binary as their init.
 	isolation.MaybeInit()
-	// Job tests re-execute it as a job's keeper.
-	MaybeJobKeeper()
 	code := m.Run()
 	removeSharedStore()
 	os.Exit(code)

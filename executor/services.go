@@ -110,7 +110,7 @@ func (r *run) startService(ctx context.Context, st *stepState, def *pipeline.Ser
 	if len(args) == 0 {
 		return nil, fmt.Errorf("%s: service %s: image %s has no command: set command:", def.Pos, def.Name, def.Image)
 	}
-	env := withDefaultPath(dedupEnv(append(imageEnv(img.Config), def.Environ()...)))
+	env := WithDefaultPath(DedupEnv(append(imageEnv(img.Config), def.Environ()...)))
 	var emit func(Event)
 	if r.o.ServiceLogs {
 		emit = func(e Event) { e.Attempt = st.attempt; r.emit(e) }
@@ -125,7 +125,7 @@ func (r *run) startService(ctx context.Context, st *stepState, def *pipeline.Ser
 		Hostname: def.Name,
 		Hosts:    hosts,
 		Network:  net,
-		Process: isolation.Process{Args: args, Env: env, Dir: imageWorkdir(img.Config),
+		Process: isolation.Process{Args: args, Env: env, Dir: ImageWorkdir(img.Config),
 			User: imageUser(img), Stdout: sv.log, Stderr: sv.log},
 	}
 	c, err := r.o.Runtime.Start(ctx, spec)

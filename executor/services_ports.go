@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -63,7 +64,7 @@ func (s *serviceSet) waitPorts(ctx context.Context, sv *service) error {
 // network: its namespace, or the host's for a step with network host.
 func (s *serviceSet) dial(addr string) bool {
 	if s.ns != nil {
-		return dialIn(s.ns.Path(), addr, time.Second) == nil
+		return isolation.DialIn(s.ns.Path(), addr, time.Second) == nil
 	}
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err == nil {

@@ -186,13 +186,20 @@ func (r *run) stepEnv(s *pipeline.Step, img *cache.Image) []string {
 	for _, name := range s.Secrets {
 		env = append(env, name+"="+r.o.Secrets[name])
 	}
-	return withDefaultPath(dedupEnv(env))
+	return WithDefaultPath(DedupEnv(env))
 }
 
 // defaultPath is the PATH of a step whose image and pipeline set none.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-func withDefaultPath(env []string) []string {
+// ContainerEnv is the env of a process in a container of image config c:
+// the image's env, then env, each name's last value kept, and PATH set.
+func ContainerEnv(c *v1.ConfigFile, env ...string) []string {
+	return WithDefaultPath(DedupEnv(append(imageEnv(c), env...)))
+}
+
+// WithDefaultPath adds a PATH to env when it has none.
+func WithDefaultPath(env []string) []string {
 	for _, e := range env {
 		if strings.HasPrefix(e, "PATH=") {
 			return env
@@ -201,8 +208,8 @@ func withDefaultPath(env []string) []string {
 	return append(env, "PATH="+defaultPath)
 }
 
-// dedupEnv keeps the last value of each name, at the position of its first.
-func dedupEnv(env []string) []string {
+// DedupEnv keeps the last value of each name, at the position of its first.
+func DedupEnv(env []string) []string {
 	pos := map[string]int{}
 	out := make([]string, 0, len(env))
 	for _, e := range env {
@@ -228,8 +235,8 @@ func imageEnv(c *v1.ConfigFile) []string {
 	return append([]string(nil), c.Config.Env...)
 }
 
-// imageWorkdir is the image config's working dir, else "/".
-func imageWorkdir(c *v1.ConfigFile) string {
+// ImageWorkdir is the image config's working dir, else "/".
+func ImageWorkdir(c *v1.ConfigFile) string {
 	if c == nil || c.Config.WorkingDir == "" {
 		return "/"
 	}

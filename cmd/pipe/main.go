@@ -5,7 +5,7 @@ package main
 import (
 	"os"
 
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/job"
 	"github.com/pipe-run/pipe/isolation"
 )
 
@@ -14,7 +14,7 @@ func main() {
 	isolation.MaybeInit()
 	// So does a re-executed job keeper (pipe gitlab, pipe gha-hook), which
 	// stays in the namespaces of the pipe that started it.
-	executor.MaybeJobKeeper()
+	job.MaybeKeeper()
 	if code, ok := maybeEnterUserNS(os.Args[1:], os.Stderr); ok {
 		os.Exit(code)
 	}

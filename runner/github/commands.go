@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/pipe-run/pipe/cache"
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/job"
 	"github.com/pipe-run/pipe/isolation"
 )
 
@@ -67,7 +67,7 @@ func (h *Hook) prepareJob(ctx context.Context, in *Input) error {
 		return err
 	}
 	name := prefix + randomHex(6)
-	spec := &executor.JobSpec{Name: name}
+	spec := &job.Spec{Name: name}
 	kc := keychain{}
 	for i, s := range a.Services {
 		if s.Image == "" {
@@ -78,7 +78,7 @@ func (h *Hook) prepareJob(ctx context.Context, in *Input) error {
 		if s.ContextName != "" {
 			aliases = append(aliases, s.ContextName)
 		}
-		spec.Services = append(spec.Services, executor.JobService{Name: fmt.Sprintf("s%d", i), Image: s.Image, Aliases: aliases,
+		spec.Services = append(spec.Services, job.Service{Name: fmt.Sprintf("s%d", i), Image: s.Image, Aliases: aliases,
 			Entrypoint: entrypoint(s), Command: s.EntryPointArgs, Env: env(s.EnvironmentVariables)})
 		h.noteOptions(s)
 	}
@@ -90,12 +90,12 @@ func (h *Hook) prepareJob(ctx context.Context, in *Input) error {
 		spec.Containers = append(spec.Containers, h.jobContainer("job", c))
 		h.noteOptions(*c)
 	}
-	o := executor.JobOptions{Store: h.Store, Runtime: h.Runtime, Keychain: kc}
-	job, err := executor.CreateJob(ctx, spec, o)
+	o := job.Options{Store: h.Store, Runtime: h.Runtime, Keychain: kc}
+	j, err := job.Create(ctx, spec, o)
 	if err != nil {
 		return err
 	}
-	for _, n := range job.Notes {
+	for _, n := range j.Notes {
 		fmt.Fprintf(h.Stderr, "pipe: warning: %s\n", n)
 	}
 	resp := &Response{State: &State{Job: name}, Context: &ResponseContext{Services: []ContainerInfo{}}}
@@ -104,12 +104,12 @@ func (h *Hook) prepareJob(ctx context.Context, in *Input) error {
 	}
 	if c := a.Container; c != nil {
 		resp.Context.Container = &ContainerInfo{ID: name + "-job", Network: "host", Ports: portsOf(*c)}
-		if resp.IsAlpine, err = isAlpine(ctx, job); err != nil {
-			return errors.Join(err, job.Destroy(context.Background()))
+		if resp.IsAlpine, err = isAlpine(ctx, j); err != nil {
+			return errors.Join(err, j.Destroy(context.Background()))
 		}
 	}
 	if err := writeResponse(in.ResponseFile, resp); err != nil {
-		return errors.Join(err, job.Destroy(context.Background()))
+		return errors.Join(err, j.Destroy(context.Background()))
 	}
 	return nil
 }
@@ -136,7 +136,7 @@ func jobPrefix(runner string) string {
 
 // pruneJobs destroys the jobs an earlier prepare_job of this runner left.
 func (h *Hook) pruneJobs(ctx context.Context, prefix string) error {
-	names, err := executor.Jobs(h.Store)
+	names, err := job.List(h.Store)
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func (h *Hook) pruneJobs(ctx context.Context, prefix string) error {
 			continue
 		}
 		fmt.Fprintf(h.Stderr, "pipe: removing job %s, left by an earlier job of this runner\n", n)
-		if err := executor.DestroyJob(ctx, h.Store, n); err != nil {
+		if err := job.Destroy(ctx, h.Store, n); err != nil {
 			return err
 		}
 	}
@@ -154,9 +154,9 @@ func (h *Hook) pruneJobs(ctx context.Context, prefix string) error {
 }
 
 // jobContainer is the executor container of a HookContainer.
-func (h *Hook) jobContainer(name string, c *Container) executor.JobContainer {
+func (h *Hook) jobContainer(name string, c *Container) job.Container {
 	e := append(env(c.EnvironmentVariables), "GITHUB_ACTIONS=true", "CI=true")
-	return executor.JobContainer{Name: name, Image: c.Image, Env: e, Dir: c.WorkingDirectory,
+	return job.Container{Name: name, Image: c.Image, Env: e, Dir: c.WorkingDirectory,
 		Mounts: mounts(append(append([]Mount(nil), c.SystemMountVolumes...), c.UserMountVolumes...))}
 }
 
@@ -203,8 +203,8 @@ func portsOf(c Container) map[string]string {
 
 // isAlpine says whether the job container's image is Alpine's (the runner
 // then uses its musl build of node).
-func isAlpine(ctx context.Context, job *executor.Job) (bool, error) {
-	res, err := job.Exec(ctx, "job", executor.JobProcess{Args: []string{"/bin/sh", "-c", "test -f /etc/alpine-release"}, Dir: "/"})
+func isAlpine(ctx context.Context, j *job.Job) (bool, error) {
+	res, err := j.Exec(ctx, "job", job.Process{Args: []string{"/bin/sh", "-c", "test -f /etc/alpine-release"}, Dir: "/"})
 	if err != nil {
 		return false, err
 	}
@@ -220,11 +220,11 @@ func (h *Hook) runScriptStep(ctx context.Context, in *Input) error {
 	if a.EntryPoint == "" {
 		return errors.New("run_script_step: no entryPoint")
 	}
-	job, err := h.openJob(in)
+	j, err := h.openJob(in)
 	if err != nil {
 		return err
 	}
-	res, err := job.Exec(ctx, "job", executor.JobProcess{Args: append([]string{a.EntryPoint}, a.EntryPointArgs...),
+	res, err := j.Exec(ctx, "job", job.Process{Args: append([]string{a.EntryPoint}, a.EntryPointArgs...),
 		Env: env(a.EnvironmentVariables), PrependPath: a.PrependPath, Dir: a.WorkingDirectory,
 		Stdout: h.Stdout, Stderr: h.Stderr, Signals: h.Signals})
 	if err != nil {
@@ -245,7 +245,7 @@ func (h *Hook) runContainerStep(ctx context.Context, in *Input) error {
 		}
 		return errors.New("run_container_step: no image")
 	}
-	job, err := h.openJob(in)
+	j, err := h.openJob(in)
 	if err != nil {
 		return err
 	}
@@ -254,8 +254,8 @@ func (h *Hook) runContainerStep(ctx context.Context, in *Input) error {
 	kc.add(c.Registry)
 	jc := h.jobContainer("step", &c)
 	jc.Entrypoint, jc.Args = entrypoint(c), c.EntryPointArgs
-	res, err := job.Run(ctx, jc, executor.JobProcess{Stdout: h.Stdout, Stderr: h.Stderr, Signals: h.Signals},
-		executor.JobOptions{Store: h.Store, Keychain: kc})
+	res, err := j.Run(ctx, jc, job.Process{Stdout: h.Stdout, Stderr: h.Stderr, Signals: h.Signals},
+		job.Options{Store: h.Store, Keychain: kc})
 	if err != nil {
 		return err
 	}
@@ -267,14 +267,14 @@ func (h *Hook) cleanupJob(ctx context.Context, in *Input) error {
 	if in.State == nil || in.State.Job == "" {
 		return nil // prepare_job never got as far as a job
 	}
-	return executor.DestroyJob(ctx, h.Store, in.State.Job)
+	return job.Destroy(ctx, h.Store, in.State.Job)
 }
 
-func (h *Hook) openJob(in *Input) (*executor.Job, error) {
+func (h *Hook) openJob(in *Input) (*job.Job, error) {
 	if in.State == nil || in.State.Job == "" {
 		return nil, fmt.Errorf("%s: the runner passed no state of prepare_job: the job has no container", in.Command)
 	}
-	return executor.OpenJob(h.Store, in.State.Job)
+	return job.Open(h.Store, in.State.Job)
 }
 
 func exitOf(res isolation.Result) error {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/pipe-run/pipe/cache"
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/job"
 	"github.com/pipe-run/pipe/isolation"
 )
 
@@ -149,17 +149,17 @@ func (d *Driver) Prepare(ctx context.Context) error {
 	if err != nil {
 		return &SystemError{err}
 	}
-	o := executor.JobOptions{Store: d.Store, Runtime: d.Runtime, Keychain: newKeychain(resp, d.Env), Pull: pull}
+	o := job.Options{Store: d.Store, Runtime: d.Runtime, Keychain: newKeychain(resp, d.Env), Pull: pull}
 	// A job of this name is what a failed earlier attempt of prepare left
 	// (the runner retries it): it goes first.
-	if err := executor.DestroyJob(ctx, d.Store, name); err != nil {
+	if err := job.Destroy(ctx, d.Store, name); err != nil {
 		return &SystemError{err}
 	}
-	job, err := executor.CreateJob(ctx, spec, o)
+	j, err := job.Create(ctx, spec, o)
 	if err != nil {
 		return &SystemError{err}
 	}
-	for _, n := range job.Notes {
+	for _, n := range j.Notes {
 		fmt.Fprintf(d.Stdout, "pipe: warning: %s\n", n)
 	}
 	fmt.Fprintf(d.Stdout, "pipe: job %s is up\n", name)
@@ -167,7 +167,7 @@ func (d *Driver) Prepare(ctx context.Context) error {
 }
 
 // jobSpec is the executor job of a GitLab job.
-func (d *Driver) jobSpec(name string, resp *Response) (*executor.JobSpec, error) {
+func (d *Driver) jobSpec(name string, resp *Response) (*job.Spec, error) {
 	image := firstOf(d.Env.Var("CI_JOB_IMAGE"), resp.Image.Name, d.DefaultImage, d.setting("PIPE_DEFAULT_IMAGE"))
 	if image == "" {
 		return nil, errors.New("the job has no image: set image: in .gitlab-ci.yml, or give the runner a default (pipe gitlab prepare --default-image IMAGE)")
@@ -196,13 +196,13 @@ func (d *Driver) jobSpec(name string, resp *Response) (*executor.JobSpec, error)
 		{Type: isolation.MountBind, Source: "builds", Target: BuildsDir}, // in the job's state dir
 		{Type: isolation.MountBind, Source: shared, Target: CacheDir},
 	}
-	helper := executor.JobContainer{Name: "helper", HostTools: true, Mounts: mounts, HostNetwork: true,
+	helper := job.Container{Name: "helper", HostTools: true, Mounts: mounts, HostNetwork: true,
 		Env: []string{"PATH=/opt/pipe/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"}}
 	if bin := d.runnerBinary(); bin != "" {
 		helper.HostFiles = map[string]string{helperRunner: bin}
 	}
-	spec := &executor.JobSpec{Name: name, Network: network, MaxLife: d.maxLife(),
-		Containers: []executor.JobContainer{{Name: "build", Image: image, Mounts: mounts, KeepRoot: true}, helper},
+	spec := &job.Spec{Name: name, Network: network, MaxLife: d.maxLife(),
+		Containers: []job.Container{{Name: "build", Image: image, Mounts: mounts, KeepRoot: true}, helper},
 		Services:   jobServices(list)}
 	return spec, nil
 }

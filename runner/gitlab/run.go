@@ -12,7 +12,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/job"
 )
 
 // Where each stage runs, as GitLab's Docker executor decides: the user's
@@ -73,7 +73,7 @@ func (d *Driver) Run(ctx context.Context, script, stage string, sigs <-chan sysc
 		return &SystemError{fmt.Errorf("stage %s: the runner's script: %w", stage, err)}
 	}
 	defer f.Close()
-	job, err := executor.OpenJob(d.Store, name)
+	j, err := job.Open(d.Store, name)
 	if err != nil {
 		return &SystemError{fmt.Errorf("stage %s: %w (did prepare run?)", stage, err)}
 	}
@@ -86,7 +86,7 @@ func (d *Driver) Run(ctx context.Context, script, stage string, sigs <-chan sysc
 	if ContainerOf(stage) == "helper" {
 		args = helperArgs
 	}
-	res, err := job.Exec(ctx, ContainerOf(stage), executor.JobProcess{Args: args, Dir: "/",
+	res, err := j.Exec(ctx, ContainerOf(stage), job.Process{Args: args, Dir: "/",
 		Stdin: f, Stdout: stdout, Stderr: stderr, Signals: sigs})
 	if err != nil {
 		return &SystemError{fmt.Errorf("stage %s: %w", stage, err)}
@@ -95,7 +95,7 @@ func (d *Driver) Run(ctx context.Context, script, stage string, sigs <-chan sysc
 		return nil
 	}
 	if userStage(stage) {
-		_ = os.WriteFile(filepath.Join(job.Dir, "gitlab-failed.json"), mustJSON(failedRecord{Stage: stage, ExitCode: res.ExitCode}), 0o600)
+		_ = os.WriteFile(filepath.Join(j.Dir, "gitlab-failed.json"), mustJSON(failedRecord{Stage: stage, ExitCode: res.ExitCode}), 0o600)
 	}
 	if err := d.writeExitCode(res.ExitCode); err != nil {
 		return &SystemError{err}
@@ -163,7 +163,7 @@ func (d *Driver) Cleanup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dir := executor.JobDir(d.Store, name)
+	dir := job.Dir(d.Store, name)
 	if d.KeepFailed || truthy(d.setting("PIPE_KEEP_FAILED")) {
 		if b, err := os.ReadFile(filepath.Join(dir, "gitlab-failed.json")); err == nil {
 			var fr failedRecord
@@ -172,18 +172,18 @@ func (d *Driver) Cleanup(ctx context.Context) error {
 			}
 		}
 	}
-	return executor.DestroyJob(ctx, d.Store, name)
+	return job.Destroy(ctx, d.Store, name)
 }
 
 // keep keeps the failed job's build container.
 func (d *Driver) keep(ctx context.Context, name, dir string, fr failedRecord) error {
 	step := firstOf(d.Env.Var("CI_JOB_NAME"), name)
-	kept, err := executor.KeepJob(ctx, d.Store, name, executor.JobKeep{
+	kept, err := job.Keep(ctx, d.Store, name, job.KeepOptions{
 		Container: "build", Workspace: filepath.Join(dir, "builds"), Target: BuildsDir,
 		Step: step, Dir: d.Env.Var("CI_PROJECT_DIR"), ExitCode: fr.ExitCode,
 		Error: fmt.Sprintf("GitLab job %s: stage %s exited %d", step, fr.Stage, fr.ExitCode)})
 	if err != nil {
-		return errors.Join(err, executor.DestroyJob(ctx, d.Store, name))
+		return errors.Join(err, job.Destroy(ctx, d.Store, name))
 	}
 	fmt.Fprintf(d.Stderr, "pipe: kept the failed job %s in %s: pipe debug --last opens a shell in it\n", name, kept)
 	return nil

@@ -6,7 +6,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/job"
 	gitlabci "github.com/pipe-run/pipe/formats/gitlab"
 )
 
@@ -60,15 +60,15 @@ func hostName(a string) bool {
 }
 
 // jobServices turns the job's services into the executor's.
-func jobServices(list []Service) []executor.JobService {
-	out := make([]executor.JobService, 0, len(list))
+func jobServices(list []Service) []job.Service {
+	out := make([]job.Service, 0, len(list))
 	for i, s := range list {
 		env := make([]string, 0, len(s.Variables))
 		for k, v := range s.Variables {
 			env = append(env, k+"="+v)
 		}
 		sort.Strings(env)
-		out = append(out, executor.JobService{Name: fmt.Sprintf("s%d", i), Image: s.Name, Aliases: s.Aliases(),
+		out = append(out, job.Service{Name: fmt.Sprintf("s%d", i), Image: s.Name, Aliases: s.Aliases(),
 			Entrypoint: s.Entrypoint, Command: s.Command, Env: env})
 	}
 	return out

@@ -1,4 +1,4 @@
-package executor
+package job
 
 import (
 	"encoding/json"
@@ -58,8 +58,8 @@ func (id keeperIdentity) kill() {
 // jobsRoot is where jobs live in the store.
 func jobsRoot(s *cache.Store) string { return filepath.Join(s.Root(), "jobs") }
 
-// JobDir is the state dir of job name in the store.
-func JobDir(s *cache.Store, name string) string { return filepath.Join(jobsRoot(s), name) }
+// Dir is the state dir of job name in the store.
+func Dir(s *cache.Store, name string) string { return filepath.Join(jobsRoot(s), name) }
 
 // readKeeper reads keeper.json of a job's state dir.
 func readKeeper(dir string) (keeperIdentity, error) {
@@ -90,12 +90,12 @@ func writeJSONAtomic(path string, v any) error {
 
 // jobExists says whether the job's state dir is there.
 func jobExists(s *cache.Store, name string) bool {
-	_, err := os.Stat(JobDir(s, name))
+	_, err := os.Stat(Dir(s, name))
 	return !errors.Is(err, os.ErrNotExist)
 }
 
 // Jobs lists the names of the jobs in the store (live or not), sorted.
-func Jobs(s *cache.Store) ([]string, error) {
+func List(s *cache.Store) ([]string, error) {
 	entries, err := os.ReadDir(jobsRoot(s))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

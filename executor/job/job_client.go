@@ -1,4 +1,4 @@
-package executor
+package job
 
 import (
 	"context"
@@ -17,48 +17,48 @@ import (
 	"github.com/pipe-run/pipe/isolation"
 )
 
-// Job is a handle on a running job, from CreateJob or OpenJob. Its methods
+// Job is a handle on a running job, from Create or Open. Its methods
 // are safe for concurrent use; the job lives on when the handle's process
 // ends.
 type Job struct {
 	Name string
 	Dir  string // the state dir
-	// Notes are what CreateJob's caller should tell its job's log: mounts
+	// Notes are what Create's caller should tell its job's log: mounts
 	// skipped, services not up (with their last output).
 	Notes []string
 	store *cache.Store
 }
 
-// CreateJob pulls the job's images, starts its keeper (which starts the
+// Create pulls the job's images, starts its keeper (which starts the
 // services, then the containers) and returns once everything runs, or with
 // the error that kept it from running (then nothing of the job is left).
-// The job lives on after the calling process ends, until DestroyJob.
-func CreateJob(ctx context.Context, spec *JobSpec, o JobOptions) (*Job, error) {
+// The job lives on after the calling process ends, until Destroy.
+func Create(ctx context.Context, spec *Spec, o Options) (*Job, error) {
 	if err := spec.validate(); err != nil {
 		return nil, err
 	}
-	j := &Job{Name: spec.Name, Dir: JobDir(o.Store, spec.Name), store: o.Store}
+	j := &Job{Name: spec.Name, Dir: Dir(o.Store, spec.Name), store: o.Store}
 	if id, err := readKeeper(j.Dir); err == nil && id.alive() {
-		return nil, &JobError{Job: spec.Name, Op: "create", Err: errors.New("it already runs: destroy it first")}
+		return nil, &Error{Job: spec.Name, Op: "create", Err: errors.New("it already runs: destroy it first")}
 	}
-	if err := DestroyJob(ctx, o.Store, spec.Name); err != nil {
+	if err := Destroy(ctx, o.Store, spec.Name); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(j.Dir, 0o700); err != nil {
-		return nil, &JobError{Job: spec.Name, Op: "create", Err: err}
+		return nil, &Error{Job: spec.Name, Op: "create", Err: err}
 	}
 	if sock := filepath.Join(j.Dir, "keeper.sock"); len(sock) > 107 {
 		os.RemoveAll(j.Dir)
-		return nil, &JobError{Job: spec.Name, Op: "create", Err: fmt.Errorf("socket path %s is over 107 bytes: use a shorter store path (PIPE_HOME) or job name", sock)}
+		return nil, &Error{Job: spec.Name, Op: "create", Err: fmt.Errorf("socket path %s is over 107 bytes: use a shorter store path (PIPE_HOME) or job name", sock)}
 	}
 	err := j.create(ctx, spec, o)
 	if err != nil {
-		return nil, errors.Join(&JobError{Job: spec.Name, Op: "create", Err: err}, DestroyJob(context.Background(), o.Store, spec.Name))
+		return nil, errors.Join(&Error{Job: spec.Name, Op: "create", Err: err}, Destroy(context.Background(), o.Store, spec.Name))
 	}
 	return j, nil
 }
 
-func (j *Job) create(ctx context.Context, spec *JobSpec, o JobOptions) error {
+func (j *Job) create(ctx context.Context, spec *Spec, o Options) error {
 	lease, err := o.Store.Lease(ctx)
 	if err != nil {
 		return err
@@ -81,7 +81,7 @@ func (j *Job) create(ctx context.Context, spec *JobSpec, o JobOptions) error {
 		if err != nil {
 			return fmt.Errorf("service %s: %w", s.Name, err)
 		}
-		job.Services = append(job.Services, resolvedService{JobService: s, Digest: img.Digest.String(), Layers: img.Layers, Config: img.Config})
+		job.Services = append(job.Services, resolvedService{Service: s, Digest: img.Digest.String(), Layers: img.Layers, Config: img.Config})
 	}
 	if err := writeJSONAtomic(filepath.Join(j.Dir, "spec.json"), job); err != nil {
 		return err
@@ -114,8 +114,8 @@ func stateMounts(dir string, ms []isolation.Mount) ([]isolation.Mount, error) {
 }
 
 // resolveContainer pulls a container's image.
-func resolveContainer(ctx context.Context, c JobContainer, o JobOptions, lease *cache.Lease) (resolvedContainer, error) {
-	rc := resolvedContainer{JobContainer: c}
+func resolveContainer(ctx context.Context, c Container, o Options, lease *cache.Lease) (resolvedContainer, error) {
+	rc := resolvedContainer{Container: c}
 	if c.Image == "" {
 		return rc, nil
 	}
@@ -127,7 +127,7 @@ func resolveContainer(ctx context.Context, c JobContainer, o JobOptions, lease *
 	return rc, nil
 }
 
-func pullFor(ctx context.Context, ref string, o JobOptions, lease *cache.Lease) (*cache.Image, error) {
+func pullFor(ctx context.Context, ref string, o Options, lease *cache.Lease) (*cache.Image, error) {
 	return o.Store.Pull(ctx, ref, cache.PullOptions{Policy: o.Pull, Progress: o.Progress, Keychain: o.Keychain, Lease: lease})
 }
 
@@ -148,7 +148,7 @@ func (j *Job) startKeeper(ctx context.Context, timeout time.Duration) error {
 		return err
 	}
 	defer r.Close()
-	cmd := &exec.Cmd{Path: self, Args: []string{JobKeeperArg0, j.Dir}, Dir: "/", Env: keeperEnv(),
+	cmd := &exec.Cmd{Path: self, Args: []string{KeeperArg0, j.Dir}, Dir: "/", Env: keeperEnv(),
 		Stdout: logf, Stderr: logf, ExtraFiles: []*os.File{w}, SysProcAttr: &syscall.SysProcAttr{Setsid: true}}
 	err = cmd.Start()
 	w.Close()
@@ -220,25 +220,25 @@ func (j *Job) logTail() string {
 	return "; the keeper's log:\n  " + strings.Join(lines, "\n  ")
 }
 
-// OpenJob finds a running job of the store.
-func OpenJob(s *cache.Store, name string) (*Job, error) {
+// Open finds a running job of the store.
+func Open(s *cache.Store, name string) (*Job, error) {
 	if !validJobName(name) {
-		return nil, &JobError{Job: name, Op: "open", Err: errors.New("not a valid job name")}
+		return nil, &Error{Job: name, Op: "open", Err: errors.New("not a valid job name")}
 	}
-	j := &Job{Name: name, Dir: JobDir(s, name), store: s}
+	j := &Job{Name: name, Dir: Dir(s, name), store: s}
 	if !jobExists(s, name) {
-		return nil, &JobError{Job: name, Op: "open", Err: ErrNoJob}
+		return nil, &Error{Job: name, Op: "open", Err: ErrNoJob}
 	}
 	id, err := readKeeper(j.Dir)
 	if err != nil || !id.alive() {
-		return nil, &JobError{Job: name, Op: "open", Err: fmt.Errorf("its keeper is gone (killed?): destroy the job%s", j.logTail())}
+		return nil, &Error{Job: name, Op: "open", Err: fmt.Errorf("its keeper is gone (killed?): destroy the job%s", j.logTail())}
 	}
 	return j, nil
 }
 
 // Exec runs p in the job's container and waits for it. Canceling ctx (or
 // the end of the calling process) kills p's group.
-func (j *Job) Exec(ctx context.Context, container string, p JobProcess) (isolation.Result, error) {
+func (j *Job) Exec(ctx context.Context, container string, p Process) (isolation.Result, error) {
 	req := &jobRequest{Op: opExec, Container: container, Process: procConfig(p)}
 	return j.process(ctx, req, p)
 }
@@ -247,7 +247,7 @@ func (j *Job) Exec(ctx context.Context, container string, p JobProcess) (isolati
 // pulled by this process, its main process p.Args, else c.Entrypoint and
 // c.Args over the image's entrypoint and cmd) and waits for its end. A signal on p.Signals stops it
 // gracefully (SIGTERM, then SIGKILL 10 s later).
-func (j *Job) Run(ctx context.Context, c JobContainer, p JobProcess, o JobOptions) (isolation.Result, error) {
+func (j *Job) Run(ctx context.Context, c Container, p Process, o Options) (isolation.Result, error) {
 	if err := c.validate(); err != nil {
 		return isolation.Result{}, err
 	}
@@ -263,13 +263,13 @@ func (j *Job) Run(ctx context.Context, c JobContainer, p JobProcess, o JobOption
 	return j.process(ctx, &jobRequest{Op: opRun, Run: &rc, Process: procConfig(p)}, p)
 }
 
-func procConfig(p JobProcess) *jobProcConfig {
+func procConfig(p Process) *jobProcConfig {
 	return &jobProcConfig{Args: p.Args, Env: p.Env, PrependPath: p.PrependPath, Dir: p.Dir, User: p.User}
 }
 
 // process sends a process request and waits for its result, forwarding
 // p.Signals.
-func (j *Job) process(ctx context.Context, req *jobRequest, p JobProcess) (isolation.Result, error) {
+func (j *Job) process(ctx context.Context, req *jobRequest, p Process) (isolation.Result, error) {
 	files, closeAll, err := stdioFiles(p)
 	if err != nil {
 		return isolation.Result{}, err
@@ -277,11 +277,11 @@ func (j *Job) process(ctx context.Context, req *jobRequest, p JobProcess) (isola
 	defer closeAll()
 	conn, err := dialKeeper(filepath.Join(j.Dir, "keeper.sock"))
 	if err != nil {
-		return isolation.Result{}, &JobError{Job: j.Name, Op: req.Op, Err: fmt.Errorf("reach its keeper: %w", err)}
+		return isolation.Result{}, &Error{Job: j.Name, Op: req.Op, Err: fmt.Errorf("reach its keeper: %w", err)}
 	}
 	defer conn.Close()
 	if err := sendMsg(conn, req, files...); err != nil {
-		return isolation.Result{}, &JobError{Job: j.Name, Op: req.Op, Err: err}
+		return isolation.Result{}, &Error{Job: j.Name, Op: req.Op, Err: err}
 	}
 	closeAll()
 	done := make(chan struct{})
@@ -301,16 +301,16 @@ func (j *Job) process(ctx context.Context, req *jobRequest, p JobProcess) (isola
 	}()
 	var rep jobReply
 	if _, err := recvMsg(conn, &rep); err != nil {
-		return isolation.Result{}, &JobError{Job: j.Name, Op: req.Op, Err: fmt.Errorf("its keeper: %w", err)}
+		return isolation.Result{}, &Error{Job: j.Name, Op: req.Op, Err: fmt.Errorf("its keeper: %w", err)}
 	}
 	if rep.Error != "" || rep.Result == nil {
-		return isolation.Result{}, &JobError{Job: j.Name, Op: req.Op, Err: errors.New(rep.Error)}
+		return isolation.Result{}, &Error{Job: j.Name, Op: req.Op, Err: errors.New(rep.Error)}
 	}
 	return *rep.Result, nil
 }
 
 // stdioFiles are p's three files, /dev/null for the missing ones.
-func stdioFiles(p JobProcess) ([]*os.File, func(), error) {
+func stdioFiles(p Process) ([]*os.File, func(), error) {
 	var opened []*os.File
 	closeAll := func() { closeFiles(opened); opened = nil }
 	files := []*os.File{p.Stdin, p.Stdout, p.Stderr}
@@ -334,19 +334,19 @@ func stdioFiles(p JobProcess) ([]*os.File, func(), error) {
 }
 
 // Destroy ends the job: every container and service, its network, and its
-// state dir (see DestroyJob).
-func (j *Job) Destroy(ctx context.Context) error { return DestroyJob(ctx, j.store, j.Name) }
+// state dir (see Destroy).
+func (j *Job) Destroy(ctx context.Context) error { return Destroy(ctx, j.store, j.Name) }
 
-// DestroyJob removes whatever is left of a job: it asks a live keeper to
+// Destroy removes whatever is left of a job: it asks a live keeper to
 // destroy the containers and services, kills a keeper that does not
 // answer, removes what a dead keeper left (isolation's cleanup of its
 // containers' cgroups and scratch dirs), and removes the state dir. A job
 // that is not there is no error.
-func DestroyJob(ctx context.Context, s *cache.Store, name string) error {
+func Destroy(ctx context.Context, s *cache.Store, name string) error {
 	if !validJobName(name) {
-		return &JobError{Job: name, Op: "destroy", Err: errors.New("not a valid job name")}
+		return &Error{Job: name, Op: "destroy", Err: errors.New("not a valid job name")}
 	}
-	dir := JobDir(s, name)
+	dir := Dir(s, name)
 	if !jobExists(s, name) {
 		return nil
 	}
@@ -366,7 +366,7 @@ func DestroyJob(ctx context.Context, s *cache.Store, name string) error {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return &JobError{Job: name, Op: "destroy", Err: err}
+		return &Error{Job: name, Op: "destroy", Err: err}
 	}
 	return nil
 }

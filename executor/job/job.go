@@ -1,4 +1,4 @@
-package executor
+package job
 
 import (
 	"errors"
@@ -14,43 +14,20 @@ import (
 	"github.com/pipe-run/pipe/isolation"
 )
 
-// Jobs are long-lived containers for CI runners that call pipe once per
-// stage of a job (GitLab's Custom executor, GitHub's container hooks): one
-// process creates the job, later processes run scripts in it, a last one
-// destroys it. None of those processes lives as long as the job, so a job
-// has a keeper: a pipe process of its own (pipe re-executed as
-// JobKeeperArg0, in a session of its own, so the runner's signals to the
-// creating process's group never reach it) that owns the containers, their
-// services and a store lease, and serves the later processes over a unix
-// socket in the job's state dir. The containers are children of the
-// keeper, as a step's are of pipe run: when the keeper dies (killed), they
-// die with it, and DestroyJob removes what is left.
-//
-// The state dir, <store>/jobs/<name>/:
-//
-//	spec.json    the job as the keeper runs it (images resolved to layers)
-//	keeper.json  the keeper's pid and start time, written once it serves
-//	keeper.sock  the keeper's socket (SOCK_SEQPACKET, JSON plus fds)
-//	keeper.log   the keeper's own messages; svc-<name>.log a service's output
-//	<container>/ the root upper dir of a container with KeepRoot
-//
-// Drivers may put their own files there (a runner's builds dir): they go
-// with the job.
+// KeeperArg0 is argv[0] of a pipe re-executed as a job's keeper.
+const KeeperArg0 = "pipe-job-keeper"
 
-// JobKeeperArg0 is argv[0] of a pipe re-executed as a job's keeper.
-const JobKeeperArg0 = "pipe-job-keeper"
-
-// JobSpec describes a job.
-type JobSpec struct {
+// Spec describes a job.
+type Spec struct {
 	// Name names the job's state dir and containers: 1 to 64 of
 	// [a-zA-Z0-9_.-], unique among the jobs of a store.
 	Name string `json:"name"`
 	// Containers stay up (each with a main process that does nothing) until
 	// the job is destroyed; Job.Exec runs processes in them by name.
-	Containers []JobContainer `json:"containers"`
+	Containers []Container `json:"containers"`
 	// Services start before the containers, each reachable from every
 	// container of the job by its aliases (127.0.0.1 in /etc/hosts).
-	Services []JobService `json:"services,omitempty"`
+	Services []Service `json:"services,omitempty"`
 	// Network is "host" (the default: the host's network, which jobs need to
 	// fetch sources and dependencies) or "private" (a network namespace of
 	// the job's own with only loopback, shared by its containers and
@@ -63,8 +40,8 @@ type JobSpec struct {
 	MaxLife time.Duration `json:"max_life,omitempty"`
 }
 
-// JobContainer is one container of a job, or one run by Job.Run.
-type JobContainer struct {
+// Container is one container of a job, or one run by Job.Run.
+type Container struct {
 	// Name is how Job.Exec names it: 1 to 32 of [a-z0-9-].
 	Name string `json:"name"`
 	// Image is the image reference; empty with HostTools.
@@ -90,18 +67,18 @@ type JobContainer struct {
 	// HostNetwork keeps the container on the host's network in a private job.
 	HostNetwork bool `json:"host_network,omitempty"`
 	// KeepRoot puts the root file system's upper dir in the state dir, so
-	// that KeepJob can keep it for pipe debug --last.
+	// that Keep can keep it for pipe debug --last.
 	KeepRoot bool `json:"keep_root,omitempty"`
 	// Entrypoint and Args are the main process of a container run by
 	// Job.Run, as Docker reads them: Entrypoint replaces the image's
 	// entrypoint (and drops its cmd), Args replaces the cmd. Containers of
-	// the JobSpec ignore them.
+	// the Spec ignore them.
 	Entrypoint []string `json:"entrypoint,omitempty"`
 	Args       []string `json:"args,omitempty"`
 }
 
-// JobService is a service of a job.
-type JobService struct {
+// Service is a service of a job.
+type Service struct {
 	Name       string   `json:"name"` // 1 to 32 of [a-z0-9-]: its container and log
 	Image      string   `json:"image"`
 	Aliases    []string `json:"aliases,omitempty"`    // host names it answers to
@@ -110,8 +87,8 @@ type JobService struct {
 	Env        []string `json:"env,omitempty"`
 }
 
-// JobOptions say where a job lives and how its images are pulled.
-type JobOptions struct {
+// Options say where a job lives and how its images are pulled.
+type Options struct {
 	Store    *cache.Store
 	Pull     cache.PullPolicy
 	Keychain authn.Keychain // registry credentials; nil: the Docker config
@@ -124,8 +101,8 @@ type JobOptions struct {
 	StartTimeout time.Duration
 }
 
-// JobProcess is a process to run in a job's container.
-type JobProcess struct {
+// Process is a process to run in a job's container.
+type Process struct {
 	Args []string
 	Env  []string // over the container's env
 	// PrependPath are dirs put in front of the container's PATH.
@@ -138,15 +115,15 @@ type JobProcess struct {
 	Signals <-chan syscall.Signal
 }
 
-// JobError is a job that cannot be created, found or used.
-type JobError struct {
+// Error is a job that cannot be created, found or used.
+type Error struct {
 	Job string
 	Op  string
 	Err error
 }
 
-func (e *JobError) Error() string { return fmt.Sprintf("job %s: %s: %v", e.Job, e.Op, e.Err) }
-func (e *JobError) Unwrap() error { return e.Err }
+func (e *Error) Error() string { return fmt.Sprintf("job %s: %s: %v", e.Job, e.Op, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
 
 // ErrNoJob says a job has no state dir in the store (never created, or
 // destroyed).
@@ -174,7 +151,7 @@ func jobNameOK(s string, upper bool) bool {
 }
 
 // validate checks the spec before anything is made.
-func (s *JobSpec) validate() error {
+func (s *Spec) validate() error {
 	if !validJobName(s.Name) {
 		return fmt.Errorf("job name %q: want 1 to 64 of [a-zA-Z0-9_.-]", s.Name)
 	}
@@ -205,7 +182,7 @@ func (s *JobSpec) validate() error {
 	return nil
 }
 
-func (c *JobContainer) validate() error {
+func (c *Container) validate() error {
 	if !jobNameOK(c.Name, false) {
 		return fmt.Errorf("container name %q: want 1 to 32 of [a-z0-9-]", c.Name)
 	}

@@ -1,6 +1,7 @@
-package executor
+package job
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -8,11 +9,12 @@ import (
 	"time"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor"
 	"github.com/pipe-run/pipe/isolation"
 )
 
-// JobKeep says what of a failed job KeepJob keeps for pipe debug --last.
-type JobKeep struct {
+// KeepOptions says what of a failed job Keep keeps for pipe debug --last.
+type KeepOptions struct {
 	Container string // the job's container whose state is kept (it has KeepRoot)
 	// Workspace is a host dir of the job (its builds dir, bind-mounted into
 	// the container at Target): kept as the workspace, reopened at Target.
@@ -23,15 +25,15 @@ type JobKeep struct {
 	Error             string
 }
 
-// KeepJob destroys the job's containers and services, then keeps the
+// Keep destroys the job's containers and services, then keeps the
 // container's root upper dir and the workspace dir in the store's kept
 // failures (as pipe run --keep-failed does; the oldest beyond the last few
 // go), and removes the rest of the job. It returns the kept dir.
-func KeepJob(ctx context.Context, s *cache.Store, name string, k JobKeep) (string, error) {
-	dir := JobDir(s, name)
+func Keep(ctx context.Context, s *cache.Store, name string, k KeepOptions) (string, error) {
+	dir := Dir(s, name)
 	job, err := readResolvedJob(dir)
 	if err != nil {
-		return "", &JobError{Job: name, Op: "keep", Err: err}
+		return "", &Error{Job: name, Op: "keep", Err: err}
 	}
 	if id, err := readKeeper(dir); err == nil && id.alive() {
 		_ = askDestroy(ctx, dir)
@@ -40,16 +42,16 @@ func KeepJob(ctx context.Context, s *cache.Store, name string, k JobKeep) (strin
 		waitGone(id, 5*time.Second)
 	}
 	kept, err := keepJobState(s, job, dir, k)
-	if derr := DestroyJob(ctx, s, name); err == nil && derr != nil {
+	if derr := Destroy(ctx, s, name); err == nil && derr != nil {
 		err = derr
 	}
 	if err != nil {
-		return "", &JobError{Job: name, Op: "keep", Err: err}
+		return "", &Error{Job: name, Op: "keep", Err: err}
 	}
 	return kept, nil
 }
 
-func keepJobState(s *cache.Store, job *resolvedJob, dir string, k JobKeep) (string, error) {
+func keepJobState(s *cache.Store, job *resolvedJob, dir string, k KeepOptions) (string, error) {
 	var rc *resolvedContainer
 	for i := range job.Containers {
 		if job.Containers[i].Name == k.Container {
@@ -64,22 +66,19 @@ func keepJobState(s *cache.Store, job *resolvedJob, dir string, k JobKeep) (stri
 		return "", err
 	}
 	defer os.RemoveAll(stage)
-	if err := moveDir(filepath.Join(dir, rc.Name, "upper"), filepath.Join(stage, "root")); err != nil {
+	if err := executor.MoveDir(filepath.Join(dir, rc.Name, "upper"), filepath.Join(stage, "root")); err != nil {
 		return "", err
 	}
-	if err := moveDir(k.Workspace, filepath.Join(stage, "ws")); err != nil {
+	if err := executor.MoveDir(k.Workspace, filepath.Join(stage, "ws")); err != nil {
 		return "", err
 	}
-	rec := &keptRecord{Schema: keptSchema, RunID: job.Spec.Name, Step: k.Step, Created: time.Now().UTC(),
+	rec := &executor.KeptRecord{Schema: executor.KeptSchema, RunID: job.Spec.Name, Step: k.Step, Created: time.Now().UTC(),
 		Image: rc.Image, ImageDigest: rc.Digest, ImageLayers: rc.Layers,
-		Env: withDefaultPath(dedupEnv(append(imageEnv(rc.Config), rc.Env...))), Dir: firstNonEmpty(k.Dir, rc.Dir, imageWorkdir(rc.Config)),
+		Env: executor.ContainerEnv(rc.Config, rc.Env...), Dir: cmp.Or(k.Dir, rc.Dir, executor.ImageWorkdir(rc.Config)),
 		User: rc.User, Network: string(isolation.NetworkHost), Limits: job.Spec.Limits,
 		ExitCode: k.ExitCode, Error: k.Error, Workspace: k.Target}
 	if job.Spec.Network == "private" {
 		rec.Network = string(isolation.NetworkNone)
 	}
-	if err := writeJSONFile(filepath.Join(stage, "record.json"), rec); err != nil {
-		return "", err
-	}
-	return publishKept(s, stage, job.Spec.Name)
+	return executor.PublishKept(s, stage, job.Spec.Name, rec)
 }

@@ -1,4 +1,4 @@
-package executor
+package job
 
 import (
 	"encoding/json"
@@ -39,7 +39,7 @@ type jobRequest struct {
 	Signal    int                `json:"signal,omitempty"`    // signal
 }
 
-// jobProcConfig is a JobProcess without its files.
+// jobProcConfig is a Process without its files.
 type jobProcConfig struct {
 	Args        []string `json:"args"`
 	Env         []string `json:"env,omitempty"`
@@ -54,17 +54,17 @@ type jobReply struct {
 	Notes  []string          `json:"notes,omitempty"` // the start's: what the job's log should tell
 }
 
-// resolvedContainer is a JobContainer with its image pulled.
+// resolvedContainer is a Container with its image pulled.
 type resolvedContainer struct {
-	JobContainer
+	Container
 	Digest string         `json:"digest,omitempty"`
 	Layers []string       `json:"layers,omitempty"`
 	Config *v1.ConfigFile `json:"config,omitempty"`
 }
 
-// resolvedService is a JobService with its image pulled.
+// resolvedService is a Service with its image pulled.
 type resolvedService struct {
-	JobService
+	Service
 	Digest string         `json:"digest"`
 	Layers []string       `json:"layers"`
 	Config *v1.ConfigFile `json:"config,omitempty"`
@@ -72,7 +72,7 @@ type resolvedService struct {
 
 // resolvedJob is spec.json: what the keeper runs.
 type resolvedJob struct {
-	Spec       JobSpec             `json:"spec"`
+	Spec       Spec                `json:"spec"`
 	Containers []resolvedContainer `json:"containers"`
 	Services   []resolvedService   `json:"services"`
 	Runtime    jobRuntime          `json:"runtime"`
@@ -174,7 +174,7 @@ func jobRuntimeOf(o isolation.Options) jobRuntime {
 		CgroupParent: o.CgroupParent, IODevicePath: o.IODevicePath, StrictLimits: o.StrictLimits}
 }
 
-// options are the runtime options of the keeper (and of DestroyJob).
+// options are the runtime options of the keeper (and of Destroy).
 func (r jobRuntime) options() isolation.Options {
 	return isolation.Options{StateDir: r.StateDir, ScratchDir: r.ScratchDir, ScratchSize: r.ScratchSize,
 		CgroupParent: r.CgroupParent, IODevicePath: r.IODevicePath, StrictLimits: r.StrictLimits,

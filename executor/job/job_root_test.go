@@ -1,4 +1,4 @@
-package executor
+package job
 
 import (
 	"context"
@@ -15,17 +15,17 @@ import (
 
 // jobOptions are the options of a test job: the shared store and a state
 // dir and cgroup parent of the test's own.
-func jobOptions(t *testing.T) JobOptions {
+func jobOptions(t *testing.T) Options {
 	needsRoot(t)
 	dir := t.TempDir()
-	return JobOptions{Store: sharedStore(t), Runtime: isolation.Options{StateDir: filepath.Join(dir, "state"), CgroupParent: "pipe-test-jobs"}}
+	return Options{Store: sharedStore(t), Runtime: isolation.Options{StateDir: filepath.Join(dir, "state"), CgroupParent: "pipe-test-jobs"}}
 }
 
 // jobLeft lists what is left of a job: its state dir, its container
 // records, keeper.
-func jobLeft(o JobOptions, name string) []string {
+func jobLeft(o Options, name string) []string {
 	var left []string
-	if _, err := os.Stat(JobDir(o.Store, name)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(Dir(o.Store, name)); !errors.Is(err, os.ErrNotExist) {
 		left = append(left, "state dir")
 	}
 	recs, _ := filepath.Glob(filepath.Join(o.Runtime.StateDir, "containers", name+"-*"))
@@ -35,19 +35,19 @@ func jobLeft(o JobOptions, name string) []string {
 
 func TestJobLivesBetweenCallsAndGoesWithDestroy(t *testing.T) {
 	o := jobOptions(t)
-	spec := &JobSpec{Name: "t-life", Containers: []JobContainer{{Name: "main", Image: testImage, Env: []string{"A=1"}, Dir: "/tmp", KeepRoot: true}}}
-	job, err := CreateJob(context.Background(), spec, o)
+	spec := &Spec{Name: "t-life", Containers: []Container{{Name: "main", Image: testImage, Env: []string{"A=1"}, Dir: "/tmp", KeepRoot: true}}}
+	job, err := Create(context.Background(), spec, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer job.Destroy(context.Background())
 	out := tempFile(t)
 	// A second handle, as a later process would open it.
-	j2, err := OpenJob(o.Store, "t-life")
+	j2, err := Open(o.Store, "t-life")
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := j2.Exec(context.Background(), "main", JobProcess{Args: []string{"sh", "-c", "echo $A $B $PATH; pwd; echo kept > /root/f; exit 4"},
+	res, err := j2.Exec(context.Background(), "main", Process{Args: []string{"sh", "-c", "echo $A $B $PATH; pwd; echo kept > /root/f; exit 4"},
 		Env: []string{"B=2"}, PrependPath: []string{"/opt/x"}, Stdout: out, Stderr: out})
 	if err != nil || res.ExitCode != 4 {
 		t.Fatalf("exec: %+v, %v", res, err)
@@ -58,18 +58,18 @@ func TestJobLivesBetweenCallsAndGoesWithDestroy(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(job.Dir, "main", "upper", "root", "f")); err != nil || string(b) != "kept\n" {
 		t.Errorf("KeepRoot upper dir: %q, %v", b, err)
 	}
-	if _, err := j2.Exec(context.Background(), "nope", JobProcess{Args: []string{"true"}}); err == nil || !strings.Contains(err.Error(), `no container "nope"`) {
+	if _, err := j2.Exec(context.Background(), "nope", Process{Args: []string{"true"}}); err == nil || !strings.Contains(err.Error(), `no container "nope"`) {
 		t.Errorf("exec in a missing container: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	if res, err := j2.Exec(ctx, "main", JobProcess{Args: []string{"sleep", "315"}}); err != nil || !res.Canceled || res.ExitCode != 137 {
+	if res, err := j2.Exec(ctx, "main", Process{Args: []string{"sleep", "315"}}); err != nil || !res.Canceled || res.ExitCode != 137 {
 		t.Errorf("a canceled exec: %+v, %v; want it killed", res, err)
 	}
 	waitNoSleep(t, "315")
-	run := JobContainer{Name: "once", Image: testImage, Entrypoint: []string{"sh", "-c"}, Args: []string{"cat /root/f 2>/dev/null || echo fresh; exit 6"}}
+	run := Container{Name: "once", Image: testImage, Entrypoint: []string{"sh", "-c"}, Args: []string{"cat /root/f 2>/dev/null || echo fresh; exit 6"}}
 	out2 := tempFile(t)
-	res, err = j2.Run(context.Background(), run, JobProcess{Stdout: out2, Stderr: out2}, o)
+	res, err = j2.Run(context.Background(), run, Process{Stdout: out2, Stderr: out2}, o)
 	if err != nil || res.ExitCode != 6 || readBack(t, out2) != "fresh\n" {
 		t.Errorf("run: %+v, %v, %q", res, err, readBack(t, out2))
 	}
@@ -79,33 +79,33 @@ func TestJobLivesBetweenCallsAndGoesWithDestroy(t *testing.T) {
 	if left := jobLeft(o, "t-life"); len(left) > 0 {
 		t.Errorf("left after Destroy: %v", left)
 	}
-	if _, err := OpenJob(o.Store, "t-life"); !errors.Is(err, ErrNoJob) {
+	if _, err := Open(o.Store, "t-life"); !errors.Is(err, ErrNoJob) {
 		t.Errorf("open after Destroy: %v", err)
 	}
 }
 
 func TestJobWithKilledKeeperIsCleanedUp(t *testing.T) {
 	o := jobOptions(t)
-	spec := &JobSpec{Name: "t-killed", Network: "private", Containers: []JobContainer{{Name: "main", Image: testImage}}}
-	job, err := CreateJob(context.Background(), spec, o)
+	spec := &Spec{Name: "t-killed", Network: "private", Containers: []Container{{Name: "main", Image: testImage}}}
+	job, err := Create(context.Background(), spec, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { DestroyJob(context.Background(), o.Store, "t-killed") })
+	t.Cleanup(func() { Destroy(context.Background(), o.Store, "t-killed") })
 	id, err := readKeeper(job.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	syscall.Kill(id.Pid, syscall.SIGKILL)
 	waitGone(id, 10*time.Second)
-	if _, err := OpenJob(o.Store, "t-killed"); err == nil || !strings.Contains(err.Error(), "keeper is gone") {
+	if _, err := Open(o.Store, "t-killed"); err == nil || !strings.Contains(err.Error(), "keeper is gone") {
 		t.Errorf("open with a killed keeper: %v", err)
 	}
-	if err := DestroyJob(context.Background(), o.Store, "t-killed"); err != nil {
+	if err := Destroy(context.Background(), o.Store, "t-killed"); err != nil {
 		t.Fatal(err)
 	}
 	if left := jobLeft(o, "t-killed"); len(left) > 0 {
-		t.Errorf("left after DestroyJob: %v", left)
+		t.Errorf("left after Destroy: %v", left)
 	}
 }
 
@@ -114,17 +114,17 @@ func TestJobEndsAfterItsMaxLife(t *testing.T) {
 	// The max life counts from the create, start included: give it a few
 	// times what a start costs here (seconds under qemu's TCG).
 	t0 := time.Now()
-	probe := &JobSpec{Name: "t-maxlife-probe", Containers: []JobContainer{{Name: "main", Image: testImage}}}
-	if _, err := CreateJob(context.Background(), probe, o); err != nil {
+	probe := &Spec{Name: "t-maxlife-probe", Containers: []Container{{Name: "main", Image: testImage}}}
+	if _, err := Create(context.Background(), probe, o); err != nil {
 		t.Fatal(err)
 	}
 	life := max(time.Second, 3*time.Since(t0))
-	DestroyJob(context.Background(), o.Store, "t-maxlife-probe")
-	spec := &JobSpec{Name: "t-maxlife", MaxLife: life, Containers: []JobContainer{{Name: "main", Image: testImage}}}
-	if _, err := CreateJob(context.Background(), spec, o); err != nil {
+	Destroy(context.Background(), o.Store, "t-maxlife-probe")
+	spec := &Spec{Name: "t-maxlife", MaxLife: life, Containers: []Container{{Name: "main", Image: testImage}}}
+	if _, err := Create(context.Background(), spec, o); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { DestroyJob(context.Background(), o.Store, "t-maxlife") })
+	t.Cleanup(func() { Destroy(context.Background(), o.Store, "t-maxlife") })
 	for end := time.Now().Add(time.Minute); len(jobLeft(o, "t-maxlife")) > 0 && time.Now().Before(end); {
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -135,13 +135,13 @@ func TestJobEndsAfterItsMaxLife(t *testing.T) {
 
 func TestCreateJobFailsCleanly(t *testing.T) {
 	o := jobOptions(t)
-	spec := &JobSpec{Name: "t-bad", Containers: []JobContainer{{Name: "main", Image: "pipe.test/missing:1"}}}
-	if _, err := CreateJob(context.Background(), spec, o); err == nil || !strings.Contains(err.Error(), "pipe.test/missing:1") {
+	spec := &Spec{Name: "t-bad", Containers: []Container{{Name: "main", Image: "pipe.test/missing:1"}}}
+	if _, err := Create(context.Background(), spec, o); err == nil || !strings.Contains(err.Error(), "pipe.test/missing:1") {
 		t.Errorf("create with a missing image: %v", err)
 	}
-	svc := &JobSpec{Name: "t-bad2", Services: []JobService{{Name: "s", Image: testImage, Command: []string{"/no/such/cmd"}}},
-		Containers: []JobContainer{{Name: "main", Image: testImage}}}
-	if _, err := CreateJob(context.Background(), svc, o); err == nil {
+	svc := &Spec{Name: "t-bad2", Services: []Service{{Name: "s", Image: testImage, Command: []string{"/no/such/cmd"}}},
+		Containers: []Container{{Name: "main", Image: testImage}}}
+	if _, err := Create(context.Background(), svc, o); err == nil {
 		t.Errorf("create with a service that cannot start: no error")
 	}
 	for _, n := range []string{"t-bad", "t-bad2"} {

@@ -1,6 +1,7 @@
-package executor
+package job
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/pipe-run/pipe/executor"
 	"github.com/pipe-run/pipe/isolation"
 )
 
@@ -124,16 +126,16 @@ func (k *keeper) process(conn *net.UnixConn, req *jobRequest, files []*os.File) 
 
 // process is an exec request's process with the container's defaults.
 func (kc *keptContainer) process(pc *jobProcConfig) isolation.Process {
-	env := dedupEnv(append(append([]string(nil), kc.env...), pc.Env...))
+	env := executor.DedupEnv(append(append([]string(nil), kc.env...), pc.Env...))
 	if len(pc.PrependPath) > 0 {
 		env = prependPath(env, pc.PrependPath)
 	}
-	return isolation.Process{Args: pc.Args, Env: env, Dir: firstNonEmpty(pc.Dir, kc.dir), User: firstNonEmpty(pc.User, kc.user)}
+	return isolation.Process{Args: pc.Args, Env: env, Dir: cmp.Or(pc.Dir, kc.dir), User: cmp.Or(pc.User, kc.user)}
 }
 
 // prependPath puts dirs in front of env's PATH.
 func prependPath(env, dirs []string) []string {
-	env = withDefaultPath(env)
+	env = executor.WithDefaultPath(env)
 	for i, e := range env {
 		if strings.HasPrefix(e, "PATH=") {
 			env[i] = "PATH=" + strings.Join(dirs, ":") + ":" + strings.TrimPrefix(e, "PATH=")

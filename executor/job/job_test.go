@@ -1,31 +1,32 @@
-package executor
+package job
 
 import (
-	"github.com/pipe-run/pipe/isolation"
 	"strings"
 	"testing"
+
+	"github.com/pipe-run/pipe/isolation"
 )
 
 func TestJobSpecValidate(t *testing.T) {
-	ok := JobContainer{Name: "main", Image: "x"}
+	ok := Container{Name: "main", Image: "x"}
 	for _, tc := range []struct {
-		spec JobSpec
+		spec Spec
 		want string
 	}{
-		{JobSpec{Name: "a/b", Containers: []JobContainer{ok}}, "job name"},
-		{JobSpec{Name: strings.Repeat("a", 65)}, "job name"},
-		{JobSpec{Name: "j", Network: "bridge"}, "network"},
-		{JobSpec{Name: "j", Containers: []JobContainer{ok, ok}}, "two containers"},
-		{JobSpec{Name: "j", Containers: []JobContainer{{Name: "Main", Image: "x"}}}, "container name"},
-		{JobSpec{Name: "j", Containers: []JobContainer{{Name: "m", Image: "x", HostTools: true}}}, "not both"},
-		{JobSpec{Name: "j", Services: []JobService{{Name: "s"}}}, "service"},
-		{JobSpec{Name: "j", Services: []JobService{{Name: "s", Image: "x"}, {Name: "s", Image: "y"}}}, "two services"},
+		{Spec{Name: "a/b", Containers: []Container{ok}}, "job name"},
+		{Spec{Name: strings.Repeat("a", 65)}, "job name"},
+		{Spec{Name: "j", Network: "bridge"}, "network"},
+		{Spec{Name: "j", Containers: []Container{ok, ok}}, "two containers"},
+		{Spec{Name: "j", Containers: []Container{{Name: "Main", Image: "x"}}}, "container name"},
+		{Spec{Name: "j", Containers: []Container{{Name: "m", Image: "x", HostTools: true}}}, "not both"},
+		{Spec{Name: "j", Services: []Service{{Name: "s"}}}, "service"},
+		{Spec{Name: "j", Services: []Service{{Name: "s", Image: "x"}, {Name: "s", Image: "y"}}}, "two services"},
 	} {
 		if err := tc.spec.validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want an error about %s", tc.spec, err, tc.want)
 		}
 	}
-	good := JobSpec{Name: "gitlab-1-2", Containers: []JobContainer{ok, {Name: "helper", HostTools: true}}, Services: []JobService{{Name: "s0", Image: "x"}}}
+	good := Spec{Name: "gitlab-1-2", Containers: []Container{ok, {Name: "helper", HostTools: true}}, Services: []Service{{Name: "s0", Image: "x"}}}
 	if err := good.validate(); err != nil {
 		t.Error(err)
 	}

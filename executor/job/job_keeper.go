@@ -1,6 +1,7 @@
-package executor
+package job
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,15 +15,16 @@ import (
 	"time"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor"
 	"github.com/pipe-run/pipe/isolation"
 )
 
-// MaybeJobKeeper turns the current process into a job's keeper when pipe
-// re-executed itself as one (argv[0] JobKeeperArg0, argv[1] the state dir),
+// MaybeKeeper turns the current process into a job's keeper when pipe
+// re-executed itself as one (argv[0] KeeperArg0, argv[1] the state dir),
 // and never returns then. Call it first thing in main, after
 // isolation.MaybeInit.
-func MaybeJobKeeper() {
-	if len(os.Args) < 2 || os.Args[0] != JobKeeperArg0 {
+func MaybeKeeper() {
+	if len(os.Args) < 2 || os.Args[0] != KeeperArg0 {
 		return
 	}
 	ready := os.NewFile(3, "keeper-ready")
@@ -228,8 +230,8 @@ func (k *keeper) startContainer(rc *resolvedContainer) error {
 
 // containerSpec is the isolation spec of a job container.
 func (k *keeper) containerSpec(rc *resolvedContainer, suffix string) (*isolation.Spec, *keptContainer, error) {
-	kc := &keptContainer{env: withDefaultPath(dedupEnv(append(imageEnv(rc.Config), rc.Env...))),
-		dir: firstNonEmpty(rc.Dir, imageWorkdir(rc.Config)), user: rc.User}
+	kc := &keptContainer{env: executor.ContainerEnv(rc.Config, rc.Env...),
+		dir: cmp.Or(rc.Dir, executor.ImageWorkdir(rc.Config)), user: rc.User}
 	if kc.user == "" && rc.Config != nil {
 		kc.user = rc.Config.Config.User
 	}

@@ -1,4 +1,4 @@
-package executor
+package isolation
 
 import (
 	"fmt"
@@ -10,13 +10,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// dialIn connects to addr from inside the network namespace pinned at ns
-// (a private job's), on a locked OS thread that enters the namespace and
-// then returns to its own. The thread must not end: a thread that ends
-// sends Pdeathsig to every container init it ever forked (see
-// isolation's netnsMaker). If it cannot return (rootless), it stays
-// locked and parked for the keeper's life instead.
-func dialIn(ns, addr string, timeout time.Duration) error {
+// DialIn connects to addr (and closes the connection) from inside the
+// network namespace pinned at ns (a service's, a private job's): how a
+// port check sees a service that listens on that namespace's loopback. It
+// runs on a locked OS thread that enters the namespace and then returns to
+// its own. The thread must not end: a thread that ends sends Pdeathsig to
+// every container init it ever forked (see netnsMaker). If it cannot
+// return (rootless), it stays locked and parked for the process's life.
+func DialIn(ns, addr string, timeout time.Duration) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()

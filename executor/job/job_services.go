@@ -1,6 +1,7 @@
-package executor
+package job
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/pipe-run/pipe/executor"
 	"github.com/pipe-run/pipe/isolation"
 )
 
@@ -40,10 +43,10 @@ func (k *keeper) startService(s *resolvedService) error {
 	}
 	spec := &isolation.Spec{
 		ID: k.job.Spec.Name + "-svc-" + s.Name, Root: isolation.Overlay{Lower: s.Layers},
-		Hostname: firstNonEmpty(append(append([]string(nil), s.Aliases...), s.Name)...),
+		Hostname: cmp.Or(append(append([]string(nil), s.Aliases...), s.Name)...),
 		Hosts:    k.hosts, Network: k.net, Limits: k.job.Spec.Limits,
-		Process: isolation.Process{Args: args, Env: withDefaultPath(dedupEnv(append(imageEnv(s.Config), s.Env...))),
-			Dir: imageWorkdir(s.Config), User: user, Stdout: logf, Stderr: logf},
+		Process: isolation.Process{Args: args, Env: executor.ContainerEnv(s.Config, s.Env...),
+			Dir: executor.ImageWorkdir(s.Config), User: user, Stdout: logf, Stderr: logf},
 	}
 	if len(spec.Hostname) > 63 || strings.ContainsAny(spec.Hostname, "/:") {
 		spec.Hostname = s.Name
@@ -120,7 +123,7 @@ func (k *keeper) waitServices() error {
 // noteService tells the job's log about a service that is not up, with
 // the end of its output.
 func (k *keeper) noteService(s resolvedService, sv *jobService, what string) {
-	msg := fmt.Sprintf("service %s (%s): %s", firstNonEmpty(append(append([]string(nil), s.Aliases...), s.Name)...), s.Image, what)
+	msg := fmt.Sprintf("service %s (%s): %s", cmp.Or(append(append([]string(nil), s.Aliases...), s.Name)...), s.Image, what)
 	if tail := logTail(filepath.Join(k.dir, "svc-"+s.Name+".log"), 10); tail != "" {
 		msg += "; its last output:\n  " + strings.ReplaceAll(tail, "\n", "\n  ")
 	}
@@ -160,7 +163,7 @@ func (k *keeper) waitPort(port string, deadline time.Time, sv *jobService) bool 
 	for time.Now().Before(deadline) && sv.exited() == "" {
 		var err error
 		if k.net.Mode == isolation.NetworkJoin {
-			err = dialIn(k.net.Path, addr, time.Second)
+			err = isolation.DialIn(k.net.Path, addr, time.Second)
 		} else {
 			var c net.Conn
 			if c, err = net.DialTimeout("tcp", addr, time.Second); err == nil {
