@@ -24,7 +24,7 @@ func parseRef(ref string) (name.Reference, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image reference %q: %w (want e.g. alpine, registry.example:5000/org/img:tag or img@sha256:<hex>)", ref, err)
 	}
-	if isLoopback(r.Context().RegistryStr()) {
+	if IsLoopback(r.Context().RegistryStr()) {
 		return name.ParseReference(ref, name.Insecure)
 	}
 	return r, nil
@@ -41,8 +41,10 @@ func FamiliarName(ref string) string {
 	return strings.TrimPrefix(rest, "library/")
 }
 
-// isLoopback reports whether a registry host[:port] is this machine.
-func isLoopback(host string) bool {
+// IsLoopback reports whether a registry host[:port] is this machine
+// (localhost or a loopback address): spoken to over plain HTTP, and out
+// of reach of other machines (a cluster's pods among them).
+func IsLoopback(host string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
@@ -105,5 +107,5 @@ func isLocalRef(ref string) bool {
 		return false
 	}
 	reg := r.Context().RegistryStr()
-	return reg == LocalRegistry || isLoopback(reg)
+	return reg == LocalRegistry || IsLoopback(reg)
 }

@@ -63,7 +63,7 @@ type Remote struct {
 // plain HTTP, as for image pulls. It makes no request.
 func OpenRemote(repo string, o RemoteOptions) (*Remote, error) {
 	var opts []name.Option
-	if r, err := name.NewRepository(repo); err == nil && isLoopback(r.RegistryStr()) {
+	if r, err := name.NewRepository(repo); err == nil && IsLoopback(r.RegistryStr()) {
 		opts = append(opts, name.Insecure)
 	}
 	r, err := name.NewRepository(repo, opts...)

@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -85,23 +86,29 @@ func (b *blobFile) Uncompressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
+	var zr io.ReadCloser
 	if b.mt == types.OCILayer {
-		return gzipReadCloser(f)
+		zr, err = gzip.NewReader(f)
+	} else {
+		var d *zstd.Decoder
+		if d, err = zstd.NewReader(f); err == nil {
+			zr = d.IOReadCloser()
+		}
 	}
-	zr, err := zstd.NewReader(f)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	return zstdReadCloser{zr, f}, nil
+	return fileReader{zr, f}, nil
 }
 
-type zstdReadCloser struct {
-	*zstd.Decoder
+// fileReader is a decompressing reader of the file f; Close closes both.
+type fileReader struct {
+	io.ReadCloser
 	f *os.File
 }
 
-func (z zstdReadCloser) Close() error { z.Decoder.Close(); return z.f.Close() }
+func (r fileReader) Close() error { r.ReadCloser.Close(); return r.f.Close() }
 
 // compressTar writes the tar stream r as a zstd blob into dir/name, hashing
 // the tar and the blob on the way.

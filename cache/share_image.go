@@ -129,23 +129,6 @@ func gzipTar(r io.Reader, dir, name string) (*blobFile, error) {
 	return &blobFile{path: p, digest: zh.sum(), diffID: th.sum(), size: zh.n, mt: types.OCILayer}, nil
 }
 
-// gzipReadCloser decompresses the gzip file f; Close closes both.
-func gzipReadCloser(f *os.File) (io.ReadCloser, error) {
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	return gzipFileReader{zr, f}, nil
-}
-
-type gzipFileReader struct {
-	*gzip.Reader
-	f *os.File
-}
-
-func (g gzipFileReader) Close() error { g.Reader.Close(); return g.f.Close() }
-
 // PutImage pushes img to rem under tag unless the tag exists already (a
 // push by an earlier run: its digest is used), and returns
 // "repo@sha256:...". It is for images made in memory (pipe's agent image),

@@ -5,7 +5,6 @@ import (
 	"debug/elf"
 	"fmt"
 	"maps"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -137,7 +136,7 @@ func (f *shareFlags) kubeRepo() (*cache.Remote, error) {
 	if to == "" {
 		return nil, usageError("--backend kubernetes needs --cache-to REPOSITORY (or PIPE_CACHE_TO): the registry is how each step's workspace travels to its pod and back")
 	}
-	if r, err := name.NewRepository(to); err == nil && isLoopbackHost(r.RegistryStr()) {
+	if r, err := name.NewRepository(to); err == nil && cache.IsLoopback(r.RegistryStr()) {
 		return nil, usageError("--cache-to %s: the cluster's pods cannot reach a registry on this machine's loopback: give an address of the registry that the cluster reaches too", to)
 	}
 	rem, err := cache.OpenRemote(to, cache.RemoteOptions{})
@@ -180,19 +179,6 @@ func agentImage() (v1.Image, string, error) {
 		return nil, "", err
 	}
 	return img, tag, nil
-}
-
-// isLoopbackHost reports whether a registry host[:port] is this machine.
-func isLoopbackHost(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.Trim(host, "[]")
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // checkStatic refuses a binary the pods cannot run: one that needs a
