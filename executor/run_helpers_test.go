@@ -3,17 +3,13 @@ package executor
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-
 	"github.com/pipe-run/pipe/cache"
-	"github.com/pipe-run/pipe/internal/testimage"
+	"github.com/pipe-run/pipe/internal/pipetest"
 	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
 )
@@ -134,55 +130,17 @@ func newStoreEnv(t testing.TB) *testEnv {
 	return &testEnv{t: t, store: sharedStore(t), repo: repo, nonce: randomHex(8)}
 }
 
-// The tests share one store holding the busybox image, because building and
-// importing the image takes seconds under the race detector. Each testEnv
-// adds a nonce to its steps' env, so no test ever hits another's results.
-var (
-	storeOnce sync.Once
-	storeDir  string
-	store     *cache.Store
-	storeErr  error
-)
+// The tests share one store holding the busybox image; each testEnv adds
+// a nonce to its steps' env, so no test ever hits another's results.
+var testStore = pipetest.SharedStore{Ref: testImage}
 
-func sharedStore(t testing.TB) *cache.Store {
-	t.Helper()
-	storeOnce.Do(func() {
-		if storeDir, storeErr = os.MkdirTemp("", "pipe-executor-test-"); storeErr != nil {
-			return
-		}
-		if store, storeErr = cache.Open(filepath.Join(storeDir, "store")); storeErr != nil {
-			return
-		}
-		storeErr = importBusybox(store, storeDir)
-	})
-	if storeErr != nil {
-		t.Fatal(storeErr)
-	}
-	return store
-}
+func sharedStore(t testing.TB) *cache.Store { return testStore.Get(t) }
 
 // removeSharedStore is called by TestMain.
-func removeSharedStore() {
-	if storeDir != "" {
-		os.RemoveAll(storeDir)
-	}
-}
+func removeSharedStore() { testStore.Remove() }
 
 func importBusybox(store *cache.Store, dir string) error {
-	img, err := testimage.Busybox()
-	if err != nil {
-		return err
-	}
-	tag, err := name.NewTag(testImage)
-	if err != nil {
-		return err
-	}
-	path := filepath.Join(dir, "busybox.tar")
-	if err := tarball.WriteToFile(path, tag, img); err != nil {
-		return err
-	}
-	_, err = store.Import(context.Background(), path, testImage)
-	return err
+	return pipetest.ImportBusybox(store, dir, testImage)
 }
 
 // parse parses a pipeline whose steps use the test image by default.

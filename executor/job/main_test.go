@@ -1,17 +1,11 @@
 package job
 
 import (
-	"context"
 	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-
 	"github.com/pipe-run/pipe/cache"
-	"github.com/pipe-run/pipe/internal/testimage"
+	"github.com/pipe-run/pipe/internal/pipetest"
 	"github.com/pipe-run/pipe/isolation"
 )
 
@@ -21,9 +15,7 @@ func TestMain(m *testing.M) {
 	isolation.MaybeInit()
 	MaybeKeeper()
 	code := m.Run()
-	if storeDir != "" {
-		os.RemoveAll(storeDir)
-	}
+	shared.Remove()
 	os.Exit(code)
 }
 
@@ -39,41 +31,7 @@ func needsRoot(t testing.TB) {
 // testImage is the busybox image every test store holds.
 const testImage = "pipe.test/busybox:1"
 
-var (
-	storeOnce sync.Once
-	storeDir  string
-	store     *cache.Store
-	storeErr  error
-)
+// shared is a store with testImage, shared by the package's tests.
+var shared = pipetest.SharedStore{Ref: testImage}
 
-// sharedStore is a store with testImage, shared by the package's tests.
-func sharedStore(t testing.TB) *cache.Store {
-	t.Helper()
-	storeOnce.Do(func() {
-		if storeDir, storeErr = os.MkdirTemp("", "pipe-job-test-"); storeErr != nil {
-			return
-		}
-		if store, storeErr = cache.Open(filepath.Join(storeDir, "store")); storeErr != nil {
-			return
-		}
-		img, err := testimage.Busybox()
-		if err != nil {
-			storeErr = err
-			return
-		}
-		tag, err := name.NewTag(testImage)
-		if err != nil {
-			storeErr = err
-			return
-		}
-		path := filepath.Join(storeDir, "busybox.tar")
-		if storeErr = tarball.WriteToFile(path, tag, img); storeErr != nil {
-			return
-		}
-		_, storeErr = store.Import(context.Background(), path, testImage)
-	})
-	if storeErr != nil {
-		t.Fatal(storeErr)
-	}
-	return store
-}
+func sharedStore(t testing.TB) *cache.Store { return shared.Get(t) }
