@@ -6,7 +6,7 @@
 # The modules to load, by name; their dependencies are added before them.
 VM_MODULES=(virtio_pci virtio_blk overlay veth)
 # The packages whose root suites may run in a cell (/src/PKG/PKG.test).
-VM_TEST_PKGS=(isolation cache executor)
+VM_TEST_PKGS=(isolation cache executor executor/job)
 # Host tools the tests call, copied with their shared libraries.
 VM_HOST_TOOLS=(/usr/bin/git /usr/bin/docker-registry /usr/bin/tar
   /usr/sbin/useradd /usr/sbin/userdel /usr/sbin/usermod /usr/bin/setpriv /usr/bin/newuidmap /usr/bin/newgidmap)
