@@ -9,8 +9,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 )
 
 // Backend runs the step attempts of one pipe run in one namespace.
@@ -20,7 +18,7 @@ import (
 // failed half way (it then has nothing to do).
 type Backend struct {
 	cfg    Config
-	client kubernetes.Interface
+	client apiClient
 	ns     string
 	where  string // the kubeconfig and context, for errors
 	host   string // AnnotationHost
@@ -42,8 +40,8 @@ type Backend struct {
 	lookupIP func(ctx context.Context, host string) ([]net.IP, error)
 }
 
-// newBackend is New after the client exists (tests pass a fake clientset).
-func newBackend(c Config, client kubernetes.Interface, ns string) *Backend {
+// newBackend is New after the client exists (tests pass one over a fake clientset).
+func newBackend(c Config, client apiClient, ns string) *Backend {
 	host, _ := os.Hostname()
 	return &Backend{
 		cfg: c, client: client, ns: ns, where: "the cluster", host: labelValue(host),
@@ -62,7 +60,7 @@ func (b *Backend) Namespace() string { return b.ns }
 func (b *Backend) checkNamespace(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
-	_, err := b.client.CoreV1().Namespaces().Get(ctx, b.ns, metav1.GetOptions{})
+	err := b.client.getNamespace(ctx, b.ns)
 	switch {
 	case err == nil, apierrors.IsForbidden(err):
 		// Forbidden: the server answered and knows who we are; a user

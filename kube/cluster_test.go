@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/pipe-run/pipe/internal/testcluster"
 )
@@ -35,6 +36,7 @@ type clusterRun struct {
 	ns  string
 	b   *Backend
 	rec *recorder
+	api kubernetes.Interface // the admin's clientset, to look behind kube's back
 }
 
 func newClusterRun(t *testing.T, agentImage string) *clusterRun {
@@ -53,7 +55,7 @@ func newClusterRun(t *testing.T, agentImage string) *clusterRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &clusterRun{t: t, c: c, ns: ns, b: b, rec: rec}
+	r := &clusterRun{t: t, c: c, ns: ns, b: b, rec: rec, api: c.Client(t)}
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, e := range rec.list() {
@@ -238,7 +240,7 @@ func (r *clusterRun) waitPod(step string, ok func(*corev1.Pod) bool) *corev1.Pod
 	r.t.Helper()
 	deadline := time.Now().Add(runTimeout)
 	for time.Now().Before(deadline) {
-		l, err := r.b.client.CoreV1().Pods(r.ns).List(context.Background(), metav1.ListOptions{LabelSelector: LabelStep + "=" + labelValue(step)})
+		l, err := r.api.CoreV1().Pods(r.ns).List(context.Background(), metav1.ListOptions{LabelSelector: LabelStep + "=" + labelValue(step)})
 		if err == nil && len(l.Items) == 1 && ok(&l.Items[0]) {
 			return &l.Items[0]
 		}
@@ -300,7 +302,7 @@ func TestKubeCancelDeletesThePod(t *testing.T) {
 	// stops the containers and the pod goes.
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		p, err := r.b.client.CoreV1().Pods(r.ns).Get(context.Background(), pod.Name, metav1.GetOptions{})
+		p, err := r.api.CoreV1().Pods(r.ns).Get(context.Background(), pod.Name, metav1.GetOptions{})
 		if err != nil {
 			break
 		}
@@ -378,7 +380,7 @@ func TestKubeSecretEnvOnlyForItsStep(t *testing.T) {
 			}
 		}
 	}
-	sec, err := r.b.client.CoreV1().Secrets(r.ns).Get(context.Background(), secretName(r.b.cfg.RunID), metav1.GetOptions{})
+	sec, err := r.api.CoreV1().Secrets(r.ns).Get(context.Background(), secretName(r.b.cfg.RunID), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +395,7 @@ func TestKubeSecretEnvOnlyForItsStep(t *testing.T) {
 // returned func is called (with kube's own list-and-watch loop, which
 // survives a watch that ends).
 func (r *clusterRun) watchPodSpecs() func() []corev1.Pod {
-	pods := r.b.client.CoreV1().Pods(r.ns)
+	pods := r.api.CoreV1().Pods(r.ns)
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex
 	seen := map[string]corev1.Pod{}
@@ -503,7 +505,7 @@ func TestKubeCloseLeavesNothing(t *testing.T) {
 		ran <- err
 	}()
 	pod := r.waitPod(s.Name, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
-	np, err := r.b.client.NetworkingV1().NetworkPolicies(r.ns).Get(context.Background(), pod.Name, metav1.GetOptions{})
+	np, err := r.api.NetworkingV1().NetworkPolicies(r.ns).Get(context.Background(), pod.Name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("no NetworkPolicy for the running NetworkNone pod: %v", err)
 	}
@@ -551,7 +553,7 @@ func TestKubeParallelRuns(t *testing.T) {
 			t.Errorf("step %d: log %q, want %q", i, got, want)
 		}
 	}
-	sec, err := r.b.client.CoreV1().Secrets(r.ns).Get(context.Background(), secretName(r.b.cfg.RunID), metav1.GetOptions{})
+	sec, err := r.api.CoreV1().Secrets(r.ns).Get(context.Background(), secretName(r.b.cfg.RunID), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -67,7 +66,7 @@ func dial(ctx context.Context, c Config) (*Backend, error) {
 	}
 	b := newBackend(c, nil, conn.namespace)
 	conn.rest.WarningHandler = warningHandler{b}
-	client, err := kubernetes.NewForConfig(conn.rest)
+	client, err := newRESTClient(conn.rest)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %s: %w", conn.where, err)
 	}

@@ -46,7 +46,7 @@ func fakeBackend(t *testing.T, objs ...runtime.Object) (*Backend, *fake.Clientse
 	if err := c.check(); err != nil {
 		t.Fatal(err)
 	}
-	b := newBackend(c, client, testNS)
+	b := newBackend(c, typedClient{client}, testNS)
 	b.host = "this-host"
 	b.resync, b.logRetry, b.cleanupTimeout = 200*time.Millisecond, 10*time.Millisecond, 5*time.Second
 	b.lookupIP = func(ctx context.Context, host string) ([]net.IP, error) {

@@ -6,7 +6,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // An unschedulable pod is often only unschedulable for now: other steps'
@@ -30,7 +29,7 @@ func (a *attempt) mayFitLater(ctx context.Context, pod *corev1.Pod) bool {
 	if a.fits != nil && time.Since(a.fits.at) < fitRecheck {
 		return a.fits.fits
 	}
-	nodes, err := a.b.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	nodes, err := a.b.client.listNodes(ctx)
 	fits := err != nil
 	if err == nil {
 		need := podRequests(pod)

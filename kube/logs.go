@@ -116,7 +116,7 @@ func (b *Backend) streamLogs(ctx context.Context, pod string, out io.Writer, don
 // readLog reads the log once, following it when follow is set.
 func (b *Backend) readLog(ctx context.Context, pod string, c *logCursor, follow bool) error {
 	opts := &corev1.PodLogOptions{Container: ContainerStep, Follow: follow, Timestamps: true, SinceTime: c.since()}
-	rc, err := b.client.CoreV1().Pods(b.ns).GetLogs(pod, opts).Stream(ctx)
+	rc, err := b.client.podLogs(ctx, b.ns, pod, opts)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,12 @@ func (b *Backend) readLog(ctx context.Context, pod string, c *logCursor, follow 
 // logTail is the last lines of a container's log, for error details.
 func (b *Backend) logTail(ctx context.Context, pod, container string, lines int64) string {
 	opts := &corev1.PodLogOptions{Container: container, TailLines: &lines}
-	raw, err := b.client.CoreV1().Pods(b.ns).GetLogs(pod, opts).DoRaw(ctx)
+	rc, err := b.client.podLogs(ctx, b.ns, pod, opts)
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(rc)
 	if err != nil {
 		return ""
 	}

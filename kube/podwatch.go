@@ -56,10 +56,10 @@ func (a *attempt) watchPod(ctx context.Context, snaps chan podSnap) {
 // podListWatch gets and watches the attempt's pod; a Get that finds none
 // is errPodGone.
 func (a *attempt) podListWatch() listWatch {
-	pods := a.b.client.CoreV1().Pods(a.b.ns)
+	c, ns := a.b.client, a.b.ns
 	return listWatch{
 		list: func(ctx context.Context) ([]runtime.Object, string, error) {
-			p, err := pods.Get(ctx, a.pod, metav1.GetOptions{})
+			p, err := c.getPod(ctx, ns, a.pod)
 			if apierrors.IsNotFound(err) {
 				return nil, "", errPodGone
 			}
@@ -69,7 +69,7 @@ func (a *attempt) podListWatch() listWatch {
 			return []runtime.Object{p}, p.ResourceVersion, nil
 		},
 		watch: func(ctx context.Context, rv string) (watch.Interface, error) {
-			return pods.Watch(ctx, metav1.ListOptions{
+			return c.watchPods(ctx, ns, metav1.ListOptions{
 				FieldSelector:   fields.OneTermEqualSelector("metadata.name", a.pod).String(),
 				ResourceVersion: rv,
 			})
@@ -80,11 +80,11 @@ func (a *attempt) podListWatch() listWatch {
 // watchEvents collects the pod's Kubernetes events and reports new
 // warnings, until ctx ends.
 func (a *attempt) watchEvents(ctx context.Context) {
-	evs := a.b.client.CoreV1().Events(a.b.ns)
+	c, ns := a.b.client, a.b.ns
 	sel := a.eventSelector()
 	lw := listWatch{
 		list: func(ctx context.Context) ([]runtime.Object, string, error) {
-			l, err := evs.List(ctx, metav1.ListOptions{FieldSelector: sel})
+			l, err := c.listEvents(ctx, ns, metav1.ListOptions{FieldSelector: sel})
 			if err != nil {
 				return nil, "", err
 			}
@@ -95,7 +95,7 @@ func (a *attempt) watchEvents(ctx context.Context) {
 			return out, l.ResourceVersion, nil
 		},
 		watch: func(ctx context.Context, rv string) (watch.Interface, error) {
-			return evs.Watch(ctx, metav1.ListOptions{FieldSelector: sel, ResourceVersion: rv})
+			return c.watchEvents(ctx, ns, metav1.ListOptions{FieldSelector: sel, ResourceVersion: rv})
 		},
 	}
 	watchLoop(ctx, a.b.resync, lw, func(_ watch.EventType, o runtime.Object) { a.addEvent(o) }, nil)
@@ -121,7 +121,7 @@ func (a *attempt) addEvent(o runtime.Object) {
 // refreshEvents lists the pod's events once more, for a failure's detail
 // (the watch may lag behind).
 func (a *attempt) refreshEvents(ctx context.Context) {
-	l, err := a.b.client.CoreV1().Events(a.b.ns).List(ctx, metav1.ListOptions{FieldSelector: a.eventSelector()})
+	l, err := a.b.client.listEvents(ctx, a.b.ns, metav1.ListOptions{FieldSelector: a.eventSelector()})
 	if err != nil {
 		return
 	}

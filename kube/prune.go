@@ -10,7 +10,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 )
 
 // PruneReport is what Prune removed.
@@ -88,24 +87,24 @@ func (r *PruneReport) add(o object) {
 
 // listPipeObjects lists the objects of pipe's in ns that selector picks
 // (pods first, Secrets last: a pod's Secret goes after the pod).
-func listPipeObjects(ctx context.Context, c kubernetes.Interface, ns, selector string) ([]object, error) {
+func listPipeObjects(ctx context.Context, c apiClient, ns, selector string) ([]object, error) {
 	opts := metav1.ListOptions{LabelSelector: selector}
 	var out []object
-	pods, err := c.CoreV1().Pods(ns).List(ctx, opts)
+	pods, err := c.listPods(ctx, ns, opts)
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
 	}
 	for _, p := range pods.Items {
 		out = append(out, object{"Pod", p.Name, p.Labels[LabelRun], p.Annotations[AnnotationHost], p.DeletionTimestamp != nil})
 	}
-	nps, err := c.NetworkingV1().NetworkPolicies(ns).List(ctx, opts)
+	nps, err := c.listNetworkPolicies(ctx, ns, opts)
 	if err != nil {
 		return nil, fmt.Errorf("list NetworkPolicies: %w", err)
 	}
 	for _, p := range nps.Items {
 		out = append(out, object{"NetworkPolicy", p.Name, p.Labels[LabelRun], p.Annotations[AnnotationHost], p.DeletionTimestamp != nil})
 	}
-	secs, err := c.CoreV1().Secrets(ns).List(ctx, opts)
+	secs, err := c.listSecrets(ctx, ns, opts)
 	if err != nil {
 		return nil, fmt.Errorf("list Secrets: %w", err)
 	}
@@ -120,7 +119,7 @@ func listPipeObjects(ctx context.Context, c kubernetes.Interface, ns, selector s
 // NetworkPolicies, then the Secret) and waits until they are gone: a pod
 // lingers while the kubelet stops its containers. What is already gone is
 // fine; ctx bounds the wait.
-func deleteRun(ctx context.Context, c kubernetes.Interface, ns, runID string) error {
+func deleteRun(ctx context.Context, c apiClient, ns, runID string) error {
 	for {
 		objs, err := listPipeObjects(ctx, c, ns, runSelector(runID))
 		if err != nil {
@@ -148,15 +147,15 @@ func deleteRun(ctx context.Context, c kubernetes.Interface, ns, runID string) er
 }
 
 // deleteObject deletes one object; NotFound is success.
-func deleteObject(ctx context.Context, c kubernetes.Interface, ns string, o object) error {
+func deleteObject(ctx context.Context, c apiClient, ns string, o object) error {
 	var err error
 	switch o.kind {
 	case "Pod":
-		err = c.CoreV1().Pods(ns).Delete(ctx, o.name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(1))})
+		err = c.deletePod(ctx, ns, o.name, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(1))})
 	case "NetworkPolicy":
-		err = c.NetworkingV1().NetworkPolicies(ns).Delete(ctx, o.name, metav1.DeleteOptions{})
+		err = c.deleteNetworkPolicy(ctx, ns, o.name)
 	case "Secret":
-		err = c.CoreV1().Secrets(ns).Delete(ctx, o.name, metav1.DeleteOptions{})
+		err = c.deleteSecret(ctx, ns, o.name)
 	}
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("kubernetes: delete %s %s/%s: %w", o.kind, ns, o.name, err)

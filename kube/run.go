@@ -95,7 +95,7 @@ func (a *attempt) create(ctx context.Context) error {
 		return err
 	}
 	pod.OwnerReferences = secretOwner(b.cfg.RunID, owner)
-	created, err := b.client.CoreV1().Pods(b.ns).Create(ctx, pod, metav1.CreateOptions{})
+	created, err := b.client.createPod(ctx, b.ns, pod)
 	if err != nil {
 		return fmt.Errorf("kubernetes: %s: step %q: create pod %s in namespace %s: %w", b.where, s.Name, a.pod, b.ns, err)
 	}
@@ -118,7 +118,7 @@ func (a *attempt) createPolicy(ctx context.Context, owner types.UID) (map[string
 	}
 	np := buildNetworkPolicy(a.pod, b.cfg.RunID, b.host, ips, addr.Ports)
 	np.OwnerReferences = secretOwner(b.cfg.RunID, owner)
-	if _, err := b.client.NetworkingV1().NetworkPolicies(b.ns).Create(ctx, np, metav1.CreateOptions{}); err != nil {
+	if err := b.client.createNetworkPolicy(ctx, b.ns, np); err != nil {
 		return nil, fmt.Errorf("kubernetes: %s: step %q: create NetworkPolicy %s: %w", b.where, a.s.Name, a.pod, err)
 	}
 	a.policy = true
@@ -323,14 +323,13 @@ func (a *attempt) cleanup() {
 	b := a.b
 	ctx, cancel := context.WithTimeout(context.Background(), b.cleanupTimeout)
 	defer cancel()
-	pods := b.client.CoreV1().Pods(b.ns)
-	err := pods.Delete(ctx, a.pod, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(1))})
+	err := b.client.deletePod(ctx, b.ns, a.pod, metav1.DeleteOptions{GracePeriodSeconds: ptr(int64(1))})
 	if err != nil && !apierrors.IsNotFound(err) {
 		b.notify(Event{Step: a.s.Name, StepID: a.s.ID, Pod: a.pod, Type: EventWarning, Reason: "DeleteFailed", Message: err.Error()})
 	}
 	if a.policy {
 		a.waitGone(ctx)
-		_ = b.client.NetworkingV1().NetworkPolicies(b.ns).Delete(ctx, a.pod, metav1.DeleteOptions{})
+		_ = b.client.deleteNetworkPolicy(ctx, b.ns, a.pod)
 	}
 	if err := b.dropSecretEnv(ctx, a.pod, a.s.Secrets); err != nil {
 		b.notify(Event{Step: a.s.Name, StepID: a.s.ID, Pod: a.pod, Type: EventWarning, Reason: "SecretCleanupFailed", Message: err.Error()})
@@ -340,7 +339,7 @@ func (a *attempt) cleanup() {
 // waitGone polls until the pod no longer exists or ctx ends.
 func (a *attempt) waitGone(ctx context.Context) {
 	for ctx.Err() == nil {
-		_, err := a.b.client.CoreV1().Pods(a.b.ns).Get(ctx, a.pod, metav1.GetOptions{})
+		_, err := a.b.client.getPod(ctx, a.b.ns, a.pod)
 		if apierrors.IsNotFound(err) {
 			return
 		}

@@ -89,7 +89,7 @@ func (b *Backend) ensureSecret(ctx context.Context, env map[string][]byte) (type
 	b.secret.mu.Lock()
 	defer b.secret.mu.Unlock()
 	if !b.secret.made {
-		sec, err := b.client.CoreV1().Secrets(b.ns).Create(ctx, b.buildSecret(env), metav1.CreateOptions{})
+		sec, err := b.client.createSecret(ctx, b.ns, b.buildSecret(env))
 		if err == nil {
 			b.secret.made, b.secret.uid = true, sec.UID
 			return sec.UID, nil
@@ -112,7 +112,7 @@ func (b *Backend) ensureSecret(ctx context.Context, env map[string][]byte) (type
 // an error: the run IDs collide.
 func (b *Backend) adoptSecret(ctx context.Context) error {
 	name := secretName(b.cfg.RunID)
-	sec, err := b.client.CoreV1().Secrets(b.ns).Get(ctx, name, metav1.GetOptions{})
+	sec, err := b.client.getSecret(ctx, b.ns, name)
 	if err != nil {
 		return fmt.Errorf("kubernetes: %s: read the run's Secret %s: %w", b.where, name, err)
 	}
@@ -141,7 +141,7 @@ func (b *Backend) patchSecret(ctx context.Context, data map[string][]byte) error
 		return fmt.Errorf("kubernetes: encode the Secret's patch: %w", err)
 	}
 	name := secretName(b.cfg.RunID)
-	if _, err := b.client.CoreV1().Secrets(b.ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+	if err := b.client.patchSecret(ctx, b.ns, name, patch); err != nil {
 		// The error of a patch names keys at most, never values.
 		return fmt.Errorf("kubernetes: %s: update the run's Secret %s: %w", b.where, name, err)
 	}

@@ -1,6 +1,7 @@
 // Package depcheck holds a test that keeps the import arrows of DESIGN.md:
 // cmd/pipe -> executor -> {pipeline, cache, isolation, kube}, and the leaves
-// import nothing of pipe's (their tests may use internal/ test helpers).
+// import nothing of pipe's (their tests may use internal/ test helpers);
+// and a test that keeps heavy packages out of the pipe binary (binary_test.go).
 package depcheck
 
 import (

@@ -1,0 +1,50 @@
+package kube
+
+import (
+	"context"
+	"io"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// apiClient is every request kube makes of the API server, and nothing
+// more. The binary implements it with restClient, a RESTClient on a scheme
+// of the few types below: client-go's typed clientset would register every
+// API group in package inits, a cost every pipe process and every container
+// init pays (pipe re-executes itself as the init). Tests implement it over
+// client-go's fake clientset.
+//
+// Methods are safe for concurrent use; ctx bounds each request (for a
+// watch or a log stream, the whole stream). Errors of the API server are
+// *apierrors.StatusError, so apierrors.IsNotFound and friends apply.
+type apiClient interface {
+	// getNamespace checks that the namespace exists.
+	getNamespace(ctx context.Context, name string) error
+	// listNodes lists the cluster's nodes (fit checks).
+	listNodes(ctx context.Context) (*corev1.NodeList, error)
+
+	createPod(ctx context.Context, ns string, p *corev1.Pod) (*corev1.Pod, error)
+	getPod(ctx context.Context, ns, name string) (*corev1.Pod, error)
+	deletePod(ctx context.Context, ns, name string, opts metav1.DeleteOptions) error
+	listPods(ctx context.Context, ns string, opts metav1.ListOptions) (*corev1.PodList, error)
+	watchPods(ctx context.Context, ns string, opts metav1.ListOptions) (watch.Interface, error)
+	// podLogs streams a container's log; the caller closes it.
+	podLogs(ctx context.Context, ns, name string, opts *corev1.PodLogOptions) (io.ReadCloser, error)
+
+	createSecret(ctx context.Context, ns string, s *corev1.Secret) (*corev1.Secret, error)
+	getSecret(ctx context.Context, ns, name string) (*corev1.Secret, error)
+	// patchSecret applies a JSON merge patch.
+	patchSecret(ctx context.Context, ns, name string, mergePatch []byte) error
+	deleteSecret(ctx context.Context, ns, name string) error
+	listSecrets(ctx context.Context, ns string, opts metav1.ListOptions) (*corev1.SecretList, error)
+
+	createNetworkPolicy(ctx context.Context, ns string, np *networkingv1.NetworkPolicy) error
+	deleteNetworkPolicy(ctx context.Context, ns, name string) error
+	listNetworkPolicies(ctx context.Context, ns string, opts metav1.ListOptions) (*networkingv1.NetworkPolicyList, error)
+
+	listEvents(ctx context.Context, ns string, opts metav1.ListOptions) (*corev1.EventList, error)
+	watchEvents(ctx context.Context, ns string, opts metav1.ListOptions) (watch.Interface, error)
+}
