@@ -111,6 +111,9 @@ func (c *Container) release(id int, w *procWaiter, cfg *initConfig, st *streams,
 	if c.netns != nil {
 		c.netns.Close()
 	}
+	if errors.Is(err, unix.EPIPE) { // init is gone already: say how it ended
+		return c.initDied()
+	}
 	if err != nil {
 		return err
 	}
@@ -150,6 +153,9 @@ func (c *Container) launch(ctx context.Context, cfg *initConfig, st *streams) ([
 	c.stopCtx = context.AfterFunc(ctx, func() { c.onContextDone(ctx) })
 	if _, ok := c.cg.fd(); !ok {
 		if err := c.cg.addProc(c.cmd.Process.Pid); err != nil {
+			if errors.Is(err, unix.ESRCH) { // init is gone already: say how it ended
+				return nil, c.initDied()
+			}
 			return nil, err
 		}
 	}
