@@ -182,9 +182,9 @@ func (c *Container) initFds(cfg *initConfig, st *streams) ([]int, error) {
 	return fds, nil
 }
 
-// initCmd is pipe re-executed from its sealed memfd copy as a container
-// init, in fresh namespaces (with newNet a network namespace too) and, on
-// cgroup v2, started inside cg.
+// initCmd is the init binary (Options.Init, else pipe) executed from its
+// sealed handle as a container init, in fresh namespaces (with newNet a
+// network namespace too) and, on cgroup v2, started inside cg.
 func (r *Runtime) initCmd(sock *os.File, cg *cgroup, newNet bool, stderr io.Writer) *exec.Cmd {
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
 	if newNet {
