@@ -12,7 +12,7 @@ func TestMain(m *testing.M) {
 	// Tests that start real containers re-execute this binary as their init.
 	isolation.MaybeInit()
 	// Job tests re-execute it as a job's keeper.
-	MaybeJobKeeper()
+	MaybeJobKeeper(nil)
 	code := m.Run()
 	removeSharedStore()
 	os.Exit(code)
