@@ -5,6 +5,8 @@ PREFIX ?= /usr/local
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin/pipe
+# The container init (cmd/pipe-init), embedded in pipe by the pipeinit tag.
+INIT := cmd/pipe/pipe-init.bin
 
 # Tests that start containers need root; they run when PIPE_TEST_ROOT=1 and
 # then fail rather than skip when they cannot.
@@ -24,8 +26,9 @@ PLAIN_PKGS := $(filter-out $(RACE_PKGS),$(shell $(GO) list ./... 2>/dev/null | s
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-build: ## build bin/pipe (static, no cgo)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pipe
+build: ## build bin/pipe (static, no cgo), with its small container init embedded
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(INIT) ./cmd/pipe-init
+	CGO_ENABLED=0 $(GO) build -trimpath -tags pipeinit -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/pipe
 
 install: build ## install pipe into $(PREFIX)/bin, the packages it needs, and its local images
 	./scripts/install-deps
@@ -54,4 +57,4 @@ fuzz: ## run every fuzz target briefly
 	./scripts/fuzz $(or $(FUZZTIME),20s)
 
 clean:
-	rm -rf bin
+	rm -rf bin $(INIT)

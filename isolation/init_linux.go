@@ -16,11 +16,12 @@ import (
 // initSocketFD is where init finds its end of the control socketpair.
 const initSocketFD = 3
 
-// containerInit is the container's PID 1: pipe re-executed (from a sealed
-// memfd copy of itself) into fresh namespaces. It waits for its config (the
-// parent sends it only once the cgroup is set up), builds the root file
-// system, drops its own privileges, starts the main process, and then reaps,
-// forwards signals and starts Exec'd processes until the main process ends.
+// containerInit is the container's PID 1: the init binary (Options.Init,
+// else pipe itself) executed from its sealed handle into fresh namespaces.
+// It waits for its config (the parent sends it only once the cgroup is set
+// up), builds the root file system, drops its own privileges, starts the
+// main process, and then reaps, forwards signals and starts Exec'd
+// processes until the main process ends.
 //
 // Its goroutine stays locked to one thread, and every process is forked from
 // that thread: a joined network namespace and the cgroup namespace are per

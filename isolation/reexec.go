@@ -20,3 +20,16 @@ func MaybeInit() {
 	}
 	os.Exit(containerInit())
 }
+
+// Init is the whole main of a dedicated init binary (cmd/pipe-init, given
+// to a Runtime as Options.Init): it runs the container init and never
+// returns. Such a binary links this package only, so it starts without
+// the package inits of all of pipe. Run by anything but a Runtime (argv[0]
+// is not InitArg0) it exits 2 at once.
+func Init() {
+	if len(os.Args) == 0 || os.Args[0] != InitArg0 {
+		os.Stderr.WriteString("pipe-init: this is pipe's container init, started by pipe only\n")
+		os.Exit(2)
+	}
+	os.Exit(containerInit())
+}

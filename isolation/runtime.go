@@ -54,4 +54,11 @@ type Options struct {
 	// (on cgroup v1) the move into the cgroup, most of a container's start.
 	// 0 starts none. Close stops them.
 	Prestart int
+
+	// Init is the executable of containers' inits: a static binary whose
+	// main is Init (cmd/pipe-init), which starts faster than pipe itself
+	// as it runs none of pipe's other package inits. The Runtime seals one
+	// memfd copy of it at New (CVE-2019-5736). nil re-executes pipe's own
+	// binary (MaybeInit).
+	Init []byte
 }

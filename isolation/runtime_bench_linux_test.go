@@ -13,6 +13,9 @@ import (
 // BenchmarkRunTrue is start-to-exit of /bin/true in a fresh container: a
 // fresh overlay root, a fresh network namespace (network none), a cgroup,
 // and Destroy. Compare with BenchmarkForkExecTrue (MACHINE.md's ratios).
+// With PIPE_TEST_INIT=<a built cmd/pipe-init> it runs the small init
+// instead of this test binary, whose package inits are few already: the
+// difference pipe's own inits make shows in `pipe run`, not here.
 func BenchmarkRunTrue(b *testing.B) {
 	r := newTestRuntime(b)
 	root := testimage.Rootfs(b)

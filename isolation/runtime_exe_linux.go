@@ -1,6 +1,7 @@
 package isolation
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -131,14 +132,35 @@ func sameBinary(f *os.File, path string) error {
 	return nil
 }
 
-// memfdSelf copies pipe's own binary into a sealed memfd. The returned file
-// is read-only: an fd open for writing would make execve fail with ETXTBSY.
+// memfdSelf copies pipe's own binary into a sealed memfd.
 func memfdSelf() (*os.File, error) {
 	src, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("open pipe's own binary: %w", err)
 	}
 	defer src.Close()
+	return sealedMemfd(src, "pipe")
+}
+
+// sealedInit is the file containers' inits are executed from when the
+// Runtime is given an init binary (Options.Init): one sealed memfd copy
+// of it, at an fd of at least minExeFD. Bytes that are not an ELF
+// executable are refused here, rather than at each container's exec.
+func sealedInit(b []byte) (*os.File, error) {
+	if !bytes.HasPrefix(b, []byte("\x7fELF")) {
+		return nil, fmt.Errorf("the container init given (Options.Init, %d bytes) is not an ELF executable: rebuild pipe with make build", len(b))
+	}
+	f, err := sealedMemfd(bytes.NewReader(b), "the container init")
+	if err != nil {
+		return nil, err
+	}
+	return highFD(f)
+}
+
+// sealedMemfd copies src into a sealed memfd. The returned file is
+// read-only: an fd open for writing would make execve fail with ETXTBSY.
+// what names the copy in errors.
+func sealedMemfd(src io.Reader, what string) (*os.File, error) {
 	fd, err := unix.MemfdCreate("pipe-init", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
 	if err == unix.EINVAL { // before Linux 6.3, MFD_EXEC is unknown (and implied)
 		fd, err = unix.MemfdCreate("pipe-init", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
@@ -152,21 +174,21 @@ func memfdSelf() (*os.File, error) {
 	// pages referenced for a while, and F_SEAL_WRITE then fails with EBUSY.
 	buf := make([]byte, 1<<20)
 	if _, err := io.CopyBuffer(struct{ io.Writer }{rw}, struct{ io.Reader }{src}, buf); err != nil {
-		return nil, fmt.Errorf("copy pipe's binary into a memfd: %w", err)
+		return nil, fmt.Errorf("copy %s into a memfd: %w", what, err)
 	}
-	if err := sealMemfd(fd); err != nil {
+	if err := sealMemfd(fd, what); err != nil {
 		return nil, err
 	}
 	ro, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fd), os.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("reopen the memfd copy of pipe read-only: %w", err)
+		return nil, fmt.Errorf("reopen the memfd copy of %s read-only: %w", what, err)
 	}
 	return ro, nil
 }
 
 // sealMemfd seals the memfd against any change, retrying while the kernel
 // says its pages are still in use (EBUSY).
-func sealMemfd(fd int) error {
+func sealMemfd(fd int, what string) error {
 	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	var err error
 	for range 20 {
@@ -176,7 +198,7 @@ func sealMemfd(fd int) error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if err != nil {
-		return fmt.Errorf("seal the memfd copy of pipe: %w", err)
+		return fmt.Errorf("seal the memfd copy of %s: %w", what, err)
 	}
 	return nil
 }

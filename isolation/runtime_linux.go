@@ -18,7 +18,7 @@ import (
 type Runtime struct {
 	opts    Options
 	cg      *cgroupManager
-	exe     *os.File     // pipe's own binary, unwritable (sealedSelf: CVE-2019-5736)
+	exe     *os.File     // init's binary, unwritable (sealedInit, sealedSelf: CVE-2019-5736)
 	self    procIdentity // this pipe process, as recorded in the state dir
 	seccomp []byte       // the default seccomp profile, compiled once (encodeFilter)
 	netns   *netnsPool   // fresh network namespaces made ahead of time
@@ -110,7 +110,7 @@ func New(opts Options) (*Runtime, error) {
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("isolation: %w", err), early.destroy(r))
 	}
-	exe, err := sealedSelf(opts.StateDir)
+	exe, err := initExecutable(opts)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("isolation: %w", err), early.destroy(r))
 	}
@@ -137,6 +137,15 @@ func New(opts Options) (*Runtime, error) {
 	r.netns = newNetnsPool(netnsPoolSize, r.nsMaker)
 	r.inits = newInitPool(r, opts.Prestart, early)
 	return r, nil
+}
+
+// initExecutable is the sealed file containers' inits run from: the init
+// binary of Options.Init, else pipe's own.
+func initExecutable(o Options) (*os.File, error) {
+	if o.Init != nil {
+		return sealedInit(o.Init)
+	}
+	return sealedSelf(o.StateDir)
 }
 
 func (o Options) withDefaults() Options {

@@ -70,7 +70,7 @@ func newTestRuntime(t testing.TB) *Runtime {
 	t.Helper()
 	needsRoot(t)
 	state := t.TempDir()
-	r, err := New(Options{StateDir: state, CgroupParent: testCgroupParent, UserNS: CurrentUserNS(), Prestart: testPrestart()})
+	r, err := New(Options{StateDir: state, CgroupParent: testCgroupParent, UserNS: CurrentUserNS(), Prestart: testPrestart(), Init: testInit(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

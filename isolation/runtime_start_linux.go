@@ -111,6 +111,9 @@ func (c *Container) release(id int, w *procWaiter, cfg *initConfig, st *streams,
 	if c.netns != nil {
 		c.netns.Close()
 	}
+	if errors.Is(err, unix.EPIPE) { // init is gone already: say how it ended
+		return c.initDied()
+	}
 	if err != nil {
 		return err
 	}
@@ -150,6 +153,9 @@ func (c *Container) launch(ctx context.Context, cfg *initConfig, st *streams) ([
 	c.stopCtx = context.AfterFunc(ctx, func() { c.onContextDone(ctx) })
 	if _, ok := c.cg.fd(); !ok {
 		if err := c.cg.addProc(c.cmd.Process.Pid); err != nil {
+			if errors.Is(err, unix.ESRCH) { // init is gone already: say how it ended
+				return nil, c.initDied()
+			}
 			return nil, err
 		}
 	}
@@ -176,9 +182,9 @@ func (c *Container) initFds(cfg *initConfig, st *streams) ([]int, error) {
 	return fds, nil
 }
 
-// initCmd is pipe re-executed from its sealed memfd copy as a container
-// init, in fresh namespaces (with newNet a network namespace too) and, on
-// cgroup v2, started inside cg.
+// initCmd is the init binary (Options.Init, else pipe) executed from its
+// sealed handle as a container init, in fresh namespaces (with newNet a
+// network namespace too) and, on cgroup v2, started inside cg.
 func (r *Runtime) initCmd(sock *os.File, cg *cgroup, newNet bool, stderr io.Writer) *exec.Cmd {
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
 	if newNet {

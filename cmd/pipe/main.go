@@ -14,7 +14,7 @@ func main() {
 	isolation.MaybeInit()
 	// So does a re-executed job keeper (pipe gitlab, pipe gha-hook), which
 	// stays in the namespaces of the pipe that started it.
-	job.MaybeKeeper()
+	job.MaybeKeeper(embeddedInit())
 	if code, ok := maybeEnterUserNS(os.Args[1:], os.Stderr); ok {
 		os.Exit(code)
 	}

@@ -22,13 +22,15 @@ import (
 // MaybeKeeper turns the current process into a job's keeper when pipe
 // re-executed itself as one (argv[0] KeeperArg0, argv[1] the state dir),
 // and never returns then. Call it first thing in main, after
-// isolation.MaybeInit.
-func MaybeKeeper() {
+// isolation.MaybeInit. init is the container init of the keeper's runtime
+// (isolation.Options.Init; nil: pipe itself), which a job's spec.json does
+// not carry.
+func MaybeKeeper(init []byte) {
 	if len(os.Args) < 2 || os.Args[0] != KeeperArg0 {
 		return
 	}
 	ready := os.NewFile(3, "keeper-ready")
-	err := serveJob(os.Args[1], ready)
+	err := serveJob(os.Args[1], ready, init)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pipe job keeper: %v\n", err)
 		os.Exit(1)
@@ -40,6 +42,7 @@ func MaybeKeeper() {
 type keeper struct {
 	dir   string
 	job   *resolvedJob
+	init  []byte // the runtime's container init (Options.Init)
 	store *cache.Store
 	lease *cache.Lease
 	rt    *isolation.Runtime
@@ -75,8 +78,8 @@ type keptContainer struct {
 
 // serveJob starts the job's services and containers, tells the creating
 // process over ready, and serves requests until the job is destroyed.
-func serveJob(dir string, ready *os.File) error {
-	k, err := startKeeper(dir)
+func serveJob(dir string, ready *os.File, init []byte) error {
+	k, err := startKeeper(dir, init)
 	if err != nil {
 		reportReady(ready, err, nil)
 		if k != nil {
@@ -112,13 +115,13 @@ func reportReady(ready *os.File, err error, notes []string) {
 	ready.Close()
 }
 
-func startKeeper(dir string) (*keeper, error) {
+func startKeeper(dir string, init []byte) (*keeper, error) {
 	job, err := readResolvedJob(dir)
 	if err != nil {
 		return nil, err
 	}
 	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE)
-	k := &keeper{dir: dir, job: job, containers: map[string]*keptContainer{}, hosts: map[string]string{}}
+	k := &keeper{dir: dir, job: job, init: init, containers: map[string]*keptContainer{}, hosts: map[string]string{}}
 	k.ctx, k.cancel = context.WithCancel(context.Background())
 	if job.Spec.MaxLife > 0 {
 		k.ctx, k.cancel = context.WithTimeout(context.Background(), job.Spec.MaxLife)
@@ -163,6 +166,7 @@ func (k *keeper) open() error {
 		return err
 	}
 	opts := k.job.Runtime.options()
+	opts.Init = k.init
 	if opts.IODevicePath == "" {
 		opts.IODevicePath = k.job.Store
 	}

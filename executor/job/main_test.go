@@ -13,7 +13,7 @@ func TestMain(m *testing.M) {
 	// Tests that start real containers re-execute this binary as their init,
 	// and as a job's keeper.
 	isolation.MaybeInit()
-	MaybeKeeper()
+	MaybeKeeper(nil)
 	code := m.Run()
 	shared.Remove()
 	os.Exit(code)

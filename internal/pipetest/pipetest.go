@@ -6,6 +6,7 @@
 package pipetest
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,20 +21,45 @@ import (
 	"github.com/pipe-run/pipe/internal/testimage"
 )
 
-// Build builds pipe (static, as the release is) into dir and returns its path.
+// Build builds pipe (static, as the release is: its small container init
+// embedded, as make build does) into dir and returns its path. The init
+// is built into dir too, and reaches the embed through a build overlay:
+// nothing is written into the source tree, which tests of several
+// packages may build from at once.
 func Build(dir string) (string, error) {
-	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
 	if err != nil {
 		return "", fmt.Errorf("pipetest: find the module: %w", err)
 	}
+	root := strings.TrimSpace(string(out))
+	initBin := filepath.Join(dir, "pipe-init")
+	if err := goBuild(root, "-trimpath", "-ldflags=-s -w", "-o", initBin, "./cmd/pipe-init"); err != nil {
+		return "", err
+	}
+	overlay, err := json.Marshal(map[string]map[string]string{"Replace": {filepath.Join(root, "cmd/pipe/pipe-init.bin"): initBin}})
+	if err != nil {
+		return "", err
+	}
+	ov := filepath.Join(dir, "overlay.json")
+	if err := os.WriteFile(ov, overlay, 0o644); err != nil {
+		return "", fmt.Errorf("pipetest: %w", err)
+	}
 	bin := filepath.Join(dir, "pipe")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/pipe")
-	cmd.Dir = strings.TrimSpace(string(root))
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("pipetest: go build ./cmd/pipe: %v\n%s", err, out)
+	if err := goBuild(root, "-tags", "pipeinit", "-overlay", ov, "-o", bin, "./cmd/pipe"); err != nil {
+		return "", err
 	}
 	return bin, nil
+}
+
+// goBuild runs go build with args in the module's root, without cgo.
+func goBuild(root string, args ...string) error {
+	cmd := exec.Command("go", append([]string{"build"}, args...)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pipetest: go build %s: %v\n%s", args[len(args)-1], err, out)
+	}
+	return nil
 }
 
 // Image is busybox with files on top and its config changed by edit.

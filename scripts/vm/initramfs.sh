@@ -88,7 +88,11 @@ vm_add_tests() {
     CGO_ENABLED=0 go test -c -o "$rootfs/src/$p/$(basename "$p").test" "./$p"
     [ -d "$p/testdata" ] && cp -r "$p/testdata" "$rootfs/src/$p/"
   done
-  CGO_ENABLED=0 go build -trimpath -o "$rootfs/usr/local/bin/pipe" ./cmd/pipe
+  # As make build: the small container init first, then pipe embedding it.
+  CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o cmd/pipe/pipe-init.bin ./cmd/pipe-init
+  CGO_ENABLED=0 go build -trimpath -tags pipeinit -o "$rootfs/usr/local/bin/pipe" ./cmd/pipe
+  # isolation's TestSmallInit takes it there, the guest having no Go toolchain.
+  install -D -m 0755 cmd/pipe/pipe-init.bin "$rootfs/usr/local/lib/pipe/pipe-init"
   CGO_ENABLED=0 go build -trimpath -o "$rootfs/usr/local/bin/gomaxprocs" ./scripts/vm/gomaxprocs
   CGO_ENABLED=0 go build -trimpath -o "$rootfs/usr/local/bin/ptyrun" ./scripts/vm/ptyrun
   go run ./scripts/mkimage -kind busybox -o "$rootfs/images/busybox"

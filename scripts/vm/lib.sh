@@ -74,7 +74,7 @@ vm_clean_test_cgroups() {
 vm_test_once() {
   pkg=$1; shift
   t=${VM_TEST_TIMEOUT:-900}
-  ( (cd "/src/$pkg" && PIPE_TEST_ROOT=1 HOME=/root TMPDIR=/tmp \
+  ( (cd "/src/$pkg" && PIPE_TEST_ROOT=1 PIPE_TEST_INIT_BIN=/usr/local/lib/pipe/pipe-init HOME=/root TMPDIR=/tmp \
     timeout -s KILL $((t + 60)) "./$(basename "$pkg").test" -test.timeout="${t}s" "$@" 2>&1)
     echo $? > /tmp/vm-test.rc ) | tee /tmp/vm-test.out
   return "$(cat /tmp/vm-test.rc)"
