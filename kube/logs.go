@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -98,19 +99,25 @@ func (c *logCursor) line(raw []byte) {
 // streamLogs follows the step container's log into out until the
 // container has ended (done reports that) and one last read found nothing
 // new, or until ctx ends. A broken stream is reopened after b.logRetry.
-func (b *Backend) streamLogs(ctx context.Context, pod string, out io.Writer, done func() bool) {
+// When the API server refuses the log (RBAC), no retry can help: it
+// returns that error at once.
+func (b *Backend) streamLogs(ctx context.Context, pod string, out io.Writer, done func() bool) error {
 	c := &logCursor{out: out}
 	for ctx.Err() == nil {
 		ended := done()
-		_ = b.readLog(ctx, pod, c, !ended)
+		err := b.readLog(ctx, pod, c, !ended)
+		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+			return err
+		}
 		if ended {
-			return
+			return nil
 		}
 		if done() {
 			continue // one last read without follow, for lines a break lost
 		}
 		sleep(ctx, b.logRetry)
 	}
+	return nil
 }
 
 // readLog reads the log once, following it when follow is set.

@@ -1,12 +1,17 @@
 package kube
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // kubeletLog renders lines the way the kubelet serves them with
@@ -101,5 +106,36 @@ func TestLogCursorForeignLinesPassThrough(t *testing.T) {
 	_ = c.read(strings.NewReader("not a timestamp\n"))
 	if out.String() != "not a timestamp\n" {
 		t.Errorf("got %q", out.String())
+	}
+}
+
+// forbiddenLogs is an API client whose every log request is refused.
+type forbiddenLogs struct{ apiClient }
+
+func (forbiddenLogs) podLogs(ctx context.Context, ns, name string, opts *corev1.PodLogOptions) (io.ReadCloser, error) {
+	return nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods/log"}, name, errors.New("RBAC: no get on pods/log"))
+}
+
+// A log the account may not read is not retried for the step's whole
+// life in silence: the streamer gives up at once and the run is told why,
+// with the right that is missing.
+func TestLogForbiddenIsReported(t *testing.T) {
+	b, _, rec := fakeBackend(t)
+	b.client = forbiddenLogs{b.client}
+	a := &attempt{b: b, s: simpleStep(), pod: "p"}
+	a.startLogs(context.Background()) // the step still runs: done never reports its end
+	select {
+	case <-a.logsDone:
+	case <-time.After(time.Minute): // a liveness guard, far above the few ms it takes
+		t.Fatal("the log streamer still retries a refused log")
+	}
+	var got []Event
+	for _, e := range rec.list() {
+		if e.Reason == "LogForbidden" {
+			got = append(got, e)
+		}
+	}
+	if len(got) != 1 || got[0].Type != EventWarning || got[0].Pod != "p" || !strings.Contains(got[0].Message, "pods/log in namespace "+testNS) {
+		t.Fatalf("events %+v, want one LogForbidden warning naming pods/log and the namespace", rec.list())
 	}
 }

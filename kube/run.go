@@ -298,7 +298,12 @@ func (a *attempt) startLogs(ctx context.Context) {
 	go func() {
 		defer a.wg.Done()
 		defer close(a.logsDone)
-		a.b.streamLogs(ctx, a.pod, out, a.stepEnded.Load)
+		if err := a.b.streamLogs(ctx, a.pod, out, a.stepEnded.Load); err != nil {
+			// The step runs on; only its output is lost: say so, and what
+			// the account pipe runs as lacks.
+			a.b.notify(Event{Step: a.s.Name, StepID: a.s.ID, Pod: a.pod, Type: EventWarning, Reason: "LogForbidden",
+				Message: fmt.Sprintf("the step's log cannot be read, so it is not shown: %v (pipe needs get on pods/log in namespace %s)", err, a.b.ns)})
+		}
 	}()
 }
 
