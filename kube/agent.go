@@ -102,3 +102,15 @@ func parsePushReport(msg string) (*pushReport, error) {
 	}
 	return &r, nil
 }
+
+// stepSaysOOM reads the "oom" of the step wrapper's termination message:
+// the wrapper counts the OOM killer's kills in the container's cgroup,
+// which the kubelet's reason OOMKilled misses now and then. The step's
+// script could write that message too, but it would only call its own
+// failure an out-of-memory kill; the diff is never taken from it.
+func stepSaysOOM(msg string) bool {
+	var m struct {
+		OOM bool `json:"oom"`
+	}
+	return json.Unmarshal([]byte(strings.TrimSpace(msg)), &m) == nil && m.OOM
+}

@@ -9,21 +9,29 @@ type Paths struct {
 	State          string // the agents' emptyDir: /.pipe
 	TerminationLog string // the step container's termination message: /dev/termination-log
 	Self           string // the binary Init copies: /proc/self/exe
+	// Cgroup is where the container's cgroups are mounted (/sys/fs/cgroup)
+	// and ProcCgroup where this process's cgroups are listed
+	// (/proc/self/cgroup): Run reads the OOM killer's count there.
+	Cgroup, ProcCgroup string
 }
 
 // DefaultPaths are the paths of the pod contract.
 func DefaultPaths() Paths {
-	return Paths{Workspace: "/workspace", State: "/.pipe", TerminationLog: "/dev/termination-log", Self: "/proc/self/exe"}
+	return Paths{Workspace: "/workspace", State: "/.pipe", TerminationLog: "/dev/termination-log", Self: "/proc/self/exe",
+		Cgroup: "/sys/fs/cgroup", ProcCgroup: "/proc/self/cgroup"}
 }
 
-// PathsUnder puts the workspace, the state dir and the termination log
-// under root (root/workspace, root/.pipe, root/termination-log), for tests.
+// PathsUnder puts the workspace, the state dir, the termination log and
+// the cgroup files under root (root/workspace, root/.pipe,
+// root/termination-log, root/cgroup, root/proc-cgroup), for tests.
 func PathsUnder(root string) Paths {
 	return Paths{
 		Workspace:      filepath.Join(root, "workspace"),
 		State:          filepath.Join(root, ".pipe"),
 		TerminationLog: filepath.Join(root, "termination-log"),
 		Self:           "/proc/self/exe",
+		Cgroup:         filepath.Join(root, "cgroup"),
+		ProcCgroup:     filepath.Join(root, "proc-cgroup"),
 	}
 }
 

@@ -39,13 +39,15 @@ func (p Pushed) MarshalJSON() ([]byte, error) {
 // Termination is the step container's termination message, which the
 // coordinator reads from the pod's status: the exit code, and the diff
 // (absent when the step changed nothing) or the error that kept it from
-// being pushed.
+// being pushed. OOM says the OOM killer killed a process of the step
+// (the count of the container's memory cgroup rose while it ran).
 //
 // The push container's termination message, written when it is stopped,
 // is its pushed.json (see Pushed).
 type Termination struct {
 	Exit  int    `json:"exit"`
 	Diff  *Layer `json:"diff,omitempty"`
+	OOM   bool   `json:"oom,omitempty"`
 	Error string `json:"error,omitempty"`
 }
 
