@@ -17,20 +17,24 @@ type Done struct {
 }
 
 // Pushed is the content of /.pipe/pushed.json: the pushed diff, or why
-// there is none. Unchanged says the step changed nothing (no layer pushed).
+// there is none. Unchanged says the step changed nothing in the workspace
+// (no layer pushed). Volumes[i] is the diff of Spec.Volumes[i], nil when
+// the step left that cache volume as it was.
 type Pushed struct {
 	Layer
-	Unchanged bool   `json:"unchanged,omitempty"`
-	Error     string `json:"error,omitempty"`
+	Unchanged bool     `json:"unchanged,omitempty"`
+	Volumes   []*Layer `json:"volumes,omitempty"`
+	Error     string   `json:"error,omitempty"`
 }
 
 // MarshalJSON leaves the layer's fields out when there is no layer.
 func (p Pushed) MarshalJSON() ([]byte, error) {
 	if p.Digest == "" {
 		return json.Marshal(struct {
-			Unchanged bool   `json:"unchanged,omitempty"`
-			Error     string `json:"error,omitempty"`
-		}{p.Unchanged, p.Error})
+			Unchanged bool     `json:"unchanged,omitempty"`
+			Volumes   []*Layer `json:"volumes,omitempty"`
+			Error     string   `json:"error,omitempty"`
+		}{p.Unchanged, p.Volumes, p.Error})
 	}
 	type plain Pushed
 	return json.Marshal(plain(p))
