@@ -124,6 +124,7 @@ func stepEnded(pod *corev1.Pod, t *corev1.ContainerStateTerminated, agent bool) 
 			l := rep.Layer
 			res.Diff = &l
 		}
+		res.Volumes = rep.Volumes
 		return verdict{result: res}
 	case res.OOMKilled || t.Signal != 0 || t.ExitCode >= 128:
 		// The step was killed, maybe its wrapper with it: no diff is the

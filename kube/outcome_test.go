@@ -139,3 +139,18 @@ func TestPodErrorText(t *testing.T) {
 		}
 	}
 }
+
+// pipe-push's report carries the cache volumes' diffs (null: unchanged),
+// each checked as the workspace's is: its digest becomes a path.
+func TestPushReportVolumes(t *testing.T) {
+	withVolumes := `{"unchanged":true,"volumes":[null,` + goodReport + `]}`
+	pod := podWith(corev1.PodFailed, afterPush(withVolumes), terminated(ContainerStep, 1, "Error", `{"exit":1}`))
+	v := judge(pod, nil, true)
+	if v.fail != nil || v.result == nil || v.result.Diff != nil || len(v.result.Volumes) != 2 || v.result.Volumes[0] != nil || v.result.Volumes[1].Digest != testDigest {
+		t.Fatalf("verdict %+v (result %+v)", v, v.result)
+	}
+	crafted := `{"unchanged":true,"volumes":[{"digest":"sha256:../../x","diffID":"` + testDiffID + `","size":1,"mediaType":"application/vnd.oci.image.layer.v1.tar"}]}`
+	if _, err := parsePushReport(crafted); err == nil || !strings.Contains(err.Error(), "cache volume 0") {
+		t.Errorf("a crafted volume digest: %v", err)
+	}
+}
