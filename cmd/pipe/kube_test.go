@@ -340,3 +340,27 @@ func TestKubeCacheVolumes(t *testing.T) {
 	}
 	k.waitGone("after the runs")
 }
+
+// A cache volume mounted under /workspace (as translated GitLab caches
+// are) is no part of the step's result, on either backend: the results
+// are the same.
+func TestKubeCacheVolumeUnderTheWorkspace(t *testing.T) {
+	k := newKubeEnv(t)
+	pipe := "caches:\n  c: /workspace/.c\nsteps:\n  s: {caches: [c], run: [echo v > .c/f, echo r > out.txt]}\n"
+	local := k.store(pipe, nil)
+	pods := k.store(pipe, nil)
+	pods.repo = local.repo
+	lev, lout, lcode := local.run("--backend", "local")
+	pev, pout, pcode := pods.run(k.kubeArgs()...)
+	if lcode != 0 || pcode != 0 {
+		t.Fatalf("exit codes: local %d, kubernetes %d\nlocal:\n%s\nkubernetes:\n%s", lcode, pcode, lout, pout)
+	}
+	l, p := stepEvents(lev)["s"], stepEvents(pev)["s"]
+	if lr, pr := local.result(l.Key), pods.result(p.Key); l.Key != p.Key || lr != pr || strings.Contains(pr, "f ") {
+		t.Errorf("result on kubernetes:\n%s\nlocally:\n%s", pr, lr)
+	}
+	if got := treeDump(t, filepath.Join(pods.home, "volumes", "c")); !strings.Contains(got, "f -rw-r--r-- v\n") {
+		t.Errorf("the volume on kubernetes:\n%s", got)
+	}
+	k.waitGone("after the runs")
+}
