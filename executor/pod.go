@@ -65,6 +65,7 @@ type PodStep struct {
 	Timeout     time.Duration
 	NetworkNone bool              // no network but loopback (its services) and the registry
 	Workspace   []cache.LayerBlob // lowest first: the snapshot, then what the step needs
+	Volumes     []PodVolume       // the step's cache volumes, in name order
 	Services    []PodService
 	PreferNode  string    // a node to prefer (where a step it needs ran), or ""
 	Stdout      io.Writer // the step's output, streamed while it runs
@@ -72,6 +73,13 @@ type PodStep struct {
 	// while it runs (the pod's phases, the cluster's warnings), for the
 	// step's log as pipe lines.
 	Note func(string)
+}
+
+// PodVolume is one cache volume of a pod's step: its content, to apply
+// onto an empty dir at Path before the step starts.
+type PodVolume struct {
+	Path  string
+	Layer cache.LayerBlob
 }
 
 // PodService is one service of a pod's step, reachable by name and aliases
@@ -99,7 +107,11 @@ type PodResult struct {
 	// Diff is what the step wrote under /workspace, pushed by the pod; nil
 	// when it pushed none.
 	Diff *cache.LayerBlob
-	Node string // the node it ran on
+	// Volumes[i] is what the step changed in PodStep.Volumes[i], pushed
+	// by the pod (in overlay form once fetched by Diff: whiteouts for what
+	// it removed); nil when it changed nothing there.
+	Volumes []*cache.LayerBlob
+	Node    string // the node it ran on
 	// Detail says why the step did not run when pipe or the cluster failed
 	// it (unschedulable, image pull error, the agent failed), with the pod's
 	// events, and names the pod; "" when the step ran.

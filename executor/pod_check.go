@@ -19,18 +19,18 @@ func (e *PodUnsupportedError) Error() string {
 }
 
 // checkPodSteps refuses, before any step runs, steps a pod cannot run as
-// a local container would: a step's cache volumes live in this machine's
-// store, which pods cannot mount.
+// a local container would: one cache volume mounted at two paths (see
+// twiceMounted).
 func checkPodSteps(steps []*pipeline.Step) error {
 	var with []string
 	for _, s := range steps {
-		if len(s.Caches) > 0 {
-			with = append(with, fmt.Sprintf("%s: step %s", s.Pos, s.Name))
+		if name := twiceMounted(s); name != "" {
+			with = append(with, fmt.Sprintf("%s: step %s (cache volume %s)", s.Pos, s.Name, name))
 		}
 	}
 	if len(with) == 0 {
 		return nil
 	}
-	return &PodUnsupportedError{Steps: with, What: "cache volumes (caches:) are",
-		Hint: "remove caches: from these steps or run them with --backend local (pods cannot mount this machine's cache volumes yet)"}
+	return &PodUnsupportedError{Steps: with, What: "a cache volume mounted at two paths is",
+		Hint: "mount each cache volume once per step, or run these steps with --backend local"}
 }

@@ -88,6 +88,10 @@ func (f *fakePods) Run(ctx context.Context, ps *PodStep) (*PodResult, error) {
 	for _, l := range ps.Workspace {
 		lowers = append(lowers, f.blobs[l.Digest])
 	}
+	var volLowers []string
+	for _, v := range ps.Volumes {
+		volLowers = append(volLowers, f.blobs[v.Layer.Digest])
+	}
 	f.mu.Unlock()
 	if img == nil {
 		return nil, fmt.Errorf("fake pods: image %s was never made pullable", ps.Image)
@@ -102,6 +106,17 @@ func (f *fakePods) Run(ctx context.Context, ps *PodStep) (*PodResult, error) {
 	spec := &isolation.Spec{ID: ps.ID, Root: isolation.Overlay{Lower: img.Layers},
 		Mounts:  []isolation.Mount{{Type: isolation.MountOverlay, Target: pipeline.Workspace, Overlay: isolation.Overlay{Lower: lowers, Upper: upper, Work: work}}},
 		Process: isolation.Process{Args: ps.Args, Env: env, Dir: ps.Dir, Stdout: ps.Stdout, Stderr: ps.Stdout}}
+	// A cache volume is an overlay of its layer, as pipe-init applies it
+	// onto an emptyDir; its upper dir is the diff pipe-push pushes.
+	var volUppers []string
+	for i, v := range ps.Volumes {
+		vu, vw := filepath.Join(f.dir, ps.ID, fmt.Sprintf("vol%d", i)), filepath.Join(f.dir, ps.ID, fmt.Sprintf("volwork%d", i))
+		os.MkdirAll(vu, 0o755)
+		os.MkdirAll(vw, 0o755)
+		volUppers = append(volUppers, vu)
+		spec.Mounts = append(spec.Mounts, isolation.Mount{Type: isolation.MountOverlay, Target: v.Path,
+			Overlay: isolation.Overlay{Lower: volLowers[i : i+1], Upper: vu, Work: vw}})
+	}
 	tctx, cancel := context.WithTimeout(ctx, ps.Timeout)
 	defer cancel()
 	c, err := f.rt.Start(tctx, spec)
@@ -122,6 +137,17 @@ func (f *fakePods) Run(ctx context.Context, ps *PodStep) (*PodResult, error) {
 	}
 	if l, err := f.store(upper); err == nil {
 		out.Diff = &l
+	}
+	for _, vu := range volUppers {
+		var d *cache.LayerBlob
+		if ents, _ := os.ReadDir(vu); len(ents) > 0 {
+			l, err := f.store(vu)
+			if err != nil {
+				return nil, err
+			}
+			d = &l
+		}
+		out.Volumes = append(out.Volumes, d)
 	}
 	if f.hook != nil {
 		if err := f.hook(ps, out); err != nil {

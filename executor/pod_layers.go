@@ -16,6 +16,8 @@ type podState struct {
 	layers map[string]*podPush[cache.LayerBlob] // by dir
 	images map[string]*podPush[string]          // by image digest
 	nodes  map[string]string                    // step -> node
+	// volumes serialises packing and applying cache volumes (pod_volumes.go).
+	volumes sync.Mutex
 }
 
 // podPush is one push, done once: later callers wait for it and share its

@@ -250,15 +250,67 @@ func TestPodFailureIsKept(t *testing.T) {
 	}
 }
 
-// Steps with cache volumes are refused before anything runs.
-func TestPodRefusesCacheVolumes(t *testing.T) {
-	e, pods := newPodEnv(t)
-	_, log, err := e.run(context.Background(), "caches: {deps: /deps}\nsteps:\n  a: {run: 'true'}\n  b: {caches: [deps], run: 'true'}\n", withPods(pods, nil))
+// A step that mounts one cache volume at two paths (the parser refuses
+// it; a translated pipeline might not) is refused before anything runs:
+// its two emptyDirs' changes could not both be applied.
+func TestPodRefusesAVolumeMountedTwice(t *testing.T) {
+	twice := &pipeline.Step{Name: "b", Caches: []pipeline.Cache{{Name: "deps", Path: "/deps"}, {Name: "deps", Path: "/deps2"}}}
+	once := &pipeline.Step{Name: "a", Caches: []pipeline.Cache{{Name: "deps", Path: "/deps"}}}
+	err := checkPodSteps([]*pipeline.Step{once, twice})
 	var pe *PodUnsupportedError
-	if !errors.As(err, &pe) || len(pe.Steps) != 1 || !strings.Contains(err.Error(), "step b") || !strings.Contains(err.Error(), "--backend local") {
-		t.Fatalf("run: %v", err)
+	if !errors.As(err, &pe) || len(pe.Steps) != 1 || !strings.Contains(err.Error(), "step b (cache volume deps)") || !strings.Contains(err.Error(), "--backend local") {
+		t.Fatalf("checkPodSteps: %v", err)
 	}
-	if len(log.all()) != 0 || len(pods.podSteps()) != 0 {
-		t.Errorf("something ran: %d events, %d pods", len(log.all()), len(pods.podSteps()))
+	if err := checkPodSteps([]*pipeline.Step{once}); err != nil {
+		t.Errorf("a volume mounted once: %v", err)
+	}
+}
+
+// volumeYML writes into a cache volume in one step and reads it in the
+// next; what a step leaves there (a failed one too) stays for the next run.
+const volumeYML = `caches: {deps: /deps}
+steps:
+  write:
+    caches: [deps]
+    run: ["n=$(cat ../deps/n 2>/dev/null || echo 0)", "echo $((n+1)) > ../deps/n", "echo w > ../deps/w-$((n+1))", "rm -f ../deps/w-$n"]
+  read:
+    needs: [write]
+    caches: [deps]
+    run: ["cat ../deps/n > seen.txt", "echo read > ../deps/read", "exit 3"]
+`
+
+// A pod step's cache volume comes from this machine's volume and goes back
+// to it, as a local container's bind mount would: the same content after
+// two runs on both backends, removals included, and a failed step's
+// writes kept.
+func TestPodCacheVolumesMatchLocal(t *testing.T) {
+	volume := func(e *testEnv) []string {
+		t.Helper()
+		dir, release, err := e.store.Volume(context.Background(), "deps")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		return dirEntries(t, dir)
+	}
+	local := newFakeEnv(t)
+	local.store = openTempStore(t)
+	pe, pods := newPodEnv(t)
+	pe.repo, pe.nonce = local.repo, local.nonce
+	for run := 1; run <= 2; run++ {
+		lsum, llog := local.mustRun(volumeYML, func(o *Options) { o.NoCache = true })
+		psum, plog := pe.mustRun(volumeYML, withPods(pods, func(o *Options) { o.NoCache = true }))
+		if lsum.Status != StatusFailed || psum.Status != StatusFailed {
+			t.Fatalf("run %d: local %s, pods %s\n%s\n%s", run, lsum.Status, psum.Status, llog.text(), plog.text())
+		}
+	}
+	want := []string{"n", "read", "w-2"}
+	if got, lgot := volume(pe), volume(local); !slices.Equal(got, want) || !slices.Equal(lgot, want) {
+		t.Errorf("the volume after two runs: pods %v, local %v, want %v", got, lgot, want)
+	}
+	for _, ps := range pods.podSteps() {
+		if len(ps.Volumes) != 1 || ps.Volumes[0].Path != "/deps" {
+			t.Errorf("pod %s: volumes %+v", ps.ID, ps.Volumes)
+		}
 	}
 }

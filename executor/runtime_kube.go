@@ -129,7 +129,10 @@ func (k *KubeRuntime) kubeStep(ps *PodStep) *kube.Step {
 		NetworkNone: ps.NetworkNone, Repo: k.o.Repo.Repository().String(),
 		PreferNode: ps.PreferNode, Stdout: ps.Stdout}
 	for _, l := range ps.Workspace {
-		ks.Workspace = append(ks.Workspace, kube.Layer{Digest: l.Digest.String(), DiffID: l.DiffID.String(), Size: l.Size, MediaType: string(l.MediaType)})
+		ks.Workspace = append(ks.Workspace, kubeLayer(l))
+	}
+	for _, v := range ps.Volumes {
+		ks.Volumes = append(ks.Volumes, kube.Volume{Path: v.Path, Layer: kubeLayer(v.Layer)})
 	}
 	for _, sv := range ps.Services {
 		ks.Services = append(ks.Services, kube.Service{Name: sv.Name, Aliases: sv.Aliases, Image: sv.Image,
@@ -139,19 +142,39 @@ func (k *KubeRuntime) kubeStep(ps *PodStep) *kube.Step {
 	return ks
 }
 
+func kubeLayer(l cache.LayerBlob) kube.Layer {
+	return kube.Layer{Digest: l.Digest.String(), DiffID: l.DiffID.String(), Size: l.Size, MediaType: string(l.MediaType)}
+}
+
 // podResult is the executor's view of a kube.Result.
 func podResult(res *kube.Result) (*PodResult, error) {
 	out := &PodResult{ExitCode: res.ExitCode, OOMKilled: res.OOMKilled, TimedOut: res.TimedOut, Canceled: res.Canceled,
 		Node: res.Node, Detail: res.Detail, Notes: res.Notes}
-	if d := res.Diff; d != nil {
-		digest, err1 := v1.NewHash(d.Digest)
-		diffID, err2 := v1.NewHash(d.DiffID)
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, fmt.Errorf("the pod reported a diff that is not a layer (%q, %q): %w", d.Digest, d.DiffID, err)
+	var err error
+	if out.Diff, err = layerBlob(res.Diff); err != nil {
+		return nil, err
+	}
+	for _, d := range res.Volumes {
+		l, err := layerBlob(d)
+		if err != nil {
+			return nil, err
 		}
-		out.Diff = &cache.LayerBlob{Digest: digest, DiffID: diffID, Size: d.Size, MediaType: types.MediaType(d.MediaType)}
+		out.Volumes = append(out.Volumes, l)
 	}
 	return out, nil
+}
+
+// layerBlob is the executor's view of a diff the pod reported (nil: none).
+func layerBlob(d *kube.Layer) (*cache.LayerBlob, error) {
+	if d == nil {
+		return nil, nil
+	}
+	digest, err1 := v1.NewHash(d.Digest)
+	diffID, err2 := v1.NewHash(d.DiffID)
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("the pod reported a diff that is not a layer (%q, %q): %w", d.Digest, d.DiffID, err)
+	}
+	return &cache.LayerBlob{Digest: digest, DiffID: diffID, Size: d.Size, MediaType: types.MediaType(d.MediaType)}, nil
 }
 
 // open records the run as alive, pushes the agent image and connects, on

@@ -22,7 +22,17 @@ const killedExit = 128 + 9
 // container swapped for a pod, and the upper dir fetched from the registry.
 func (r *run) runPod(ctx context.Context, st *stepState, log *StepLog) (outcome, error) {
 	s := st.step
+	r.restoreVolumes(ctx, s, log)
+	mounts, release, err := r.acquireVolumes(ctx, s.Caches, log)
+	if err != nil {
+		return r.infraFailure(ctx, st, err)
+	}
+	// The volumes are held for the pod's life and while its diffs are applied.
+	defer release()
 	ps, err := r.podStep(ctx, st, log) // pushes: not the step's time
+	if err == nil {
+		ps.Volumes, err = r.podVolumes(ctx, mounts)
+	}
 	if err != nil {
 		return r.infraFailure(ctx, st, err)
 	}
@@ -44,6 +54,9 @@ func (r *run) runPod(ctx context.Context, st *stepState, log *StepLog) (outcome,
 	}
 	if res.Detail != "" && !res.TimedOut && !res.OOMKilled && !res.Canceled {
 		return r.infraFailure(ctx, st, fmt.Errorf("step %s: %s", s.Name, res.Detail))
+	}
+	if err := r.applyPodVolumes(ctx, res, mounts); err != nil {
+		return r.infraFailure(ctx, st, fmt.Errorf("step %s: %w", s.Name, err))
 	}
 	return r.podEnded(ctx, st, res, echo.Current(), log)
 }

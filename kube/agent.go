@@ -18,9 +18,10 @@ const (
 
 // AgentSpec is what pipe-init and pipe-push read from PIPE_AGENT_SPEC.
 type AgentSpec struct {
-	Repo     string  `json:"repo"`     // host:port/path of the cache repository
-	Layers   []Layer `json:"layers"`   // the workspace, lowest first
-	Insecure bool    `json:"insecure"` // plain HTTP (or unverified TLS) to the registry
+	Repo     string  `json:"repo"`              // host:port/path of the cache repository
+	Layers   []Layer `json:"layers"`            // the workspace, lowest first
+	Volumes  []Layer `json:"volumes,omitempty"` // cache volume i's content, applied at MountVolumes/<i>
+	Insecure bool    `json:"insecure"`          // plain HTTP (or unverified TLS) to the registry
 }
 
 // agentCaps are the only capabilities the agents keep, all others dropped:
@@ -39,7 +40,12 @@ func agentContainer(in podInput, name, sub string) corev1.Container {
 	c.VolumeMounts = append(c.VolumeMounts,
 		corev1.VolumeMount{Name: VolumePipe, MountPath: MountPipe},
 		corev1.VolumeMount{Name: VolumeRegistry, MountPath: MountRegistry, ReadOnly: true})
-	spec, _ := json.Marshal(AgentSpec{Repo: in.step.Repo, Layers: nonNil(in.step.Workspace), Insecure: in.step.Insecure})
+	c.VolumeMounts = append(c.VolumeMounts, cacheVolumeMounts(in.step, agentVolumePath)...)
+	as := AgentSpec{Repo: in.step.Repo, Layers: nonNil(in.step.Workspace), Insecure: in.step.Insecure}
+	for _, v := range in.step.Volumes {
+		as.Volumes = append(as.Volumes, v.Layer)
+	}
+	spec, _ := json.Marshal(as)
 	c.Env = []corev1.EnvVar{
 		{Name: EnvAgentSpec, Value: string(spec)},
 		{Name: EnvDockerConfig, Value: MountRegistry},
@@ -70,8 +76,9 @@ func nonNil(l []Layer) []Layer {
 // but it cannot write another container's termination log.
 type pushReport struct {
 	Layer
-	Unchanged bool   `json:"unchanged"`
-	Error     string `json:"error"`
+	Unchanged bool     `json:"unchanged"`
+	Volumes   []*Layer `json:"volumes"` // the cache volumes' diffs (nil: unchanged)
+	Error     string   `json:"error"`
 }
 
 // parsePushReport reads pipe-push's message. It must be well formed: the
@@ -92,13 +99,32 @@ func parsePushReport(msg string) (*pushReport, error) {
 	switch {
 	case r.Error != "":
 		return &r, nil
-	case r.Unchanged && r.Digest == "":
-		return &r, nil
-	case r.Unchanged:
+	case r.Unchanged && r.Digest != "":
 		return nil, errors.New("pipe-push's report says unchanged and names a diff")
+	case !r.Unchanged:
+		if err := r.Layer.check(); err != nil {
+			return nil, fmt.Errorf("pipe-push's report: diff: %w", err)
+		}
 	}
-	if err := r.Layer.check(); err != nil {
-		return nil, fmt.Errorf("pipe-push's report: diff: %w", err)
+	for i, l := range r.Volumes {
+		if l == nil {
+			continue
+		}
+		if err := l.check(); err != nil {
+			return nil, fmt.Errorf("pipe-push's report: cache volume %d: %w", i, err)
+		}
 	}
 	return &r, nil
+}
+
+// stepSaysOOM reads the "oom" of the step wrapper's termination message:
+// the wrapper counts the OOM killer's kills in the container's cgroup,
+// which the kubelet's reason OOMKilled misses now and then. The step's
+// script could write that message too, but it would only call its own
+// failure an out-of-memory kill; the diff is never taken from it.
+func stepSaysOOM(msg string) bool {
+	var m struct {
+		OOM bool `json:"oom"`
+	}
+	return json.Unmarshal([]byte(strings.TrimSpace(msg)), &m) == nil && m.OOM
 }

@@ -103,7 +103,7 @@ func judge(pod *corev1.Pod, services map[string]string, agent bool) verdict {
 // the diff comes from pipe-push's report, which it writes when the kubelet
 // stops it once the step has ended: until then the verdict waits.
 func stepEnded(pod *corev1.Pod, t *corev1.ContainerStateTerminated, agent bool) verdict {
-	res := &Result{ExitCode: int(t.ExitCode), OOMKilled: t.Reason == "OOMKilled", Node: pod.Spec.NodeName}
+	res := &Result{ExitCode: int(t.ExitCode), OOMKilled: t.Reason == "OOMKilled" || (agent && stepSaysOOM(t.Message)), Node: pod.Spec.NodeName}
 	if t.Reason == "StartError" || t.Reason == "ContainerCannotRun" {
 		return verdict{fail: &failure{reason: "the step's container could not start", message: t.Message}}
 	}
@@ -124,6 +124,7 @@ func stepEnded(pod *corev1.Pod, t *corev1.ContainerStateTerminated, agent bool) 
 			l := rep.Layer
 			res.Diff = &l
 		}
+		res.Volumes = rep.Volumes
 		return verdict{result: res}
 	case res.OOMKilled || t.Signal != 0 || t.ExitCode >= 128:
 		// The step was killed, maybe its wrapper with it: no diff is the

@@ -79,6 +79,10 @@ func TestJudge(t *testing.T) {
 		{name: "pod ended, push never reported", pod: podWith(corev1.PodSucceeded, initOK, terminated(ContainerStep, 0, "Completed", "")), agent: true, fail: "never reported", final: true},
 		{name: "diff from push, not from the step", pod: podWith(corev1.PodSucceeded, afterPush(`{"unchanged":true}`), terminated(ContainerStep, 0, "Completed", `{"exit":0,"diff":`+goodReport+`}`)), agent: true, exit: 0, final: true},
 		{name: "oom", pod: podWith(corev1.PodFailed, afterPush(`{"error":"the step was not done"}`), terminated(ContainerStep, 137, "OOMKilled", "")), agent: true, exit: 137, oom: true, final: true},
+		{name: "oom said by the wrapper only", pod: podWith(corev1.PodFailed, afterPush(`{"unchanged":true}`), terminated(ContainerStep, 137, "Error", `{"exit":137,"oom":true}`)), agent: true, exit: 137, oom: true, final: true},
+		{name: "oom of a child, the script went on", pod: podWith(corev1.PodFailed, afterPush(`{"unchanged":true}`), terminated(ContainerStep, 1, "Error", `{"exit":1,"oom":true}`)), agent: true, exit: 1, oom: true, final: true},
+		{name: "oom message without agent", pod: podWith(corev1.PodFailed, nil, terminated(ContainerStep, 137, "Error", `{"oom":true}`)), exit: 137, final: true},
+		{name: "no oom in the message", pod: podWith(corev1.PodFailed, afterPush(`{"unchanged":true}`), terminated(ContainerStep, 137, "Error", `{"exit":137}`)), agent: true, exit: 137, final: true},
 		{name: "killed wrapper, no report", pod: podWith(corev1.PodFailed, afterPush(""), signaled), agent: true, exit: 137, final: true},
 		{name: "killed by a deletion", pod: deletedKilled, agent: true, fail: "deleted before the step ended", final: true},
 		{name: "ended before a deletion", pod: deletedDone, agent: true, exit: 2, final: true},
@@ -133,5 +137,20 @@ func TestPodErrorText(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("%q lacks %q", got, want)
 		}
+	}
+}
+
+// pipe-push's report carries the cache volumes' diffs (null: unchanged),
+// each checked as the workspace's is: its digest becomes a path.
+func TestPushReportVolumes(t *testing.T) {
+	withVolumes := `{"unchanged":true,"volumes":[null,` + goodReport + `]}`
+	pod := podWith(corev1.PodFailed, afterPush(withVolumes), terminated(ContainerStep, 1, "Error", `{"exit":1}`))
+	v := judge(pod, nil, true)
+	if v.fail != nil || v.result == nil || v.result.Diff != nil || len(v.result.Volumes) != 2 || v.result.Volumes[0] != nil || v.result.Volumes[1].Digest != testDigest {
+		t.Fatalf("verdict %+v (result %+v)", v, v.result)
+	}
+	crafted := `{"unchanged":true,"volumes":[{"digest":"sha256:../../x","diffID":"` + testDiffID + `","size":1,"mediaType":"application/vnd.oci.image.layer.v1.tar"}]}`
+	if _, err := parsePushReport(crafted); err == nil || !strings.Contains(err.Error(), "cache volume 0") {
+		t.Errorf("a crafted volume digest: %v", err)
 	}
 }

@@ -25,6 +25,7 @@ const (
 	MountWorkspace = "/workspace"
 	MountPipe      = "/.pipe"
 	MountRegistry  = "/.pipe-registry"
+	MountVolumes   = "/.pipe-volumes" // cache volume i at MountVolumes/<i> in the agent containers
 
 	// AgentBinary is where the agent image holds pipe's static binary, and
 	// WrapperBinary the copy pipe-init leaves for the step's container.
@@ -151,6 +152,9 @@ func volumes(in podInput) []corev1.Volume {
 	for i := range in.step.Scratch {
 		vs = append(vs, emptyDir(scratchVolume(i)))
 	}
+	for i := range in.step.Volumes {
+		vs = append(vs, emptyDir(cacheVolume(i)))
+	}
 	if in.noAgent {
 		return vs
 	}
@@ -168,6 +172,27 @@ func volumes(in podInput) []corev1.Volume {
 
 // scratchVolume names the volume of Step.Scratch[i].
 func scratchVolume(i int) string { return fmt.Sprintf("scratch-%d", i) }
+
+// cacheVolume names the volume of Step.Volumes[i].
+func cacheVolume(i int) string { return fmt.Sprintf("cache-%d", i) }
+
+// cacheVolumeMounts mount the step's cache volumes at their paths (at, nil)
+// or, in the agent containers, at MountVolumes/<i>.
+func cacheVolumeMounts(s *Step, at func(i int) string) []corev1.VolumeMount {
+	var out []corev1.VolumeMount
+	for i, v := range s.Volumes {
+		p := v.Path
+		if at != nil {
+			p = at(i)
+		}
+		out = append(out, corev1.VolumeMount{Name: cacheVolume(i), MountPath: p})
+	}
+	return out
+}
+
+// agentVolumePath is where the agents see cache volume i: beside, never
+// under, /workspace, so the workspace's diff never holds a volume.
+func agentVolumePath(i int) string { return fmt.Sprintf("%s/%d", MountVolumes, i) }
 
 func emptyDir(name string) corev1.Volume {
 	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
@@ -205,6 +230,7 @@ func stepContainer(in podInput, user podUser) corev1.Container {
 	for i, d := range s.Scratch {
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: scratchVolume(i), MountPath: d})
 	}
+	c.VolumeMounts = append(c.VolumeMounts, cacheVolumeMounts(s, nil)...)
 	c.WorkingDir = s.Dir
 	c.Env = stepEnv(s.Env, s.Secrets, in.secret, in.name)
 	c.Resources = stepResources(s)

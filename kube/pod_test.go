@@ -46,7 +46,11 @@ func fullStep() *Step {
 				Args: []string{"--port", "6380"}, Port: 6380, ReadyInterval: 2 * time.Second, ReadyRetries: 5},
 			{Name: "plain", Image: "registry.test:5000/busybox@" + testDigest, Args: []string{"sleep", "1d"}},
 		},
-		Scratch:    []string{"/root/.cache", "/var/cache/apt"},
+		Scratch: []string{"/root/.cache", "/var/cache/apt"},
+		Volumes: []Volume{
+			{Path: "/cache/go-mod", Layer: Layer{Digest: testDigest, DiffID: testDiffID, Size: 20, MediaType: "application/vnd.oci.image.layer.v1.tar+zstd"}},
+			{Path: "/workspace/.npm", Layer: Layer{Digest: testDigest, DiffID: testDiffID, Size: 30, MediaType: "application/vnd.oci.image.layer.v1.tar+zstd"}},
+		},
 		PreferNode: "node-1",
 	}
 }
@@ -281,6 +285,61 @@ func TestScratchDirsOnlyInTheStep(t *testing.T) {
 				t.Errorf("%s mounts %s", c.Name, m.Name)
 			}
 		}
+	}
+}
+
+// TestCacheVolumeMounts: each cache volume is an emptyDir at its path in
+// the step's container and at /.pipe-volumes/<i> in both agents (never
+// under /workspace there, so the workspace's diff never holds it); its
+// content's layer is in the agents' spec; services do not mount it.
+func TestCacheVolumeMounts(t *testing.T) {
+	pod, err := buildPod(fullInput())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mountsOf := func(c corev1.Container) map[string]string {
+		m := map[string]string{}
+		for _, vm := range c.VolumeMounts {
+			m[vm.Name] = vm.MountPath
+		}
+		return m
+	}
+	if m := mountsOf(pod.Spec.Containers[0]); m["cache-0"] != "/cache/go-mod" || m["cache-1"] != "/workspace/.npm" {
+		t.Errorf("step mounts %v", m)
+	}
+	for _, c := range pod.Spec.InitContainers {
+		m := mountsOf(c)
+		agent := c.Name == ContainerInit || c.Name == ContainerPush
+		if agent && (m["cache-0"] != "/.pipe-volumes/0" || m["cache-1"] != "/.pipe-volumes/1") {
+			t.Errorf("%s mounts %v", c.Name, m)
+		}
+		if !agent && (m["cache-0"] != "" || m["cache-1"] != "") {
+			t.Errorf("service %s mounts a cache volume: %v", c.Name, m)
+		}
+		if !agent {
+			continue
+		}
+		var spec AgentSpec
+		for _, e := range c.Env {
+			if e.Name == EnvAgentSpec {
+				json.Unmarshal([]byte(e.Value), &spec)
+			}
+		}
+		if len(spec.Volumes) != 2 || spec.Volumes[0].Size != 20 || spec.Volumes[1].Size != 30 {
+			t.Errorf("%s: agent spec volumes %+v", c.Name, spec.Volumes)
+		}
+	}
+	n := 0
+	for _, v := range pod.Spec.Volumes {
+		if strings.HasPrefix(v.Name, "cache-") {
+			n++
+			if v.EmptyDir == nil {
+				t.Errorf("%s is not an emptyDir", v.Name)
+			}
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d cache volumes in the pod, want 2", n)
 	}
 }
 

@@ -41,12 +41,23 @@ type Step struct {
 	Workspace []Layer // applied onto /workspace in order, lowest first
 	Services  []Service
 
+	// Volumes are the step's cache volumes: each an emptyDir at its Path in
+	// the step's container, its Layer applied there by pipe-init, and
+	// what the step changed in it pushed by pipe-push (Result.Volumes).
+	Volumes []Volume
+
 	// Scratch are absolute paths in the step's container that get an empty
 	// dir each (an emptyDir), e.g. for cache dirs a pod cannot bring along.
 	Scratch []string
 
 	PreferNode string    // preferred node (by name); "" none
 	Stdout     io.Writer // the step container's log, written while it runs (by another goroutine, never after Run returned); nil discards
+}
+
+// Volume is one cache volume of a step.
+type Volume struct {
+	Path  string // absolute, in the step's container
+	Layer Layer  // its content when the step starts
 }
 
 // Layer is one layer blob in the cache repository.
@@ -89,7 +100,10 @@ type Result struct {
 	Canceled  bool // ctx was canceled; the pod was deleted
 
 	Diff *Layer // the pushed diff of /workspace, nil if none
-	Node string // the node it ran on ("" if it never got one)
+	// Volumes[i] is the pushed diff of Step.Volumes[i], nil when the step
+	// did not change it (or the diffs were lost with the workspace's).
+	Volumes []*Layer
+	Node    string // the node it ran on ("" if it never got one)
 
 	// Detail says why, for pipe-side failures (then Run's error is a
 	// *PodError carrying the same), with the pod's events.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -295,4 +296,71 @@ func TestKubeDebugLastOfAPodFailure(t *testing.T) {
 	if code := p.wait(); code != 3 {
 		t.Errorf("debug --last: exit %d, want the step's 3\n%s", code, p.out.String())
 	}
+}
+
+// volumePipe writes into a cache volume in one step and reads it in the
+// next; each run counts up, replaces a file, keeps a symlink.
+const volumePipe = `caches:
+  deps: /cache/deps
+steps:
+  write:
+    caches: [deps]
+    run: ["n=$(cat /cache/deps/n 2>/dev/null || echo 0)", "echo $((n+1)) > /cache/deps/n", "echo w > /cache/deps/w-$((n+1))", "rm -f /cache/deps/w-$n", "ln -sf n /cache/deps/link"]
+  read:
+    needs: [write]
+    caches: [deps]
+    run: ["echo seen-$(cat /cache/deps/n)-by-read", "mkdir -p /cache/deps/sub", "echo $(cat /cache/deps/n) > /cache/deps/sub/read"]
+`
+
+// Cache volumes on kubernetes: a step sees what the step before it wrote
+// in the volume, a second run sees the first run's, and the volume ends as
+// the same two runs leave it locally.
+func TestKubeCacheVolumes(t *testing.T) {
+	k := newKubeEnv(t)
+	pods := k.store(volumePipe, nil)
+	local := k.store(volumePipe, nil)
+	local.repo = pods.repo
+	for run := 1; run <= 2; run++ {
+		evs, out, code := pods.run(append(k.kubeArgs(), "--no-cache")...)
+		if code != 0 {
+			t.Fatalf("run %d on kubernetes: exit %d\n%s", run, code, out)
+		}
+		logs, _ := json.Marshal(evs)
+		if want := fmt.Sprintf("seen-%d-by-read", run); !strings.Contains(string(logs), want) {
+			t.Errorf("run %d: read did not say %q\n%s", run, want, out)
+		}
+		if _, out, code := local.run("--backend", "local", "--no-cache"); code != 0 {
+			t.Fatalf("run %d locally: exit %d\n%s", run, code, out)
+		}
+	}
+	pv := treeDump(t, filepath.Join(pods.home, "volumes", "deps"))
+	lv := treeDump(t, filepath.Join(local.home, "volumes", "deps"))
+	if pv != lv || !strings.Contains(pv, "n -rw-r--r-- 2\n") || strings.Contains(pv, "w-1") || !strings.Contains(pv, "sub/read -rw-r--r-- 2\n") {
+		t.Errorf("the volume after two runs on kubernetes:\n%s\nlocally:\n%s", pv, lv)
+	}
+	k.waitGone("after the runs")
+}
+
+// A cache volume mounted under /workspace (as translated GitLab caches
+// are) is no part of the step's result, on either backend: the results
+// are the same.
+func TestKubeCacheVolumeUnderTheWorkspace(t *testing.T) {
+	k := newKubeEnv(t)
+	pipe := "caches:\n  c: /workspace/.c\nsteps:\n  s: {caches: [c], run: [echo v > .c/f, echo r > out.txt]}\n"
+	local := k.store(pipe, nil)
+	pods := k.store(pipe, nil)
+	pods.repo = local.repo
+	lev, lout, lcode := local.run("--backend", "local")
+	pev, pout, pcode := pods.run(k.kubeArgs()...)
+	if lcode != 0 || pcode != 0 {
+		t.Fatalf("exit codes: local %d, kubernetes %d\nlocal:\n%s\nkubernetes:\n%s", lcode, pcode, lout, pout)
+	}
+	l, p := stepEvents(lev)["s"], stepEvents(pev)["s"]
+	if lr, pr := local.result(l.Key), pods.result(p.Key); l.Key != p.Key || lr != pr || strings.Contains(pr, "f ") {
+		t.Errorf("result on kubernetes:\n%s\nlocally:\n%s", pr, lr)
+	}
+	if got := treeDump(t, filepath.Join(pods.home, "volumes", "c")); !strings.Contains(got, "f -rw-r--r-- v\n") {
+		t.Errorf("the volume on kubernetes:\n%s", got)
+	}
+	k.waitGone("after the runs")
 }

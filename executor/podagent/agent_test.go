@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -80,7 +81,7 @@ func pushAndStop(t *testing.T, a *Agent, sp Spec) Pushed {
 		t.Errorf("Push: %v", err)
 	}
 	var term Pushed
-	if b, err := os.ReadFile(a.Paths.TerminationLog); err != nil || json.Unmarshal(b, &term) != nil || term != p {
+	if b, err := os.ReadFile(a.Paths.TerminationLog); err != nil || json.Unmarshal(b, &term) != nil || !reflect.DeepEqual(term, p) {
 		t.Errorf("push's termination message %s (%v), want %+v", b, err, p)
 	}
 	return p

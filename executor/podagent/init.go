@@ -50,6 +50,39 @@ func (a *Agent) init(ctx context.Context, sp Spec) error {
 		return err
 	}
 	a.logf("workspace ready: %d layers, %d paths", len(sp.Layers), idx.Len())
+	return a.initVolumes(ctx, sp)
+}
+
+// initVolumes applies each cache volume's layer onto its emptyDir, as the
+// workspace's (checked, by the safe extractor), and indexes it for Push.
+func (a *Agent) initVolumes(ctx context.Context, sp Spec) error {
+	if len(sp.Volumes) == 0 {
+		return nil
+	}
+	f, err := newFetcher(ctx, sp)
+	if err != nil {
+		return err
+	}
+	for i, l := range sp.Volumes {
+		dir := a.Paths.Volume(i)
+		if err := checkEmptyDir(dir); err != nil {
+			return fmt.Errorf("cache volume %d: %w", i, err)
+		}
+		if err := f.apply(ctx, l, dir); err != nil {
+			if cerr := emptyDir(dir); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("empty it again: %w", cerr))
+			}
+			return fmt.Errorf("cache volume %d (%s) from %s: %w", i, l.Digest, sp.Repo, err)
+		}
+		idx, err := cache.IndexTree(dir)
+		if err != nil {
+			return fmt.Errorf("index cache volume %d: %w", i, err)
+		}
+		if err := idx.Save(a.Paths.VolumeIndex(i)); err != nil {
+			return err
+		}
+		a.logf("cache volume %d ready: %d paths", i, idx.Len())
+	}
 	return nil
 }
 

@@ -68,36 +68,58 @@ func (a *Agent) report(ctx context.Context, p Pushed) error {
 	return nil
 }
 
-// pushDiff diffs the workspace into a blob and pushes it.
+// pushDiff diffs the workspace, then each cache volume, into blobs and
+// pushes them.
 func (a *Agent) pushDiff(ctx context.Context, sp Spec) (Pushed, error) {
+	ws, err := a.pushTreeDiff(ctx, sp, a.Paths.Index(), a.Paths.Workspace)
+	if err != nil {
+		return Pushed{}, err
+	}
+	p := Pushed{Unchanged: ws == nil}
+	if ws != nil {
+		p.Layer = *ws
+	}
+	for i := range sp.Volumes {
+		l, err := a.pushTreeDiff(ctx, sp, a.Paths.VolumeIndex(i), a.Paths.Volume(i))
+		if err != nil {
+			return Pushed{}, fmt.Errorf("cache volume %d: %w", i, err)
+		}
+		p.Volumes = append(p.Volumes, l)
+	}
+	return p, nil
+}
+
+// pushTreeDiff diffs dir against the index Init saved at index, and pushes
+// the diff; nil when nothing changed.
+func (a *Agent) pushTreeDiff(ctx context.Context, sp Spec, index, dir string) (*Layer, error) {
 	repo, err := sp.repository()
 	if err != nil {
-		return Pushed{}, err
+		return nil, err
 	}
-	idx, err := cache.LoadTreeIndex(a.Paths.Index())
+	idx, err := cache.LoadTreeIndex(index)
 	if err != nil {
-		return Pushed{}, fmt.Errorf("%w (did pod-agent init run?)", err)
+		return nil, fmt.Errorf("%w (did pod-agent init run?)", err)
 	}
-	layer, remove, changed, err := diffLayer(ctx, idx, a.Paths.Workspace, a.Paths.State)
+	layer, remove, changed, err := diffLayer(ctx, idx, dir, a.Paths.State)
 	if err != nil {
-		return Pushed{}, err
+		return nil, err
 	}
 	defer remove()
 	if !changed {
-		return Pushed{Unchanged: true}, nil
+		return nil, nil
 	}
 	desc, err := describe(layer)
 	if err != nil {
-		return Pushed{}, err
+		return nil, err
 	}
 	opts, err := remoteOptions(ctx, sp.Insecure)
 	if err != nil {
-		return Pushed{}, err
+		return nil, err
 	}
 	if err := remote.WriteLayer(repo, layer, opts...); err != nil {
-		return Pushed{}, fmt.Errorf("push the diff %s to %s: %w", desc.Digest, sp.Repo, err)
+		return nil, fmt.Errorf("push the diff %s to %s: %w", desc.Digest, sp.Repo, err)
 	}
-	return Pushed{Layer: desc}, nil
+	return &desc, nil
 }
 
 // diffLayer writes the diff of dir against idx as a compressed layer in a
@@ -118,7 +140,7 @@ func diffLayer(ctx context.Context, idx *cache.TreeIndex, dir, tmpDir string) (l
 		if remove != nil {
 			remove()
 		}
-		return nil, nil, false, fmt.Errorf("diff the workspace: %w", errors.Join(derr, cerr))
+		return nil, nil, false, fmt.Errorf("diff %s: %w", dir, errors.Join(derr, cerr))
 	}
 	return l, remove, changed, nil
 }

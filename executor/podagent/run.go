@@ -15,7 +15,8 @@ import (
 // is PID 1 there). When the child exits, what it left running is killed
 // (as a container's processes die with its init), /.pipe/done is written,
 // Run waits (PushWait at most) for the push sidecar's pushed.json and
-// writes the termination message. It returns the exit code the container
+// writes the termination message, which says "oom" when the OOM killer's
+// count of the container's memory cgroup rose while the child ran. It returns the exit code the container
 // must exit with: the child's, or 128+N if signal N killed it; 127 or 126
 // if argv could not be started (the error says why).
 //
@@ -28,8 +29,12 @@ func (a *Agent) Run(ctx context.Context, argv []string) (int, error) {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwardedSignals()...)
 	defer signal.Stop(sigs)
+	before, counted := a.Paths.oomKills()
 	res := runChild(ctx, argv, sigs, a.logf)
 	msg := Termination{Exit: res.exit}
+	if after, ok := a.Paths.oomKills(); counted && ok && after > before {
+		msg.OOM = true
+	}
 	if res.err != nil {
 		msg.Error = res.err.Error()
 		a.logf("%v", res.err)

@@ -100,3 +100,38 @@ func TestRunNeedsArgv(t *testing.T) {
 		t.Error("Run with no argv")
 	}
 }
+
+// TestRunReportsOOM: when the OOM killer's count rises while the step runs
+// (here the step bumps a fake counter), the termination message says oom;
+// a count that does not rise, or that cannot be read, says nothing.
+func TestRunReportsOOM(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		script string
+		files  bool
+		oom    bool
+	}{
+		{"count rose", `echo "oom_kill 1" > "$EVENTS"; exit 137`, true, true},
+		{"count unchanged", `exit 137`, true, false},
+		{"no counter", `exit 137`, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := testAgent(t)
+			a.PushWait = time.Second
+			writeJSONAtomic(a.Paths.Pushed(), Pushed{Unchanged: true})
+			events := filepath.Join(a.Paths.Cgroup, "memory.events")
+			if c.files {
+				writeCgroupFile(t, filepath.Dir(a.Paths.Cgroup), "proc-cgroup", "0::/\n")
+				writeCgroupFile(t, filepath.Dir(a.Paths.Cgroup), "cgroup/memory.events", "oom 0\noom_kill 0\n")
+			}
+			t.Setenv("EVENTS", events)
+			code, err := a.Run(context.Background(), []string{"sh", "-c", c.script})
+			if err != nil || code != 137 {
+				t.Fatalf("Run: %d %v", code, err)
+			}
+			if m := termination(t, a); m.OOM != c.oom || m.Exit != 137 {
+				t.Errorf("termination message %+v, want oom %v", m, c.oom)
+			}
+		})
+	}
+}

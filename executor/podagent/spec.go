@@ -14,11 +14,13 @@ import (
 const SpecEnv = "PIPE_AGENT_SPEC"
 
 // Spec is what the coordinator tells the agents of one pod: the cache
-// repository and the workspace layers, lowest first.
+// repository, the workspace layers, lowest first, and the content of each
+// cache volume the step mounts (Volumes[i] is applied onto Paths.Volume(i)).
 type Spec struct {
-	Repo     string  `json:"repo"`     // host[:port]/path of the cache repository
-	Layers   []Layer `json:"layers"`   // the workspace, lowest first
-	Insecure bool    `json:"insecure"` // plain http to the registry
+	Repo     string  `json:"repo"`              // host[:port]/path of the cache repository
+	Layers   []Layer `json:"layers"`            // the workspace, lowest first
+	Volumes  []Layer `json:"volumes,omitempty"` // one layer per cache volume
+	Insecure bool    `json:"insecure"`          // plain http to the registry
 }
 
 // Layer is one layer blob of the repository, as the pod contract names it.
@@ -54,6 +56,11 @@ func (sp Spec) check() error {
 	for i, l := range sp.Layers {
 		if err := l.check(); err != nil {
 			return fmt.Errorf("layer %d: %w", i+1, err)
+		}
+	}
+	for i, l := range sp.Volumes {
+		if err := l.check(); err != nil {
+			return fmt.Errorf("cache volume %d: %w", i, err)
 		}
 	}
 	return nil

@@ -17,20 +17,24 @@ type Done struct {
 }
 
 // Pushed is the content of /.pipe/pushed.json: the pushed diff, or why
-// there is none. Unchanged says the step changed nothing (no layer pushed).
+// there is none. Unchanged says the step changed nothing in the workspace
+// (no layer pushed). Volumes[i] is the diff of Spec.Volumes[i], nil when
+// the step left that cache volume as it was.
 type Pushed struct {
 	Layer
-	Unchanged bool   `json:"unchanged,omitempty"`
-	Error     string `json:"error,omitempty"`
+	Unchanged bool     `json:"unchanged,omitempty"`
+	Volumes   []*Layer `json:"volumes,omitempty"`
+	Error     string   `json:"error,omitempty"`
 }
 
 // MarshalJSON leaves the layer's fields out when there is no layer.
 func (p Pushed) MarshalJSON() ([]byte, error) {
 	if p.Digest == "" {
 		return json.Marshal(struct {
-			Unchanged bool   `json:"unchanged,omitempty"`
-			Error     string `json:"error,omitempty"`
-		}{p.Unchanged, p.Error})
+			Unchanged bool     `json:"unchanged,omitempty"`
+			Volumes   []*Layer `json:"volumes,omitempty"`
+			Error     string   `json:"error,omitempty"`
+		}{p.Unchanged, p.Volumes, p.Error})
 	}
 	type plain Pushed
 	return json.Marshal(plain(p))
@@ -39,13 +43,15 @@ func (p Pushed) MarshalJSON() ([]byte, error) {
 // Termination is the step container's termination message, which the
 // coordinator reads from the pod's status: the exit code, and the diff
 // (absent when the step changed nothing) or the error that kept it from
-// being pushed.
+// being pushed. OOM says the OOM killer killed a process of the step
+// (the count of the container's memory cgroup rose while it ran).
 //
 // The push container's termination message, written when it is stopped,
 // is its pushed.json (see Pushed).
 type Termination struct {
 	Exit  int    `json:"exit"`
 	Diff  *Layer `json:"diff,omitempty"`
+	OOM   bool   `json:"oom,omitempty"`
 	Error string `json:"error,omitempty"`
 }
 
