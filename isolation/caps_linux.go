@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -51,10 +52,29 @@ func dropCapabilities() error {
 	if err := dropBoundingSet(); err != nil {
 		return err
 	}
-	if err := allThreads(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); err != nil {
-		return fmt.Errorf("drop capabilities: clear the ambient set: %w", err)
+	if ambientSet() {
+		if err := allThreads(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); err != nil {
+			return fmt.Errorf("drop capabilities: clear the ambient set: %w", err)
+		}
 	}
 	return capsetAll(keep)
+}
+
+// ambientSet says whether this thread has any ambient capability. All
+// threads share one ambient set for the reason they share one bounding set
+// (see dropBounding), so an empty one needs no stop-the-world to clear.
+// Where the kernel cannot tell, it says yes.
+func ambientSet() bool {
+	last, err := lastCapability()
+	if err != nil {
+		return true
+	}
+	for c := uintptr(0); c <= last; c++ {
+		if in, err := unix.PrctlRetInt(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_IS_SET, c, 0, 0); err != nil || in != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // dropBoundingSet removes every capability not in defaultCapabilities from
@@ -101,8 +121,11 @@ func capabilityNumber(name string) (uintptr, bool) {
 	return 0, false
 }
 
-// lastCapability is the highest capability number the kernel knows.
-func lastCapability() (uintptr, error) {
+// lastCapability is the highest capability number the kernel knows, read
+// once per process.
+var lastCapability = sync.OnceValues(readLastCapability)
+
+func readLastCapability() (uintptr, error) {
 	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err != nil {
 		return 0, fmt.Errorf("drop capabilities: is /proc mounted? %w", err)

@@ -92,6 +92,11 @@ type cgroupManager struct {
 	// (/proc/self/cgroup; a fake in tests).
 	selfCgroup string
 
+	// home maps a v1 controller to the dir of pipe's cgroup in its
+	// hierarchy, read once (see homeDirsV1).
+	homeOnce sync.Once
+	home     map[string]string
+
 	mu       sync.Mutex
 	ioDevice string // "major:minor" of the block device to throttle; "" = none
 	prepared bool   // the parent exists with its controllers enabled

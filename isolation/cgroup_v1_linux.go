@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -121,6 +122,13 @@ func (c *cgroup) applyV1IO(l Limits, dev string) error {
 // repeats until the cgroup is empty. Without a freezer it just repeats the
 // SIGKILLs.
 func (c *cgroup) killV1() error {
+	// pipe's launcher thread is in a container's cgroup only while it
+	// forks that container's init (startInV1). Should it ever be left
+	// there, freezing the cgroup would freeze pipe, and killing it kill
+	// pipe: refuse, and say so.
+	if pids, _ := c.procs(); slices.Contains(pids, os.Getpid()) {
+		return fmt.Errorf("pipe's own process (%d) is in this cgroup (its launcher thread did not leave it): not freezing or killing it", os.Getpid())
+	}
 	freezer := c.dirs["freezer"]
 	if freezer == "" {
 		return c.killFrozen(func() error { return nil }, func() error { return nil })

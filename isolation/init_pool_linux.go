@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -29,8 +28,8 @@ import (
 // init is. Start takes one, writes the Spec's limits into its cgroup and
 // releases it. A Spec a prestarted init cannot serve (see usable) gets an
 // init of its own, as before. The first one's record and cgroup are made as
-// the Runtime opens, before the rest of its opening, and on v1 the grace
-// period is waited for from then on, in the background (see warmAttach).
+// the Runtime opens, before the rest of its opening. On v1 no init is moved
+// into its cgroup any more: each is born there (see startInV1).
 //
 // A prestarted init has a state record from the moment it exists, as any
 // container does, so a killed pipe's leftovers are cleaned up the same way.
@@ -91,13 +90,11 @@ func (r *Runtime) reserveInit() (*preparedInit, error) {
 	return p, nil
 }
 
-// reserveEarly reserves the first prestarted init as the Runtime opens,
-// and then, on cgroup v1, starts the move that waits for the kernel (see
-// warmAttach): the init's cgroup is made before it, as the move holds the
-// lock every mkdir of a cgroup takes, and the init's own move, after its
-// clone and exec, finds the wait over or under way. nil when nothing is
-// prestarted (Options.Prestart 0, rootless) or the reservation failed (the
-// pool's own start then reports it).
+// reserveEarly reserves the first prestarted init (its record and cgroup)
+// as the Runtime opens, before the rest of its opening, so that the pool
+// starts it as soon as it runs. nil when nothing is prestarted
+// (Options.Prestart 0, rootless) or the reservation failed (the pool's own
+// start then reports it).
 func (r *Runtime) reserveEarly() *preparedInit {
 	if r.opts.Prestart < 1 || r.opts.UserNS != nil {
 		return nil
@@ -106,7 +103,6 @@ func (r *Runtime) reserveEarly() *preparedInit {
 	if err != nil {
 		return nil
 	}
-	r.cg.warmAttach()
 	return p
 }
 
@@ -121,13 +117,14 @@ func (p *preparedInit) launch(r *Runtime) error {
 	p.conn = newConn(pair[0], maxReply)
 	cmd := r.initCmd(child, p.cg, false, p.stderr)
 	p.launched = true
-	if err := cmd.Start(); err != nil {
+	moved, err := r.startInit(cmd, p.cg)
+	if err != nil {
 		close(p.initDone)
 		return fmt.Errorf("start container init: %w", err)
 	}
 	p.cmd = cmd
 	go func() { _ = cmd.Wait(); close(p.initDone) }()
-	if _, ok := p.cg.fd(); !ok {
+	if !moved {
 		return p.cg.addProc(cmd.Process.Pid)
 	}
 	return nil
@@ -237,11 +234,6 @@ func (p *initPool) setMaking(b bool) {
 func (p *initPool) run() {
 	defer p.wg.Done()
 	defer close(p.stopped)
-	// Pdeathsig follows the thread that started a child: keep this
-	// goroutine on one thread while it starts inits, and give the thread
-	// back (alive) after.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	defer func() { _ = p.early.destroy(p.r) }() // unused: no init was wanted
 	for {
 		for len(p.ready) < p.wanted() {

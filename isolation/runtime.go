@@ -57,8 +57,17 @@ type Options struct {
 
 	// Init is the executable of containers' inits: a static binary whose
 	// main is Init (cmd/pipe-init), which starts faster than pipe itself
-	// as it runs none of pipe's other package inits. The Runtime seals one
-	// memfd copy of it at New (CVE-2019-5736). nil re-executes pipe's own
-	// binary (MaybeInit).
+	// as it runs none of pipe's other package inits. Without InitKey the
+	// Runtime seals one memfd copy of it at New (CVE-2019-5736). nil
+	// re-executes pipe's own binary (MaybeInit).
 	Init []byte
+
+	// InitKey names Init's content: a Runtime given one keeps one copy of
+	// Init per key in StateDir, written by the first Runtime that needs it,
+	// and executes it through a read-only overlay attached nowhere (as it
+	// does pipe's own binary) instead of copying it into a memfd at every
+	// New. Different content must have a different key: ExecutableKey is
+	// the key of an Init embedded in the running binary. Where the copy
+	// cannot be kept or reached so, the memfd is made as without a key.
+	InitKey string
 }

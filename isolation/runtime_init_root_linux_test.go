@@ -1,7 +1,9 @@
 package isolation
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -63,24 +65,45 @@ func buildSmallInit(t *testing.T) string {
 	return out
 }
 
+// smallInitKeyEnv, set in the suite's inner run, gives newTestRuntime's
+// Runtime an InitKey too, so that its init runs from the stored copy (as
+// pipe's release build does) instead of a sealed memfd.
+const smallInitKeyEnv = "PIPE_TEST_INIT_KEY"
+
+// The suite passes with the small init both ways the Runtime reaches it: a
+// sealed memfd copy per Runtime, and one stored copy per key.
 func TestSmallInit(t *testing.T) {
 	needsRoot(t)
 	if os.Getenv(smallInitEnv) != "" {
 		t.Skip("the suite's inner run")
 	}
 	bin := buildSmallInit(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^("+strings.Join(smallInitSuite, "|")+")$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), smallInitEnv+"="+bin)
-	out, err := cmd.CombinedOutput()
-	log := string(out)
-	if err != nil || strings.Contains(log, "--- FAIL") || !strings.Contains(log, "\nPASS\n") {
-		t.Fatalf("small-init suite: %v\n%s", err, failures(log))
-	}
-	for _, name := range []string{"TestSmoke", "TestPrivileges", "TestNoFdLeak", "TestInitBinaryUnwritable", "TestInitSealedOnEveryThread"} {
-		if !strings.Contains(log, "--- PASS: "+name+" ") {
-			t.Errorf("%s did not pass with the small init:\n%s", name, failures(log))
+	for _, way := range []string{"memfd", "stored"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^("+strings.Join(smallInitSuite, "|")+")$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), smallInitEnv+"="+bin)
+		if way == "stored" {
+			cmd.Env = append(cmd.Env, smallInitKeyEnv+"=1")
+		}
+		out, err := cmd.CombinedOutput()
+		log := string(out)
+		if err != nil || strings.Contains(log, "--- FAIL") || !strings.Contains(log, "\nPASS\n") {
+			t.Fatalf("small-init suite (%s): %v\n%s", way, err, failures(log))
+		}
+		for _, name := range []string{"TestSmoke", "TestPrivileges", "TestNoFdLeak", "TestInitBinaryUnwritable", "TestInitSealedOnEveryThread"} {
+			if !strings.Contains(log, "--- PASS: "+name+" ") {
+				t.Errorf("%s did not pass with the small init (%s):\n%s", name, way, failures(log))
+			}
 		}
 	}
+}
+
+// testInitKey is the InitKey newTestRuntime gives with init (see
+// smallInitKeyEnv): a digest of its bytes, or "".
+func testInitKey(init []byte) string {
+	if init == nil || os.Getenv(smallInitKeyEnv) == "" {
+		return ""
+	}
+	return fmt.Sprintf("test-%x", sha256.Sum256(init))[:37]
 }
 
 // A container's init runs from the Runtime's sealed handle, and once it
@@ -102,19 +125,44 @@ func TestInitSealedOnEveryThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("init runs from %s", exe)
-	if r.opts.Init != nil {
+	switch {
+	case r.opts.Init != nil && r.opts.InitKey != "":
+		checkStoredInit(t, r, exe)
+	case r.opts.Init != nil:
 		checkSealedMemfd(t, r.exe, exe)
 	}
 	caps := wantCapMask(t)
-	want := fmt.Sprintf("CapPrm:\t%s\nCapEff:\t%s\nCapBnd:\t%s\nNoNewPrivs:\t1\nSeccomp:\t2\n", caps, caps, caps)
+	want := fmt.Sprintf("CapInh:\t%s\nCapPrm:\t%s\nCapEff:\t%s\nCapBnd:\t%s\nNoNewPrivs:\t1\nSeccomp:\t2\n", caps, caps, caps, caps)
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
 	if len(tasks) < 2 {
 		t.Fatalf("init has %d threads", len(tasks))
 	}
 	for _, task := range tasks {
-		if got := statusLines(t, task, "CapPrm", "CapEff", "CapBnd", "NoNewPrivs", "Seccomp"); got != want {
+		if got := statusLines(t, task, "CapInh", "CapPrm", "CapEff", "CapBnd", "NoNewPrivs", "Seccomp"); got != want {
 			t.Errorf("%s of init (%s):\n%s\nwant:\n%s", task, exe, got, want)
 		}
+	}
+}
+
+// checkStoredInit checks that the Runtime's handle on init is the stored
+// copy of Options.Init under its key, reached through a read-only overlay,
+// and that init runs from it (exe).
+func checkStoredInit(t *testing.T, r *Runtime, exe string) {
+	t.Helper()
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(r.exe.Fd()), &st); err != nil || st.Type != unix.OVERLAYFS_SUPER_MAGIC {
+		t.Errorf("the handle on the stored init is not on overlayfs: %v, type %#x", err, st.Type)
+	}
+	if !strings.HasSuffix(exe, "/pipe-init") {
+		t.Errorf("init runs from %s, want the stored copy", exe)
+	}
+	stored, err := os.ReadFile(filepath.Join(r.opts.StateDir, "init", r.opts.InitKey, "pipe-init"))
+	if err != nil || !bytes.Equal(stored, r.opts.Init) {
+		t.Errorf("the stored init is not Options.Init: %v", err)
+	}
+	if w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", r.exe.Fd()), os.O_WRONLY, 0); err == nil {
+		w.Close()
+		t.Error("opened the handle on the stored init for writing")
 	}
 }
 

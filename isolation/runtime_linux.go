@@ -143,6 +143,11 @@ func New(opts Options) (*Runtime, error) {
 // binary of Options.Init, else pipe's own.
 func initExecutable(o Options) (*os.File, error) {
 	if o.Init != nil {
+		if o.InitKey != "" {
+			if f, err := storedInit(o.StateDir, o.InitKey, o.Init); err == nil {
+				return f, nil
+			}
+		}
 		return sealedInit(o.Init)
 	}
 	return sealedSelf(o.StateDir)

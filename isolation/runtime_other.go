@@ -58,3 +58,6 @@ func (c *Container) Exec(ctx context.Context, p Process) (Result, error) {
 
 // Destroy returns nil: there is nothing to destroy.
 func (c *Container) Destroy() error { return nil }
+
+// ExecutableKey needs Linux.
+func ExecutableKey() string { return "" }

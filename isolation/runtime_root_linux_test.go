@@ -70,7 +70,8 @@ func newTestRuntime(t testing.TB) *Runtime {
 	t.Helper()
 	needsRoot(t)
 	state := t.TempDir()
-	r, err := New(Options{StateDir: state, CgroupParent: testCgroupParent, UserNS: CurrentUserNS(), Prestart: testPrestart(), Init: testInit(t)})
+	initBin := testInit(t)
+	r, err := New(Options{StateDir: state, CgroupParent: testCgroupParent, UserNS: CurrentUserNS(), Prestart: testPrestart(), Init: initBin, InitKey: testInitKey(initBin)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,8 @@ func (c *Container) launch(ctx context.Context, cfg *initConfig, st *streams) ([
 	child := os.NewFile(uintptr(pair[1]), "init-socket")
 	defer child.Close()
 	c.cmd = c.r.initCmd(child, c.cg, c.newNet, c.stderr)
-	if err := c.cmd.Start(); err != nil {
+	moved, err := c.r.startInit(c.cmd, c.cg)
+	if err != nil {
 		unix.Close(pair[0])
 		c.cmd = nil
 		return nil, fmt.Errorf("start container init: %w", err)
@@ -151,7 +152,7 @@ func (c *Container) launch(ctx context.Context, cfg *initConfig, st *streams) ([
 	go c.readMessages()
 	go func() { _ = c.cmd.Wait(); close(c.initDone) }()
 	c.stopCtx = context.AfterFunc(ctx, func() { c.onContextDone(ctx) })
-	if _, ok := c.cg.fd(); !ok {
+	if !moved {
 		if err := c.cg.addProc(c.cmd.Process.Pid); err != nil {
 			if errors.Is(err, unix.ESRCH) { // init is gone already: say how it ended
 				return nil, c.initDied()
@@ -160,6 +161,35 @@ func (c *Container) launch(ctx context.Context, cfg *initConfig, st *streams) ([
 		}
 	}
 	return c.initFds(cfg, st)
+}
+
+// startInit starts cmd, the init of a container whose cgroup is cg, from
+// the launcher's thread (onLauncher) and, where it can, inside cg: on v2
+// cmd is cloned into it (CgroupFD, see initCmd), on v1 the thread carries
+// it there (startInV1). inCgroup false says init still has to be moved
+// (addProc). Where nothing could be started, it returns an error and
+// nothing runs.
+func (r *Runtime) startInit(cmd *exec.Cmd, cg *cgroup) (inCgroup bool, err error) {
+	if _, ok := cg.fd(); ok || cg.version != 1 {
+		return ok || cg.version == 0, onLauncher(cmd.Start)
+	}
+	home := r.cg.homeDirsV1(cg)
+	var entered bool
+	var backErr error
+	err = onLauncher(func() error {
+		var startErr error
+		entered, startErr, backErr = cg.startInV1(home, cmd.Start)
+		if !entered && backErr == nil {
+			startErr = cmd.Start()
+		}
+		return startErr
+	})
+	if err == nil && backErr != nil { // started, but the thread is stuck in cg
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return false, backErr
+	}
+	return entered, errors.Join(err, backErr)
 }
 
 // initFds are the fds sent with init's config: the main process's stdio

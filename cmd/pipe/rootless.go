@@ -64,7 +64,7 @@ func openStore() (*cache.Store, error) {
 // runtimeOptions are the isolation options of this pipe process.
 func runtimeOptions(o *output, strictLimits bool) isolation.Options {
 	return isolation.Options{
-		IODevicePath: storeRoot(), UserNS: isolation.CurrentUserNS(), StrictLimits: strictLimits, Init: embeddedInit(),
+		IODevicePath: storeRoot(), UserNS: isolation.CurrentUserNS(), StrictLimits: strictLimits, Init: embeddedInit(), InitKey: embeddedInitKey(),
 		Warn: func(msg string) { fmt.Fprintf(o.stderr, "%s %s\n", o.yellow("warning:"), msg) },
 	}
 }

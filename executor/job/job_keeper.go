@@ -167,6 +167,9 @@ func (k *keeper) open() error {
 	}
 	opts := k.job.Runtime.options()
 	opts.Init = k.init
+	if k.init != nil {
+		opts.InitKey = isolation.ExecutableKey()
+	}
 	if opts.IODevicePath == "" {
 		opts.IODevicePath = k.job.Store
 	}
