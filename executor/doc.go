@@ -90,9 +90,10 @@ package executor
 // start: its clone and exec (~3 ms) and, on cgroup v1, its move into the
 // cgroups, which waits for an RCU grace period (8-16 ms here, longer under
 // load) when no cgroup.procs was written in the last ~20 ms. So its record
-// and cgroup are made first thing as the runtime opens, and pipe moves
+// and cgroup are made first thing as the runtime opens, and pipe moved
 // itself into the cgroup it is in already, in the background: the grace
-// period runs from ~2 ms while the rest goes on. Before the first of
+// period ran from ~2 ms while the rest went on (until 2026-12-03: now no
+// init is moved at all, see the last timeline below). Before the first of
 // these, the start took 10-19 ms, and the runtime first copied the 10 MB
 // binary into a sealed memfd (3-7 ms of CPU), now reached through a
 // read-only overlay instead. In a chain each step's init starts while the
@@ -160,3 +161,45 @@ package executor
 // 2.7x `git status` in wall time (paired, interleaved rounds, loaded
 // machine); the typed clientset's start put it back at 5.1x (not measured
 // again since kube dropped it).
+//
+// The fourth round (2026-12-03). A timeline of one run (bpftrace on
+// syscalls, quiet machine, with the last two changes below in and not
+// the first) showed the cgroup v1 grace period as nearly half of the run:
+// init was ready for its config at 7.7 ms, its move into the cgroups
+// (first write at 7.1) returned at 19.6, and the whole run ended at 25.1.
+// Three changes in isolation/:
+//
+//   - init is born in its cgroup on v1 (cgroup_thread_linux.go): the
+//     thread that starts every init moves itself alone into the container's
+//     cgroups ("0" to tasks, which takes no global lock since Linux 5.13:
+//     0.2 ms for six hierarchies against 5-8 ms for the cgroup.procs move
+//     that waits for the grace period), forks init, and moves back;
+//   - that thread (launcher_linux.go) drops the container's bounding set on
+//     itself once, so an init has none of its ~27 stop-the-world drops to
+//     make (each one signals all of init's threads: 1-30 ms for 30 on two
+//     busy cores, measured alone); an empty ambient set is not cleared;
+//   - the small init is stored once per pipe binary under the state dir
+//     and run through a read-only overlay (runtime_initstore_linux.go),
+//     instead of a 2.8 MB memfd copy per run (6.6 % of pipe's CPU samples,
+//     ~1.2 ms, and the 1 MB copy buffer that pushed the heap into a GC).
+//
+// The same run then, timestamps from the same tracing (ms):
+//
+//	 0    - 3.2  exec, the Go runtime and package inits (787 page faults for
+//	             `pipe version` alone: a fault costs ~8 us on this VM, an empty
+//	             Go program takes 1.8 ms of CPU and 177 faults, /bin/true 0.5)
+//	 3.2  - 6    store, lease, run log, images, scan, key, snapshot (main path)
+//	 4.3  - 6    (background) the first init's record and cgroup; its clone,
+//	             born in its cgroup, and exec; init waits for its config at ~7.7
+//	 ~8   - 10   init: mounts, pivot_root, capset, the step; init ends
+//	10    - 13   stats, cgroup rmdirs, staging removals, run log, exit
+//
+// Side by side in one hyperfine run (60 runs each, back to back, quiet
+// machine), 1-step `--no-cache` went from 17.9 +- 2.8 ms (commit 2aa4653)
+// to 13.0 +- 1.0 ms; an earlier run had put 2aa4653 at 26.8 +- 2.9. What is left of
+// it is CPU on two cores (pipe and its children: user 6-12 ms, system 8-19
+// ms per run against crun's 3 and 8): two Go processes' starts and their
+// page faults first, then package inits (client-go and apimachinery ~2 ms
+// of `pipe version`'s ~4 ms; hash/crc32's Castagnoli tables for
+// klauspost/compress 0.2-0.9 ms), the overlays and staging dirs on ext4,
+// and the teardown.
