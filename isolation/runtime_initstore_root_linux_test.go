@@ -37,7 +37,9 @@ func TestStoredInit(t *testing.T) {
 		t.Errorf("handle at fd %d, want at least %d", f.Fd(), minExeFD)
 	}
 	via := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
-	if out, err := exec.Command(via).CombinedOutput(); err != nil {
+	run := exec.Command(via)
+	run.Args = []string{"true"} // a busybox /bin/true (the VM guests') runs the applet its argv[0] names
+	if out, err := run.CombinedOutput(); err != nil {
 		t.Fatalf("exec the stored init: %v: %s", err, out)
 	}
 	for _, flag := range []int{os.O_WRONLY, os.O_RDWR, os.O_WRONLY | os.O_TRUNC} {
