@@ -87,15 +87,23 @@ func ambientSet() bool {
 // Threads started later are cloned from threads that already dropped, and
 // inherit the smaller set; dropCapabilities then finds nothing left to drop.
 func dropBoundingSet() error {
-	keep, err := capabilityMask(defaultCapabilities)
+	keep, last, err := containerBounding()
 	if err != nil {
 		return err
 	}
-	last, err := lastCapability()
-	if err != nil {
-		return err
+	return dropBounding(keep, last, func(c uintptr) error {
+		return allThreads(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0)
+	})
+}
+
+// containerBounding is the container's bounding set as a mask, and the
+// highest capability number the kernel knows.
+func containerBounding() (keep uint64, last uintptr, err error) {
+	if keep, err = capabilityMask(defaultCapabilities); err != nil {
+		return 0, 0, err
 	}
-	return dropBounding(keep, last)
+	last, err = lastCapability()
+	return keep, last, err
 }
 
 // capabilityMask turns capability names into a bit mask.
@@ -143,8 +151,9 @@ func readLastCapability() (uintptr, error) {
 // thread inherits the set of the thread it is cloned from, so all threads
 // share one bounding set. Where cgo confines the drop to the calling thread
 // (see allThreads), the caller forks every child from that thread, so its
-// set is the one that counts.
-func dropBounding(keep uint64, last uintptr) error {
+// set is the one that counts. drop removes one capability: from every
+// thread (dropBoundingSet) or from the calling one (predropBoundingSet).
+func dropBounding(keep uint64, last uintptr, drop func(c uintptr) error) error {
 	for c := uintptr(0); c <= last; c++ {
 		if keep&(1<<c) != 0 {
 			continue
@@ -152,7 +161,7 @@ func dropBounding(keep uint64, last uintptr) error {
 		if in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, c, 0, 0, 0); err == nil && in == 0 {
 			continue
 		}
-		if err := allThreads(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0); err != nil {
+		if err := drop(c); err != nil {
 			return fmt.Errorf("drop capabilities: PR_CAPBSET_DROP %d (needs CAP_SETPCAP): %w", c, err)
 		}
 	}

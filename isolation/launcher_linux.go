@@ -72,11 +72,7 @@ func startLauncher() {
 // container's bounding set, with everything it had in its inheritable
 // set. The caller must be locked to its thread, and keep it.
 func predropBoundingSet() error {
-	keep, err := capabilityMask(defaultCapabilities)
-	if err != nil {
-		return err
-	}
-	last, err := lastCapability()
+	keep, last, err := containerBounding()
 	if err != nil {
 		return err
 	}
@@ -95,13 +91,10 @@ func predropBoundingSet() error {
 	if _, _, e := unix.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
 		return e
 	}
-	for c := uintptr(0); c <= last; c++ {
-		if keep&(1<<c) != 0 {
-			continue
-		}
+	return dropBounding(keep, last, func(c uintptr) error {
 		if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0, 0, 0, 0); e != 0 {
 			return e
 		}
-	}
-	return nil
+		return nil
+	})
 }

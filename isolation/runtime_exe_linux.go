@@ -147,14 +147,22 @@ func memfdSelf() (*os.File, error) {
 // of it, at an fd of at least minExeFD. Bytes that are not an ELF
 // executable are refused here, rather than at each container's exec.
 func sealedInit(b []byte) (*os.File, error) {
-	if !bytes.HasPrefix(b, []byte("\x7fELF")) {
-		return nil, fmt.Errorf("the container init given (Options.Init, %d bytes) is not an ELF executable: rebuild pipe with make build", len(b))
+	if err := checkInitELF(b); err != nil {
+		return nil, err
 	}
 	f, err := sealedMemfd(bytes.NewReader(b), "the container init")
 	if err != nil {
 		return nil, err
 	}
 	return highFD(f)
+}
+
+// checkInitELF refuses an Options.Init that is not an ELF executable.
+func checkInitELF(b []byte) error {
+	if !bytes.HasPrefix(b, []byte("\x7fELF")) {
+		return fmt.Errorf("the container init given (Options.Init, %d bytes) is not an ELF executable: rebuild pipe with make build", len(b))
+	}
+	return nil
 }
 
 // sealedMemfd copies src into a sealed memfd. The returned file is

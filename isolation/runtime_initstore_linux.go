@@ -1,8 +1,8 @@
 package isolation
 
 import (
-	"bytes"
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -38,8 +38,8 @@ func storedInit(stateDir, key string, b []byte) (*os.File, error) {
 	if !validName(key) || key[0] == '.' {
 		return nil, fmt.Errorf("init key %q: want 1 to 128 of [a-zA-Z0-9_.-], not starting with a dot", key)
 	}
-	if !bytes.HasPrefix(b, []byte("\x7fELF")) {
-		return nil, fmt.Errorf("the container init given (%d bytes) is not an ELF executable", len(b))
+	if err := checkInitELF(b); err != nil {
+		return nil, err
 	}
 	root := filepath.Join(stateDir, "init")
 	file := filepath.Join(root, key, "pipe-init")
@@ -137,12 +137,10 @@ func ExecutableKey() string {
 		return ""
 	}
 	h := fnv.New64a()
+	var b []byte
 	for _, v := range []int64{int64(st.Dev), int64(st.Ino), st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec} {
-		var b [8]byte
-		for i := range b {
-			b[i] = byte(v >> (8 * i))
-		}
-		h.Write(b[:])
+		b = binary.LittleEndian.AppendUint64(b, uint64(v))
 	}
+	h.Write(b)
 	return fmt.Sprintf("exe-%016x", h.Sum64())
 }
