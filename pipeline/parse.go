@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -81,7 +82,9 @@ func parseYAML(filename string, data []byte) (*yaml.Node, ErrorList) {
 }
 
 // yamlLine finds "line N: " in yaml.v3's messages.
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// Compiled on first use: a package-level regexp costs every pipe process
+// its compile (and page faults) at start.
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: line (\d+): (.*)$`) })
 
 // YAMLError turns a yaml.v3 syntax error in data, the contents of filename,
 // into an Error at its line with a hint on what to fix. Some yaml.v3
@@ -91,7 +94,7 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 func YAMLError(filename string, data []byte, err error) *Error {
 	msg := strings.TrimSpace(err.Error())
 	line := 0
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	} else {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -75,11 +76,11 @@ func githubResumeCommands(w io.Writer, token string) {
 }
 
 // gitlabSectionID is what GitLab accepts in a section name.
-var gitlabSectionID = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
+var gitlabSectionID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^a-zA-Z0-9_.-]+`) }) // on first use
 
 // gitlabSectionName makes a unique section name for the n-th section of step.
 func gitlabSectionName(step string, n int) string {
-	return fmt.Sprintf("pipe_%s_%d", gitlabSectionID.ReplaceAllString(step, "_"), n)
+	return fmt.Sprintf("pipe_%s_%d", gitlabSectionID().ReplaceAllString(step, "_"), n)
 }
 
 // gitlabSectionStart starts a (collapsed) section.

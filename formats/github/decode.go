@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pipe-run/pipe/pipeline"
 	"gopkg.in/yaml.v3"
@@ -179,7 +180,7 @@ func (d *decoder) exprPos(n *yaml.Node, s string, off int) *yaml.Node {
 	return &c
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: line (\d+): (.*)$`) }) // on first use
 
 // parseYAML reads the one document of a workflow file.
 func parseYAML(file string, data []byte) (*yaml.Node, pipeline.ErrorList) {
@@ -192,7 +193,7 @@ func parseYAML(file string, data []byte) (*yaml.Node, pipeline.ErrorList) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		msg, line := strings.TrimSpace(err.Error()), 1
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		if m := yamlLine().FindStringSubmatch(msg); m != nil {
 			line, _ = strconv.Atoi(m[1])
 			msg = m[2]
 		}

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -53,7 +54,9 @@ func (t *translator) settings(d *doc, s *yaml.Node, j *jobInfo) {
 	}
 }
 
-var durationPart = regexp.MustCompile(`^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*(?:and\s+|,\s*)?`)
+var durationPart = sync.OnceValue(func() *regexp.Regexp { // on first use
+	return regexp.MustCompile(`^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*(?:and\s+|,\s*)?`)
+})
 
 // parseDuration reads GitLab's human durations: "1h 30m", "3 hours",
 // "90 minutes", "1 day", "3600" (seconds), "1h30m".
@@ -64,7 +67,7 @@ func parseDuration(s string) (time.Duration, bool) {
 	}
 	var total time.Duration
 	for s != "" {
-		m := durationPart.FindStringSubmatch(s)
+		m := durationPart().FindStringSubmatch(s)
 		if m == nil {
 			return 0, false
 		}
