@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // hashCacheHeader starts a hash cache file (hashCacheHeaderV1: the text
@@ -84,7 +85,10 @@ func loadHashCache(path string) *hashCache {
 	}
 	switch {
 	case bytes.HasPrefix(b, []byte(hashCacheHeader)):
-		c.entries = parseHashCache(string(b[len(hashCacheHeader):]))
+		// The paths are substrings of b, which nothing writes to again: a
+		// string of it without the copy (the file is ~60 bytes a file).
+		rest := b[len(hashCacheHeader):]
+		c.entries = parseHashCache(unsafe.String(unsafe.SliceData(rest), len(rest)))
 	case bytes.HasPrefix(b, []byte(hashCacheHeaderV1)):
 		c.entries, c.old = parseHashCacheV1(b[len(hashCacheHeaderV1):]), true
 	default:
@@ -104,30 +108,47 @@ func compareCachedHash(a, b cachedHash) int { return strings.Compare(a.path, b.p
 // and mode, and the 32 bytes of its sha256. Paths are substrings of b (one
 // allocation for them all). It stops at the first malformed record.
 func parseHashCache(b string) []cachedHash {
-	var out []cachedHash
-	for len(b) > 0 {
-		n, w := uvarint(b)
-		if w <= 0 || n > uint64(len(b)-w) {
-			return out
+	// Sized first: growing the slice by appends would touch (and fault in)
+	// twice the memory of the result, and copy it on the way.
+	n := 0
+	for rest := b; ; n++ {
+		var ok bool
+		if _, rest, ok = nextHashRecord(rest); !ok {
+			break
 		}
-		e := cachedHash{path: b[w : w+int(n)]}
-		b = b[w+int(n):]
-		var v [4]uint64
-		for i := range v {
-			if v[i], w = uvarint(b); w <= 0 {
-				return out
-			}
-			b = b[w:]
-		}
-		if len(b) < 32 {
-			return out
-		}
-		e.stat = statKey{size: int64(v[0]), mtime: int64(v[1]>>1) ^ -int64(v[1]&1), ino: v[2], mode: uint32(v[3])}
-		copy(e.sum[:], b[:32])
-		b = b[32:]
-		out = append(out, e)
 	}
-	return out
+	out := make([]cachedHash, 0, n)
+	for {
+		e, rest, ok := nextHashRecord(b)
+		if !ok {
+			return out
+		}
+		out, b = append(out, e), rest
+	}
+}
+
+// nextHashRecord reads the record at the start of b; ok is false at the
+// end of b or at a malformed record.
+func nextHashRecord(b string) (e cachedHash, rest string, ok bool) {
+	n, w := uvarint(b)
+	if w <= 0 || n > uint64(len(b)-w) {
+		return e, "", false
+	}
+	e.path = b[w : w+int(n)]
+	b = b[w+int(n):]
+	var v [4]uint64
+	for i := range v {
+		if v[i], w = uvarint(b); w <= 0 {
+			return e, "", false
+		}
+		b = b[w:]
+	}
+	if len(b) < 32 {
+		return e, "", false
+	}
+	e.stat = statKey{size: int64(v[0]), mtime: int64(v[1]>>1) ^ -int64(v[1]&1), ino: v[2], mode: uint32(v[3])}
+	copy(e.sum[:], b[:32])
+	return e, b[32:], true
 }
 
 // uvarint decodes a uvarint from the start of s, as binary.Uvarint does.

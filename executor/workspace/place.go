@@ -55,7 +55,11 @@ func (s *snapshotter) placeAll(ctx context.Context, paths []string, ign *ignoreL
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, files...)
+		if all == nil {
+			all = files // most often the only round: no copy
+		} else {
+			all = append(all, files...)
+		}
 		paths = nil
 		for _, d := range s.takeDirs() {
 			more, err := walkFiles(s.repo, d, ign)
