@@ -53,11 +53,7 @@ func cgroup2Mount(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mounts, err := parseCgroupMounts(mi)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range mounts {
+	for _, m := range parseCgroupMounts(mi) {
 		if m.fsType == "cgroup2" {
 			return m.mountPoint
 		}
