@@ -22,6 +22,25 @@ const maxParallelPulls = 4
 // hashes of the workspace's files (the snapshot itself is made on the first
 // cache miss).
 func (r *run) prepare(ctx context.Context) error {
+	// The scan reads only the checkout and its hash cache, so it runs while
+	// the lease, the run log and the images are taken (on a warm run of
+	// this repo each side is 1-2 ms). A failure of either is reported, the
+	// store's first.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	scanned := make(chan error, 1)
+	go func() { scanned <- r.scan(sctx) }()
+	if err := r.prepareStore(ctx); err != nil {
+		cancel()
+		<-scanned
+		return err
+	}
+	return <-scanned
+}
+
+// prepareStore takes the store's lease, opens the run log and makes the
+// images available.
+func (r *run) prepareStore(ctx context.Context) error {
 	lease, err := r.o.Store.Lease(ctx)
 	if err != nil {
 		return fmt.Errorf("store %s: lease: %w", r.o.Store.Root(), err)
@@ -32,10 +51,7 @@ func (r *run) prepare(ctx context.Context) error {
 		return fmt.Errorf("run log: %w", err)
 	}
 	r.cleanup = append(r.cleanup, func() { r.runLog.Close() })
-	if err := r.pullImages(ctx); err != nil {
-		return err
-	}
-	return r.scan(ctx)
+	return r.pullImages(ctx)
 }
 
 // imageRefs lists the images the selected steps and their services use.
