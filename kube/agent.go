@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
 )
 
 // The env of the agent containers (BRIEF: the agent spec).

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apierrors "github.com/pipe-run/pipe/kube/internal/k8s/apierrors"
 )
 
 // Backend runs the step attempts of one pipe run in one namespace.
@@ -97,14 +97,4 @@ func (b *Backend) notify(e Event) {
 	b.eventsMu.Lock()
 	defer b.eventsMu.Unlock()
 	b.cfg.Events(e)
-}
-
-// warningHandler turns the API server's warnings into Events instead of
-// client-go's default (klog on stderr).
-type warningHandler struct{ b *Backend }
-
-func (w warningHandler) HandleWarningHeader(code int, agent, text string) {
-	if code == 299 && text != "" {
-		w.b.notify(Event{Type: EventWarning, Reason: "APIWarning", Message: text})
-	}
 }

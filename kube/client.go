@@ -4,10 +4,10 @@ import (
 	"context"
 	"io"
 
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
+	metav1 "github.com/pipe-run/pipe/kube/internal/k8s/metav1"
+	networkingv1 "github.com/pipe-run/pipe/kube/internal/k8s/networkingv1"
+	"github.com/pipe-run/pipe/kube/internal/k8s/watch"
 )
 
 // apiClient is every request kube makes of the API server, and nothing

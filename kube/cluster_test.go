@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
+	metav1 "github.com/pipe-run/pipe/kube/internal/k8s/metav1"
+	"github.com/pipe-run/pipe/kube/internal/k8s/watch"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/pipe-run/pipe/internal/testcluster"
@@ -240,7 +239,7 @@ func (r *clusterRun) waitPod(step string, ok func(*corev1.Pod) bool) *corev1.Pod
 	r.t.Helper()
 	deadline := time.Now().Add(runTimeout)
 	for time.Now().Before(deadline) {
-		l, err := r.api.CoreV1().Pods(r.ns).List(context.Background(), metav1.ListOptions{LabelSelector: LabelStep + "=" + labelValue(step)})
+		l, err := typed(r.api).listPods(context.Background(), r.ns, metav1.ListOptions{LabelSelector: LabelStep + "=" + labelValue(step)})
 		if err == nil && len(l.Items) == 1 && ok(&l.Items[0]) {
 			return &l.Items[0]
 		}
@@ -302,7 +301,7 @@ func TestKubeCancelDeletesThePod(t *testing.T) {
 	// stops the containers and the pod goes.
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		p, err := r.api.CoreV1().Pods(r.ns).Get(context.Background(), pod.Name, metav1.GetOptions{})
+		p, err := typed(r.api).getPod(context.Background(), r.ns, pod.Name)
 		if err != nil {
 			break
 		}
@@ -380,7 +379,7 @@ func TestKubeSecretEnvOnlyForItsStep(t *testing.T) {
 			}
 		}
 	}
-	sec, err := r.api.CoreV1().Secrets(r.ns).Get(context.Background(), secretName(r.b.cfg.RunID), metav1.GetOptions{})
+	sec, err := typed(r.api).getSecret(context.Background(), r.ns, secretName(r.b.cfg.RunID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,30 +394,30 @@ func TestKubeSecretEnvOnlyForItsStep(t *testing.T) {
 // returned func is called (with kube's own list-and-watch loop, which
 // survives a watch that ends).
 func (r *clusterRun) watchPodSpecs() func() []corev1.Pod {
-	pods := r.api.CoreV1().Pods(r.ns)
+	pods := typed(r.api)
 	ctx, cancel := context.WithCancel(context.Background())
 	var mu sync.Mutex
 	seen := map[string]corev1.Pod{}
 	lw := listWatch{
-		list: func(ctx context.Context) ([]runtime.Object, string, error) {
-			l, err := pods.List(ctx, metav1.ListOptions{})
+		list: func(ctx context.Context) ([]any, string, error) {
+			l, err := pods.listPods(ctx, r.ns, metav1.ListOptions{})
 			if err != nil {
 				return nil, "", err
 			}
-			var out []runtime.Object
+			var out []any
 			for i := range l.Items {
 				out = append(out, &l.Items[i])
 			}
 			return out, l.ResourceVersion, nil
 		},
 		watch: func(ctx context.Context, rv string) (watch.Interface, error) {
-			return pods.Watch(ctx, metav1.ListOptions{ResourceVersion: rv})
+			return pods.watchPods(ctx, r.ns, metav1.ListOptions{ResourceVersion: rv})
 		},
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		watchLoop(ctx, 10*time.Second, lw, func(_ watch.EventType, o runtime.Object) {
+		watchLoop(ctx, 10*time.Second, lw, func(_ watch.EventType, o any) {
 			if p, ok := o.(*corev1.Pod); ok {
 				mu.Lock()
 				seen[p.Name] = *p
@@ -505,7 +504,7 @@ func TestKubeCloseLeavesNothing(t *testing.T) {
 		ran <- err
 	}()
 	pod := r.waitPod(s.Name, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
-	np, err := r.api.NetworkingV1().NetworkPolicies(r.ns).Get(context.Background(), pod.Name, metav1.GetOptions{})
+	np, err := typed(r.api).getNetworkPolicy(context.Background(), r.ns, pod.Name)
 	if err != nil {
 		t.Fatalf("no NetworkPolicy for the running NetworkNone pod: %v", err)
 	}
@@ -553,7 +552,7 @@ func TestKubeParallelRuns(t *testing.T) {
 			t.Errorf("step %d: log %q, want %q", i, got, want)
 		}
 	}
-	sec, err := r.api.CoreV1().Secrets(r.ns).Get(context.Background(), secretName(r.b.cfg.RunID), metav1.GetOptions{})
+	sec, err := typed(r.api).getSecret(context.Background(), r.ns, secretName(r.b.cfg.RunID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -585,7 +584,7 @@ func TestKubePruneDeadRuns(t *testing.T) {
 	if strings.Join(rep.Runs, ",") != dead.cfg.RunID || strings.Join(rep.Secrets, ",") != secretName(dead.cfg.RunID) {
 		t.Errorf("report %+v", rep)
 	}
-	if _, err := c.Client(t).CoreV1().Secrets(live.ns).Get(context.Background(), secretName(live.b.cfg.RunID), metav1.GetOptions{}); err != nil {
+	if _, err := typed(c.Client(t)).getSecret(context.Background(), live.ns, secretName(live.b.cfg.RunID)); err != nil {
 		t.Errorf("the live run's Secret: %v", err)
 	}
 }

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
+	"github.com/pipe-run/pipe/kube/internal/kubeconfig"
+	"github.com/pipe-run/pipe/kube/internal/rest"
 )
 
 // Config says which cluster, namespace and run a Backend works for.
@@ -65,12 +65,12 @@ func dial(ctx context.Context, c Config) (*Backend, error) {
 		return nil, err
 	}
 	b := newBackend(c, nil, conn.namespace)
-	conn.rest.WarningHandler = warningHandler{b}
-	client, err := newRESTClient(conn.rest)
+	conn.rest.Warning = func(text string) { b.notify(Event{Type: EventWarning, Reason: "APIWarning", Message: text}) }
+	client, err := rest.New(conn.rest)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes: %s: %w", conn.where, err)
 	}
-	b.client, b.where = client, conn.where
+	b.client, b.where = restClient{client}, conn.where
 	if err := b.checkNamespace(ctx); err != nil {
 		return nil, err
 	}
@@ -93,81 +93,27 @@ func (c *Config) check() error {
 
 // conn is a loaded kubeconfig.
 type conn struct {
-	rest      *rest.Config
+	rest      rest.Config
 	namespace string
 	where     string // "kubeconfig <files>, context <name>" or "in-cluster service account", for errors
 }
 
-// loadConfig applies kubectl's loading rules and c's overrides.
+// loadConfig applies kubectl's rules and c's overrides.
 func loadConfig(c Config) (*conn, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = c.Kubeconfig
-	over := &clientcmd.ConfigOverrides{CurrentContext: c.Context}
-	over.Context.Namespace = c.Namespace
-	cc := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, over)
-	where := describeSource(rules, cc, c.Context)
-	if err := checkContext(cc, c.Context, where); err != nil {
-		return nil, err
-	}
-	rc, err := cc.ClientConfig()
+	l, err := kubeconfig.Load(kubeconfig.Options{Path: c.Kubeconfig, Context: c.Context, Namespace: c.Namespace})
 	if err != nil {
-		return nil, loadError(rules, c.Context, where, err)
+		return nil, loadError(c.Kubeconfig, err)
 	}
-	ns, _, err := cc.Namespace()
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes: %s: namespace: %w", where, err)
-	}
-	if c.Namespace != "" {
-		ns = c.Namespace
-	}
+	rc := l.Rest
 	rc.QPS, rc.Burst, rc.UserAgent = 50, 100, "pipe"
-	return &conn{rest: rc, namespace: ns, where: where}, nil
-}
-
-// describeSource names the kubeconfig files and the context, or the
-// in-cluster service account, for error messages.
-func describeSource(rules *clientcmd.ClientConfigLoadingRules, cc clientcmd.ClientConfig, override string) string {
-	raw, err := cc.RawConfig()
-	if err == nil && len(raw.Contexts) == 0 && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
-		return "in-cluster service account"
-	}
-	ctxName := override
-	if ctxName == "" && err == nil {
-		ctxName = raw.CurrentContext
-	}
-	return fmt.Sprintf("kubeconfig %s, context %q", kubeconfigFiles(rules), ctxName)
-}
-
-// checkContext refuses a context the kubeconfig does not have.
-func checkContext(cc clientcmd.ClientConfig, name, where string) error {
-	if name == "" {
-		return nil
-	}
-	raw, err := cc.RawConfig()
-	if err != nil {
-		return nil // loading fails again, with its own error, in ClientConfig
-	}
-	if _, ok := raw.Contexts[name]; !ok {
-		return fmt.Errorf("kubernetes: %s: there is no context %q; list them with `kubectl config get-contexts`", where, name)
-	}
-	return nil
-}
-
-// kubeconfigFiles is the file list kubectl's rules read.
-func kubeconfigFiles(rules *clientcmd.ClientConfigLoadingRules) string {
-	if rules.ExplicitPath != "" {
-		return rules.ExplicitPath
-	}
-	return strings.Join(rules.Precedence, string(os.PathListSeparator))
+	return &conn{rest: rc, namespace: l.Namespace, where: l.Where()}, nil
 }
 
 // loadError says what was wrong with the kubeconfig and what to do.
-func loadError(rules *clientcmd.ClientConfigLoadingRules, ctxName, where string, err error) error {
-	switch {
-	case clientcmd.IsEmptyConfig(err):
-		return fmt.Errorf("kubernetes: no cluster configured: %s holds no usable kubeconfig and pipe does not run in a pod; point KUBECONFIG (or pipe's kubeconfig option) at the cluster's kubeconfig", kubeconfigFiles(rules))
-	case clientcmd.IsContextNotFound(err):
-		return fmt.Errorf("kubernetes: %s: there is no context %q; list them with `kubectl config get-contexts`", where, ctxName)
+func loadError(explicit string, err error) error {
+	if errors.Is(err, kubeconfig.ErrNoConfig) {
+		return fmt.Errorf("kubernetes: no cluster configured: %s holds no usable kubeconfig and pipe does not run in a pod; point KUBECONFIG (or pipe's kubeconfig option) at the cluster's kubeconfig",
+			strings.Join(kubeconfig.Files(explicit), string(os.PathListSeparator)))
 	}
-	return fmt.Errorf("kubernetes: %s: %w", where, err)
+	return fmt.Errorf("kubernetes: %w", err)
 }

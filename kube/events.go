@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
+	"github.com/pipe-run/pipe/kube/internal/k8s/types"
 )
 
 // Event types.

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
+	metav1 "github.com/pipe-run/pipe/kube/internal/k8s/metav1"
+	"github.com/pipe-run/pipe/kube/internal/k8s/types"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 )
 
@@ -37,10 +37,16 @@ func (r *recorder) list() []Event {
 	return append([]Event(nil), r.events...)
 }
 
-func fakeBackend(t *testing.T, objs ...runtime.Object) (*Backend, *fake.Clientset, *recorder) {
+// fakeBackend is a Backend on a fake clientset that holds objs (kube's
+// types: *corev1.Node, *corev1.Secret, ...).
+func fakeBackend(t *testing.T, objs ...any) (*Backend, *fake.Clientset, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	client := fake.NewClientset(objs...)
+	var up []kruntime.Object
+	for _, o := range objs {
+		up = append(up, upstream(o))
+	}
+	client := fake.NewClientset(up...)
 	c := Config{RunID: "run-1", AgentImage: "reg.test:5000/cache:pipe-agent-000000000000",
 		RegistryConfig: []byte(`{"auths":{"reg.test:5000":{"auth":"dXNlcjpwYXNz"}}}`), RegistryCA: []byte("PEM"), Events: rec.add}
 	if err := c.check(); err != nil {
@@ -70,7 +76,7 @@ func kubelet(t *testing.T, client *fake.Clientset, play func(pod *corev1.Pod)) <
 		defer close(done)
 		deadline := time.Now().Add(20 * time.Second)
 		for time.Now().Before(deadline) {
-			l, err := client.CoreV1().Pods(testNS).List(context.Background(), metav1.ListOptions{})
+			l, err := typed(client).listPods(context.Background(), testNS, metav1.ListOptions{})
 			if err == nil && len(l.Items) > 0 {
 				play(&l.Items[0])
 				return
@@ -85,13 +91,13 @@ func kubelet(t *testing.T, client *fake.Clientset, play func(pod *corev1.Pod)) <
 // setStatus writes a pod's status as the kubelet would.
 func setStatus(t *testing.T, client *fake.Clientset, name string, edit func(*corev1.PodStatus)) {
 	t.Helper()
-	p, err := client.CoreV1().Pods(testNS).Get(context.Background(), name, metav1.GetOptions{})
+	p, err := typed(client).getPod(context.Background(), testNS, name)
 	if err != nil {
 		t.Errorf("get pod: %v", err)
 		return
 	}
 	edit(&p.Status)
-	if _, err := client.CoreV1().Pods(testNS).UpdateStatus(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+	if _, err := typed(client).updatePodStatus(context.Background(), testNS, p); err != nil {
 		t.Errorf("update status: %v", err)
 	}
 }
@@ -104,7 +110,7 @@ func addEvent(t *testing.T, client *fake.Clientset, pod, typ, reason, msg string
 		InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: pod, Namespace: testNS},
 		Type:           typ, Reason: reason, Message: msg, Count: 1, LastTimestamp: metav1.Now(),
 	}
-	if _, err := client.CoreV1().Events(testNS).Create(context.Background(), e, metav1.CreateOptions{}); err != nil {
+	if _, err := typed(client).createEvent(context.Background(), testNS, e); err != nil {
 		t.Errorf("create event: %v", err)
 	}
 }

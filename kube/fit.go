@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
+	"github.com/pipe-run/pipe/kube/internal/k8s/resource"
 )
 
 // An unschedulable pod is often only unschedulable for now: other steps'

@@ -1,7 +1,8 @@
 package kube
 
 import (
-	"k8s.io/apimachinery/pkg/labels"
+	"slices"
+	"strings"
 )
 
 // The labels and annotations every object of pipe's carries. The first three
@@ -29,10 +30,38 @@ func runLabels(runID string) map[string]string {
 
 // runSelector selects every object of a run.
 func runSelector(runID string) string {
-	return labels.SelectorFromSet(runLabels(runID)).String()
+	return equalitySelector(runLabels(runID), nil)
 }
 
 // pipeSelector selects every object pipe made, of any run.
 func pipeSelector() string {
-	return labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedByPipe}).String()
+	return equalitySelector(map[string]string{LabelManagedBy: ManagedByPipe}, nil)
+}
+
+// fieldSelector is a field selector requiring every field of set to
+// equal its value.
+func fieldSelector(set map[string]string) string {
+	return equalitySelector(set, fieldEscaper)
+}
+
+// fieldEscaper escapes a field selector's value as the API server reads it.
+var fieldEscaper = strings.NewReplacer(`\`, `\\`, `,`, `\,`, `=`, `\=`)
+
+// equalitySelector is "k1=v1,k2=v2" in key order, as labels.Set and
+// fields.Set write it; esc, if set, escapes the values.
+func equalitySelector(set map[string]string, esc *strings.Replacer) string {
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		v := set[k]
+		if esc != nil {
+			v = esc.Replace(v)
+		}
+		parts[i] = k + "=" + v
+	}
+	return strings.Join(parts, ",")
 }

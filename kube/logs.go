@@ -8,9 +8,9 @@ import (
 	"io"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apierrors "github.com/pipe-run/pipe/kube/internal/k8s/apierrors"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
+	metav1 "github.com/pipe-run/pipe/kube/internal/k8s/metav1"
 )
 
 // logCursor remembers how far into a container's log the writer got, by

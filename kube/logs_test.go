@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime/schema"
+	apierrors "github.com/pipe-run/pipe/kube/internal/k8s/apierrors"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
 )
 
 // kubeletLog renders lines the way the kubelet serves them with
@@ -113,7 +112,7 @@ func TestLogCursorForeignLinesPassThrough(t *testing.T) {
 type forbiddenLogs struct{ apiClient }
 
 func (forbiddenLogs) podLogs(ctx context.Context, ns, name string, opts *corev1.PodLogOptions) (io.ReadCloser, error) {
-	return nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods/log"}, name, errors.New("RBAC: no get on pods/log"))
+	return nil, apierrors.NewForbidden("pods/log", name, errors.New("RBAC: no get on pods/log"))
 }
 
 // A log the account may not read is not retried for the step's whole

@@ -3,10 +3,10 @@ package kube
 import (
 	"net"
 
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
+	"github.com/pipe-run/pipe/kube/internal/k8s/intstr"
+	metav1 "github.com/pipe-run/pipe/kube/internal/k8s/metav1"
+	networkingv1 "github.com/pipe-run/pipe/kube/internal/k8s/networkingv1"
 )
 
 // buildNetworkPolicy denies the pod every ingress and every egress but TCP

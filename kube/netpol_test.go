@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
+	metav1 "github.com/pipe-run/pipe/kube/internal/k8s/metav1"
+	networkingv1 "github.com/pipe-run/pipe/kube/internal/k8s/networkingv1"
 )
 
 func TestNetworkPolicyDeniesAllButTheRegistry(t *testing.T) {
@@ -45,7 +45,7 @@ func TestNetworkNoneByNameAndLookupFailure(t *testing.T) {
 	var np *networkingv1.NetworkPolicy
 	done := kubelet(t, client, func(p *corev1.Pod) {
 		pod = p
-		np, _ = client.NetworkingV1().NetworkPolicies(testNS).Get(context.Background(), p.Name, metav1.GetOptions{})
+		np, _ = typed(client).getNetworkPolicy(context.Background(), testNS, p.Name)
 		setStatus(t, client, p.Name, func(st *corev1.PodStatus) {
 			st.InitContainerStatuses = afterPush(`{"unchanged":true}`)
 			st.ContainerStatuses = []corev1.ContainerStatus{terminated(ContainerStep, 0, "Completed", "")}
@@ -74,7 +74,7 @@ func TestNetworkNoneByNameAndLookupFailure(t *testing.T) {
 	if !errors.As(err, &se) || se.Field != "network" || !strings.Contains(err.Error(), "reg.test") {
 		t.Fatalf("err = %v", err)
 	}
-	if l, _ := client.CoreV1().Pods(testNS).List(context.Background(), metav1.ListOptions{}); len(l.Items) != 0 {
+	if l, _ := typed(client).listPods(context.Background(), testNS, metav1.ListOptions{}); len(l.Items) != 0 {
 		t.Error("a pod was made without its NetworkPolicy")
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
 )
 
 // PodError is a pipe-side failure of a step attempt: the step's own

@@ -6,9 +6,9 @@ import (
 	"sort"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
+	metav1 "github.com/pipe-run/pipe/kube/internal/k8s/metav1"
+	"github.com/pipe-run/pipe/kube/internal/k8s/resource"
 )
 
 // The names of a step's pod that executor/podagent relies on (BRIEF: the

@@ -1,6 +1,8 @@
 package kube
 
 import (
+	kcorev1 "k8s.io/api/core/v1"
+
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -10,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
@@ -174,10 +176,12 @@ func TestRegistrySecretOnlyInAgents(t *testing.T) {
 			t.Errorf("agent %s does not drop ALL capabilities: %+v", c.Name, sc.Capabilities)
 		}
 	}
-	for _, v := range pod.Spec.Volumes {
+	for _, v := range convert[kcorev1.Pod](pod).Spec.Volumes { // as the API server reads it
 		if v.HostPath != nil {
 			t.Errorf("volume %s is a hostPath", v.Name)
 		}
+	}
+	for _, v := range pod.Spec.Volumes {
 		if v.Secret != nil {
 			for _, it := range v.Secret.Items {
 				if strings.HasPrefix(it.Key, secretKeyEnvPrefix) {

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
+	apierrors "github.com/pipe-run/pipe/kube/internal/k8s/apierrors"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
+	metav1 "github.com/pipe-run/pipe/kube/internal/k8s/metav1"
+	"github.com/pipe-run/pipe/kube/internal/k8s/watch"
 )
 
 // podSnap is one state of the pod, or the news that it is gone (pod is
@@ -37,7 +35,7 @@ func (a *attempt) watchPod(ctx context.Context, snaps chan podSnap) {
 		}
 	}
 	lw := a.podListWatch()
-	handle := func(t watch.EventType, o runtime.Object) {
+	handle := func(t watch.EventType, o any) {
 		p, ok := o.(*corev1.Pod)
 		if !ok || p.Name != a.pod || (a.uid != "" && p.UID != a.uid) {
 			return
@@ -58,7 +56,7 @@ func (a *attempt) watchPod(ctx context.Context, snaps chan podSnap) {
 func (a *attempt) podListWatch() listWatch {
 	c, ns := a.b.client, a.b.ns
 	return listWatch{
-		list: func(ctx context.Context) ([]runtime.Object, string, error) {
+		list: func(ctx context.Context) ([]any, string, error) {
 			p, err := c.getPod(ctx, ns, a.pod)
 			if apierrors.IsNotFound(err) {
 				return nil, "", errPodGone
@@ -66,11 +64,11 @@ func (a *attempt) podListWatch() listWatch {
 			if err != nil {
 				return nil, "", err
 			}
-			return []runtime.Object{p}, p.ResourceVersion, nil
+			return []any{p}, p.ResourceVersion, nil
 		},
 		watch: func(ctx context.Context, rv string) (watch.Interface, error) {
 			return c.watchPods(ctx, ns, metav1.ListOptions{
-				FieldSelector:   fields.OneTermEqualSelector("metadata.name", a.pod).String(),
+				FieldSelector:   fieldSelector(map[string]string{"metadata.name": a.pod}),
 				ResourceVersion: rv,
 			})
 		},
@@ -83,12 +81,12 @@ func (a *attempt) watchEvents(ctx context.Context) {
 	c, ns := a.b.client, a.b.ns
 	sel := a.eventSelector()
 	lw := listWatch{
-		list: func(ctx context.Context) ([]runtime.Object, string, error) {
+		list: func(ctx context.Context) ([]any, string, error) {
 			l, err := c.listEvents(ctx, ns, metav1.ListOptions{FieldSelector: sel})
 			if err != nil {
 				return nil, "", err
 			}
-			out := make([]runtime.Object, len(l.Items))
+			out := make([]any, len(l.Items))
 			for i := range l.Items {
 				out[i] = &l.Items[i]
 			}
@@ -98,17 +96,17 @@ func (a *attempt) watchEvents(ctx context.Context) {
 			return c.watchEvents(ctx, ns, metav1.ListOptions{FieldSelector: sel, ResourceVersion: rv})
 		},
 	}
-	watchLoop(ctx, a.b.resync, lw, func(_ watch.EventType, o runtime.Object) { a.addEvent(o) }, nil)
+	watchLoop(ctx, a.b.resync, lw, func(_ watch.EventType, o any) { a.addEvent(o) }, nil)
 }
 
 // eventSelector selects the events of this pod.
 func (a *attempt) eventSelector() string {
-	return fields.Set{"involvedObject.kind": "Pod", "involvedObject.name": a.pod}.AsSelector().String()
+	return fieldSelector(map[string]string{"involvedObject.kind": "Pod", "involvedObject.name": a.pod})
 }
 
 // addEvent records one event of the pod and reports it if it is a new
 // warning.
-func (a *attempt) addEvent(o runtime.Object) {
+func (a *attempt) addEvent(o any) {
 	e, ok := o.(*corev1.Event)
 	if !ok || e.InvolvedObject.Name != a.pod || e.InvolvedObject.Kind != "Pod" {
 		return

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apierrors "github.com/pipe-run/pipe/kube/internal/k8s/apierrors"
+	metav1 "github.com/pipe-run/pipe/kube/internal/k8s/metav1"
 )
 
 // PruneReport is what Prune removed.

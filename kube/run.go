@@ -9,10 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	apierrors "github.com/pipe-run/pipe/kube/internal/k8s/apierrors"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
+	metav1 "github.com/pipe-run/pipe/kube/internal/k8s/metav1"
+	"github.com/pipe-run/pipe/kube/internal/k8s/types"
 )
 
 // deadlineSlack is how long after the pod's own deadline (counted from

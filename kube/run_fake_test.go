@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
+	apierrors "github.com/pipe-run/pipe/kube/internal/k8s/apierrors"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
+	metav1 "github.com/pipe-run/pipe/kube/internal/k8s/metav1"
+	"github.com/pipe-run/pipe/kube/internal/k8s/resource"
+	kwatch "k8s.io/apimachinery/pkg/watch"
 	k8stesting "k8s.io/client-go/testing"
 )
 
@@ -27,8 +27,8 @@ func TestRunResultSecretAndCleanup(t *testing.T) {
 	}
 	done := kubelet(t, client, func(pod *corev1.Pod) {
 		during.pod = pod
-		during.secret, _ = client.CoreV1().Secrets(testNS).Get(context.Background(), secretName("run-1"), metav1.GetOptions{})
-		_, during.policy = client.NetworkingV1().NetworkPolicies(testNS).Get(context.Background(), pod.Name, metav1.GetOptions{})
+		during.secret, _ = typed(client).getSecret(context.Background(), testNS, secretName("run-1"))
+		_, during.policy = typed(client).getNetworkPolicy(context.Background(), testNS, pod.Name)
 		setStatus(t, client, pod.Name, startedStatus)
 		setStatus(t, client, pod.Name, func(st *corev1.PodStatus) {
 			st.Phase = corev1.PodFailed
@@ -57,13 +57,13 @@ func TestRunResultSecretAndCleanup(t *testing.T) {
 		t.Errorf("no NetworkPolicy while the pod ran: %v", during.policy)
 	}
 	// Afterwards: pod and policy gone, the value out of the Secret.
-	if _, err := client.CoreV1().Pods(testNS).Get(context.Background(), during.pod.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := typed(client).getPod(context.Background(), testNS, during.pod.Name); !apierrors.IsNotFound(err) {
 		t.Errorf("the pod is still there: %v", err)
 	}
-	if _, err := client.NetworkingV1().NetworkPolicies(testNS).Get(context.Background(), during.pod.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+	if _, err := typed(client).getNetworkPolicy(context.Background(), testNS, during.pod.Name); !apierrors.IsNotFound(err) {
 		t.Errorf("the NetworkPolicy is still there: %v", err)
 	}
-	sec, err := client.CoreV1().Secrets(testNS).Get(context.Background(), secretName("run-1"), metav1.GetOptions{})
+	sec, err := typed(client).getSecret(context.Background(), testNS, secretName("run-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestRunSecondStepPatchesTheSecret(t *testing.T) {
 		s.Secrets = map[string]string{"OTHER": "v" + string(rune('0'+i))}
 		var seen string
 		done := kubelet(t, client, func(pod *corev1.Pod) {
-			sec, _ := client.CoreV1().Secrets(testNS).Get(context.Background(), secretName("run-1"), metav1.GetOptions{})
+			sec, _ := typed(client).getSecret(context.Background(), testNS, secretName("run-1"))
 			seen = string(sec.Data[secretEnvKey(pod.Name, "OTHER")])
 			setStatus(t, client, pod.Name, func(st *corev1.PodStatus) {
 				st.InitContainerStatuses = afterPush(`{"unchanged":true}`)
@@ -136,7 +136,7 @@ func TestRunCancelDeletesThePod(t *testing.T) {
 		if res.Canceled == deadline || res.TimedOut != deadline {
 			t.Errorf("deadline %v: result %+v", deadline, res)
 		}
-		if _, err := client.CoreV1().Pods(testNS).Get(context.Background(), name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		if _, err := typed(client).getPod(context.Background(), testNS, name); !apierrors.IsNotFound(err) {
 			t.Errorf("deadline %v: the pod outlived Run: %v", deadline, err)
 		}
 	}
@@ -241,7 +241,7 @@ func TestRunPipeSideFailures(t *testing.T) {
 			if tc.event != "" && !strings.Contains(pe.Detail, "Failed to pull image") {
 				t.Errorf("detail %q lacks the event", pe.Detail)
 			}
-			if l, _ := client.CoreV1().Pods(testNS).List(context.Background(), metav1.ListOptions{}); len(l.Items) != 0 {
+			if l, _ := typed(client).listPods(context.Background(), testNS, metav1.ListOptions{}); len(l.Items) != 0 {
 				t.Error("the pod outlived Run")
 			}
 		})
@@ -252,7 +252,7 @@ func TestRunPodDeletedByOthers(t *testing.T) {
 	b, client, _ := fakeBackend(t)
 	done := kubelet(t, client, func(pod *corev1.Pod) {
 		setStatus(t, client, pod.Name, startedStatus)
-		_ = client.CoreV1().Pods(testNS).Delete(context.Background(), pod.Name, metav1.DeleteOptions{})
+		_ = typed(client).deletePod(context.Background(), testNS, pod.Name, metav1.DeleteOptions{})
 	})
 	_, err := b.Run(context.Background(), simpleStep())
 	<-done
@@ -291,7 +291,7 @@ func TestSecretOfThisRunIsAdopted(t *testing.T) {
 	if _, err := b.ensureSecret(context.Background(), map[string][]byte{"env-a-B": []byte("v")}); err != nil {
 		t.Fatal(err)
 	}
-	sec, _ := client.CoreV1().Secrets(testNS).Get(context.Background(), secretName("run-1"), metav1.GetOptions{})
+	sec, _ := typed(client).getSecret(context.Background(), testNS, secretName("run-1"))
 	if string(sec.Data["env-a-B"]) != "v" || string(sec.Data[SecretKeyRegistryConfig]) != string(b.cfg.RegistryConfig) {
 		t.Errorf("adopted Secret %v", sec.Data)
 	}
@@ -309,16 +309,16 @@ func TestCloseAndPrune(t *testing.T) {
 		meta := metav1.ObjectMeta{Name: o.name, Labels: runLabels(o.run), Annotations: map[string]string{AnnotationHost: o.host}}
 		var err error
 		if o.kind == "Pod" {
-			_, err = client.CoreV1().Pods(testNS).Create(context.Background(), &corev1.Pod{ObjectMeta: meta}, metav1.CreateOptions{})
+			_, err = typed(client).createPod(context.Background(), testNS, &corev1.Pod{ObjectMeta: meta})
 		} else {
-			_, err = client.CoreV1().Secrets(testNS).Create(context.Background(), &corev1.Secret{ObjectMeta: meta}, metav1.CreateOptions{})
+			_, err = typed(client).createSecret(context.Background(), testNS, &corev1.Secret{ObjectMeta: meta})
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	unlabelled := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "not-pipes"}}
-	if _, err := client.CoreV1().Pods(testNS).Create(context.Background(), unlabelled, metav1.CreateOptions{}); err != nil {
+	if _, err := typed(client).createPod(context.Background(), testNS, unlabelled); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Close(context.Background()); err != nil {
@@ -339,11 +339,11 @@ func TestCloseAndPrune(t *testing.T) {
 		t.Error("Prune asked keepRun about another host's run")
 	}
 	left := map[string]bool{}
-	pods, _ := client.CoreV1().Pods(testNS).List(context.Background(), metav1.ListOptions{})
+	pods, _ := typed(client).listPods(context.Background(), testNS, metav1.ListOptions{})
 	for _, p := range pods.Items {
 		left[p.Name] = true
 	}
-	secs, _ := client.CoreV1().Secrets(testNS).List(context.Background(), metav1.ListOptions{})
+	secs, _ := typed(client).listSecrets(context.Background(), testNS, metav1.ListOptions{})
 	for _, s := range secs.Items {
 		left[s.Name] = true
 	}
@@ -399,10 +399,10 @@ func TestRunSurvivesExpiredWatches(t *testing.T) {
 	b, client, _ := fakeBackend(t)
 	b.resync = time.Hour // only the broken watches may bring news
 	var watches atomic.Int32
-	client.PrependWatchReactor("pods", func(action k8stesting.Action) (bool, watch.Interface, error) {
+	client.PrependWatchReactor("pods", func(action k8stesting.Action) (bool, kwatch.Interface, error) {
 		watches.Add(1)
-		w := watch.NewFakeWithChanSize(1, false) // the error is queued before Run reads
-		w.Error(&metav1.Status{Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonExpired, Message: "too old resource version"})
+		w := kwatch.NewFakeWithChanSize(1, false) // the error is queued before Run reads
+		w.Error(upstreamStatus(&metav1.Status{Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonExpired, Message: "too old resource version"}))
 		return true, w, nil
 	})
 	done := kubelet(t, client, func(pod *corev1.Pod) {

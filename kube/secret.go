@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	apierrors "github.com/pipe-run/pipe/kube/internal/k8s/apierrors"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
+	metav1 "github.com/pipe-run/pipe/kube/internal/k8s/metav1"
+	"github.com/pipe-run/pipe/kube/internal/k8s/types"
 )
 
 // The keys of the run's Secret. It is of type kubernetes.io/dockerconfigjson

@@ -4,8 +4,8 @@ import (
 	"math"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
+	corev1 "github.com/pipe-run/pipe/kube/internal/k8s/corev1"
+	"github.com/pipe-run/pipe/kube/internal/k8s/intstr"
 )
 
 // The defaults of a service's ready check: those of a local run

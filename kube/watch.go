@@ -4,14 +4,13 @@ import (
 	"context"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
+	"github.com/pipe-run/pipe/kube/internal/k8s/watch"
 )
 
 // listWatch lists objects (with the list's resourceVersion) and watches
 // them from a resourceVersion.
 type listWatch struct {
-	list  func(ctx context.Context) ([]runtime.Object, string, error)
+	list  func(ctx context.Context) ([]any, string, error)
 	watch func(ctx context.Context, rv string) (watch.Interface, error)
 }
 
@@ -20,7 +19,7 @@ type listWatch struct {
 // after a compaction) is replaced by a fresh list and watch, and so is one
 // that ran for resync: a lost event costs at most resync. Failed lists are
 // retried with a growing pause (at most 5s); onError hears of them.
-func watchLoop(ctx context.Context, resync time.Duration, lw listWatch, handle func(watch.EventType, runtime.Object), onError func(error)) {
+func watchLoop(ctx context.Context, resync time.Duration, lw listWatch, handle func(watch.EventType, any), onError func(error)) {
 	pause := 200 * time.Millisecond
 	for ctx.Err() == nil {
 		objs, rv, err := lw.list(ctx)
@@ -41,7 +40,7 @@ func watchLoop(ctx context.Context, resync time.Duration, lw listWatch, handle f
 }
 
 // watchOnce runs one watch from rv until it ends or resync passes.
-func watchOnce(ctx context.Context, resync time.Duration, lw listWatch, rv string, handle func(watch.EventType, runtime.Object)) {
+func watchOnce(ctx context.Context, resync time.Duration, lw listWatch, rv string, handle func(watch.EventType, any)) {
 	wctx, cancel := context.WithTimeout(ctx, resync)
 	defer cancel()
 	w, err := lw.watch(wctx, rv)
