@@ -144,6 +144,9 @@ func decimalString(r *big.Rat) string {
 	if mod.Sign() != 0 {
 		z.Add(z, big.NewInt(1))
 	}
+	if z.Sign() == 0 {
+		return "0"
+	}
 	return z.String() + "n"
 }
 
@@ -179,3 +182,6 @@ func (q *Quantity) UnmarshalJSON(b []byte) error {
 	*q = p
 	return nil
 }
+
+// Rat is q's exact value (a copy).
+func (q *Quantity) Rat() *big.Rat { return new(big.Rat).Set(q.rat()) }
