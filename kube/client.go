@@ -11,15 +11,17 @@ import (
 )
 
 // apiClient is every request kube makes of the API server, and nothing
-// more. The binary implements it with restClient, a RESTClient on a scheme
-// of the few types below: client-go's typed clientset would register every
-// API group in package inits, a cost every pipe process and every container
-// init pays (pipe re-executes itself as the init). Tests implement it over
-// client-go's fake clientset.
+// more. The binary implements it with restClient, over package rest (net/http
+// and encoding/json) and kube's own API types (kube/internal/k8s): pipe links
+// no k8s.io module, whose package inits and page faults every pipe process
+// and every container init would pay (pipe re-executes itself as the init).
+// Tests implement it over client-go's fake clientset (typedClient), which
+// converts between the two sets of types through JSON.
 //
 // Methods are safe for concurrent use; ctx bounds each request (for a
 // watch or a log stream, the whole stream). Errors of the API server are
-// *apierrors.StatusError, so apierrors.IsNotFound and friends apply.
+// *apierrors.StatusError (kube/internal/k8s/apierrors), so apierrors.IsNotFound
+// and friends apply.
 type apiClient interface {
 	// getNamespace checks that the namespace exists.
 	getNamespace(ctx context.Context, name string) error

@@ -1,6 +1,6 @@
 // Package kube runs one step attempt as one pod on a Kubernetes cluster: it
 // loads a kubeconfig by kubectl's rules (KUBECONFIG, ~/.kube/config, the
-// in-cluster service account), keeps a run's Secret (the cache registry's
+// in-cluster service account; internal/kubeconfig), keeps a run's Secret (the cache registry's
 // credentials and the steps' secret values), builds each step's pod (the
 // pipe-init and pipe-push agent containers, the services as native sidecars,
 // the step's container behind the agent's run wrapper), creates it, watches it
@@ -27,6 +27,12 @@
 //     that applying layers and reading the step's files need (CHOWN,
 //     DAC_OVERRIDE, FOWNER, FSETID, SETFCAP): the namespace must admit the
 //     baseline Pod Security level, not restricted.
+//
+// kube talks to the API server with its own client (internal/rest, over
+// net/http and encoding/json) and its own copy of the few API types it uses
+// (internal/k8s, with upstream's names and JSON tags): the binary links no
+// k8s.io module, so no pipe process pays their package inits.
+// internal/depcheck keeps it so.
 //
 // kube never builds or pushes images, never reads or writes the cache registry
 // itself, knows nothing of pipelines, and imports nothing else of pipe's (the
