@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // StepError is a Step that cannot become a pod; Field names what is wrong.
@@ -132,20 +133,23 @@ func isEnvName(s string) bool {
 	return true
 }
 
+// Compiled on first use, not in every pipe process's start.
 var (
-	digestRe = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	digestRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256:[0-9a-f]{64}$`) })
 	// hostRe is a host name as /etc/hosts and the API server's hostAliases
 	// validation take it (a DNS-1123 subdomain, matched in lower case).
-	hostRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	hostRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	})
 )
 
 // check validates a layer's descriptor: it becomes part of the agent's
 // spec and, for a diff, a path in the coordinator's store.
 func (l Layer) check() error {
 	switch {
-	case !digestRe.MatchString(l.Digest):
+	case !digestRe().MatchString(l.Digest):
 		return fmt.Errorf("digest %q is not sha256:<64 hex>", l.Digest)
-	case !digestRe.MatchString(l.DiffID):
+	case !digestRe().MatchString(l.DiffID):
 		return fmt.Errorf("diffID %q is not sha256:<64 hex>", l.DiffID)
 	case l.Size <= 0:
 		return fmt.Errorf("size %d is not positive", l.Size)
@@ -198,7 +202,7 @@ func checkServices(step string, svcs []Service) error {
 // file cannot hold and names two services share.
 func addHost(hosts map[string]string, h, svc string) error {
 	l := strings.ToLower(h)
-	if len(l) > 253 || !hostRe.MatchString(l) {
+	if len(l) > 253 || !hostRe().MatchString(l) {
 		return fmt.Errorf("%q cannot be a host name in a pod: use letters, digits, '-' and '.'", h)
 	}
 	if other, dup := hosts[l]; dup && other != svc {
