@@ -70,15 +70,21 @@ type RunLog struct {
 	dirty  bool        // sum has changes not written yet
 	timer  *time.Timer // the pending write of those changes
 	closed bool
-	pruned chan error // the removal of old runs, off the run's path (NewRunLog)
+	pruned chan struct{} // closed when the removal of old runs ends (NewRunLog); tests wait on it
 }
 
 // RunSummaryInterval bounds how stale run.json is while a run goes on.
 const RunSummaryInterval = time.Second
 
-// NewRunLog creates runsDir/runID and removes the oldest runs so that at
-// most keep (DefaultKeepRuns when keep <= 0) are kept, this one included:
-// in the background, done when Close returns.
+// NewRunLog creates runsDir/runID and takes the oldest runs out of the list
+// so that at most keep (DefaultKeepRuns when keep <= 0) are kept, this one
+// included. An old run is renamed to a dot name first (one rename: it is
+// gone from `pipe logs` at once) and its files are removed in the
+// background: removing them takes milliseconds on a disk without a journal
+// or mounted with discard (MACHINE.md), and the run neither waits for it
+// nor for it to end. What a run leaves half removed when it exits, the next
+// one goes on removing; past keep such leftovers, NewRunLog removes them
+// before it returns, so a removal that keeps failing says why.
 func NewRunLog(runsDir, runID string, keep int) (*RunLog, error) {
 	if err := checkRunID(runID); err != nil {
 		return nil, err
@@ -89,21 +95,46 @@ func NewRunLog(runsDir, runID string, keep int) (*RunLog, error) {
 	if err := os.MkdirAll(runsDir, 0o755); err != nil {
 		return nil, fmt.Errorf("run logs: %w", err)
 	}
-	old, err := oldRuns(runsDir, keep-1)
+	ids, removed, err := scanRuns(runsDir)
 	if err != nil {
 		return nil, err
+	}
+	if len(removed) > keep {
+		if err := removeRuns(runsDir, removed); err != nil {
+			return nil, err
+		}
+		removed = nil
+	}
+	if len(ids) > keep-1 {
+		for _, id := range ids[keep-1:] {
+			gone := removedPrefix + id
+			if err := os.Rename(filepath.Join(runsDir, id), filepath.Join(runsDir, gone)); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // another pipe took it out first
+				}
+				return nil, fmt.Errorf("run logs: take out old run: %w", err)
+			}
+			removed = append(removed, gone)
+		}
 	}
 	dir := filepath.Join(runsDir, runID)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run logs: %w", err)
 	}
 	r := &RunLog{dir: dir, sum: RunSummary{Schema: RunSummarySchema, RunID: runID, Started: time.Now(), Status: "running"},
-		pruned: make(chan error, 1)}
-	// Removing a run's files takes milliseconds on a disk without a
-	// journal (MACHINE.md): the run need not wait for it, only Close does.
-	go func() { r.pruned <- removeRuns(runsDir, old) }()
+		pruned: make(chan struct{})}
+	go func() {
+		defer close(r.pruned)
+		// Best effort: what fails here is tried again by the next run, and
+		// past keep leftovers it fails that run with the reason.
+		_ = removeRuns(runsDir, removed)
+	}()
 	return r, r.write()
 }
+
+// removedPrefix starts the name of a run taken out of the list whose files
+// are still being removed.
+const removedPrefix = ".removed-"
 
 // checkRunID rejects IDs that are not a single plain path element.
 func checkRunID(id string) error {
@@ -240,20 +271,13 @@ func copyCounts(m map[Status]int) map[Status]int {
 	return c
 }
 
-// Close waits for the removal of the old runs, writes run.json a last time
-// if it has changes not written yet (status "canceled" when the run never
-// reported its end) and returns the first error of either. Calls after the
-// first return that error only.
+// Close writes run.json a last time if it has changes not written yet
+// (status "canceled" when the run never reported its end) and returns the
+// first error writing it. It does not wait for the removal of old runs (see
+// NewRunLog). Calls after the first return that error only.
 func (r *RunLog) Close() error {
-	var perr error
-	if r.pruned != nil {
-		perr, r.pruned = <-r.pruned, nil
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if perr != nil {
-		r.err = errors.Join(r.err, perr)
-	}
 	if r.timer != nil {
 		r.timer.Stop()
 		r.timer = nil
@@ -300,7 +324,7 @@ func ListRuns(runsDir string) ([]RunSummary, error) {
 	}
 	var runs []RunSummary
 	for _, e := range ents {
-		if !e.IsDir() {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") { // dot names: runs being removed
 			continue
 		}
 		s, err := ReadRun(runsDir, e.Name())
@@ -321,26 +345,36 @@ func ListRuns(runsDir string) ([]RunSummary, error) {
 	return runs, nil
 }
 
-// runsNewestFirst lists the run IDs in runsDir, newest first. When every
-// name is a run ID as Run makes them (its start time, to the second, then a
-// random suffix) the names give the order and no run.json is read; else it is
+// scanRuns lists the run IDs in runsDir, newest first, and the runs taken
+// out whose files are still being removed (removedPrefix). When every name is
+// a run ID as Run makes them (its start time, to the second, then a random
+// suffix) the names give the order and no run.json is read; else it is
 // ListRuns's order.
-func runsNewestFirst(runsDir string) ([]string, error) {
+func scanRuns(runsDir string) (ids, removed []string, err error) {
 	ents, err := os.ReadDir(runsDir)
 	if err != nil {
-		return nil, fmt.Errorf("run logs: %w", err)
+		return nil, nil, fmt.Errorf("run logs: %w", err)
 	}
-	var ids []string
+	byName := true
 	for _, e := range ents {
-		if e.IsDir() {
-			if _, ok := runIDTime(e.Name()); !ok {
-				return listRunIDs(runsDir)
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, removedPrefix):
+			removed = append(removed, name)
+		case !e.IsDir() || strings.HasPrefix(name, "."):
+		default:
+			if _, ok := runIDTime(name); !ok {
+				byName = false
 			}
-			ids = append(ids, e.Name())
+			ids = append(ids, name)
 		}
 	}
+	if !byName {
+		ids, err = listRunIDs(runsDir)
+		return ids, removed, err
+	}
 	sort.Sort(sort.Reverse(sort.StringSlice(ids))) // the time prefix sorts as text
-	return ids, nil
+	return ids, removed, nil
 }
 
 // runIDTime parses the start time at the front of a run ID made by newRunID.
@@ -382,16 +416,7 @@ func ReadRun(runsDir, runID string) (RunSummary, error) {
 	return s, nil
 }
 
-// oldRuns lists the runs beyond the newest keep.
-func oldRuns(runsDir string, keep int) ([]string, error) {
-	ids, err := runsNewestFirst(runsDir)
-	if err != nil || len(ids) <= keep {
-		return nil, err
-	}
-	return ids[keep:], nil
-}
-
-// removeRuns removes the dirs of the runs ids.
+// removeRuns removes the dirs names of runsDir.
 func removeRuns(runsDir string, ids []string) error {
 	var errs []error
 	for _, id := range ids {

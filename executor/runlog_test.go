@@ -150,13 +150,66 @@ func TestRunLogPrunesByRunIDWithoutReading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Close(); err != nil { // the old runs are gone once it returns
+	// The old runs are out of the list once NewRunLog returns...
+	listed, err := ListRuns(runs)
+	if err != nil {
 		t.Fatal(err)
 	}
-	got := strings.Join(dirNames(t, runs), ",")
-	if got != "20260101T000003Z-aaaa,20260101T000004Z-dddd" {
-		t.Errorf("kept %s, want the newest two", got)
+	var ids []string
+	for _, s := range listed {
+		ids = append(ids, s.RunID)
 	}
+	if got := strings.Join(ids, ","); got != "20260101T000004Z-dddd,20260101T000003Z-aaaa" {
+		t.Errorf("pipe logs would list %s, want the newest two", got)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// ...and their files are gone once the background removal ends.
+	<-r.pruned
+	if got := strings.Join(dirNames(t, runs), ","); got != "20260101T000003Z-aaaa,20260101T000004Z-dddd" {
+		t.Errorf("runs dir holds %s, want the newest two", got)
+	}
+}
+
+// A run that exits before its removal of old runs ends leaves them under a
+// dot name: the next run goes on removing them, and past keep of them it
+// removes them before it starts.
+func TestRunLogFinishesRemovalsLeftBehind(t *testing.T) {
+	runs := t.TempDir()
+	leave := func(n int) {
+		for i := range n {
+			d := filepath.Join(runs, fmt.Sprintf("%s20260101T00000%dZ-left", removedPrefix, i), "sub")
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(d, "a.log"), []byte("x"), 0o644)
+		}
+	}
+	leave(2)
+	r, err := NewRunLog(runs, "20260101T000010Z-aaaa", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if listed, _ := ListRuns(runs); len(listed) != 1 {
+		t.Errorf("ListRuns shows runs being removed: %+v", listed)
+	}
+	<-r.pruned
+	if got := strings.Join(dirNames(t, runs), ","); got != "20260101T000010Z-aaaa" {
+		t.Errorf("after the next run's removal the runs dir holds %s", got)
+	}
+	r.Close()
+
+	leave(5) // more than keep: removed before NewRunLog returns
+	r, err = NewRunLog(runs, "20260101T000011Z-bbbb", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(dirNames(t, runs), ","); got != "20260101T000010Z-aaaa,20260101T000011Z-bbbb" {
+		t.Errorf("past keep leftovers, NewRunLog returned with %s in the runs dir", got)
+	}
+	r.Close()
+	<-r.pruned
 }
 
 func dirNames(t *testing.T, dir string) []string {
