@@ -1,21 +1,25 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 )
 
 // Lease keeps what a live run uses safe from Prune: image manifests (and so
 // their configs and layers), layer diffIDs and result keys. A lease is a file
-// in leases/ that this process keeps flocked; when the process dies the lock
-// goes with it and the next Prune drops the lease. Its methods are safe for
-// concurrent use. Add what you use before you use it; Release when done.
+// leases/<owner>-<rnd>.lock that this process keeps flocked, holding the ids
+// one per line; when the process dies the lock goes with it and the next
+// Prune drops the lease. Each Add appends its new ids with one write, so a
+// run's lease is one file however many ids it adds (a new file per Add cost
+// more than the rest of a cached step on a disk without a journal). Its
+// methods are safe for concurrent use. Add what you use before you use it;
+// Release when done.
 type Lease struct {
 	s    *Store
 	lock *fileLock
@@ -24,6 +28,7 @@ type Lease struct {
 	mu       sync.Mutex
 	ids      map[string]bool
 	released bool
+	err      error // the first failed write: the lease may miss ids since
 }
 
 // Lease starts a lease for the calling run.
@@ -52,26 +57,31 @@ func (l *Lease) Add(ids ...string) error {
 	if l.released {
 		return fmt.Errorf("lease %s: already released", filepath.Base(l.base))
 	}
-	n := len(l.ids)
-	for _, id := range ids {
-		l.ids[id] = true
+	if l.err != nil {
+		return l.err
 	}
-	if len(l.ids) == n {
+	var b []byte
+	for _, id := range ids {
+		if l.ids[id] {
+			continue
+		}
+		if id == "" || strings.ContainsAny(id, "\n\r") {
+			return fmt.Errorf("lease: id %q is not one line", id)
+		}
+		l.ids[id] = true
+		b = append(append(b, id...), '\n')
+	}
+	if len(b) == 0 {
 		return nil
 	}
-	list := make([]string, 0, len(l.ids))
-	for id := range l.ids {
-		list = append(list, id)
-	}
-	sort.Strings(list)
-	b, err := json.Marshal(list)
-	if err != nil {
-		return err
-	}
-	// Not synced: a lease only matters while its process lives and holds
-	// its lock; after a crash it is a dead lease whatever it says.
-	if err := l.s.replaceFile(l.base+".json", b, false); err != nil {
-		return fmt.Errorf("lease: %w", err)
+	// One write of whole lines: a Prune reading meanwhile sees the ids of
+	// every Add that returned, and at worst a last line cut short, which it
+	// ignores (that Add has not returned yet). Not synced: a lease only
+	// matters while its process lives and holds its lock; after a crash it
+	// is a dead lease whatever it says.
+	if err := l.lock.append(b); err != nil {
+		l.err = fmt.Errorf("lease: %w", err)
+		return l.err
 	}
 	return nil
 }
@@ -84,7 +94,6 @@ func (l *Lease) Release() {
 		return
 	}
 	l.released = true
-	os.Remove(l.base + ".json")
 	os.Remove(l.base + ".lock")
 	l.lock.Unlock()
 }
@@ -108,17 +117,45 @@ func (s *Store) liveLeases() (map[string]bool, error) {
 			l.Unlock()
 			continue
 		}
-		if err := readLeaseIDs(base+".json", ids); err != nil {
+		if err := readLeaseIDs(lp, ids); err != nil {
+			return nil, err
+		}
+		// A lease of a pipe from before the ids moved into the lock file.
+		if err := readLegacyLeaseIDs(base+".json", ids); err != nil {
 			return nil, err
 		}
 	}
 	return ids, nil
 }
 
+// readLeaseIDs reads the ids of a lease's lock file: whole lines only (an
+// Add may be writing the last one).
 func readLeaseIDs(path string, into map[string]bool) error {
 	b, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
-		return nil // a live lease that holds nothing yet
+		return nil // released meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	for {
+		line, rest, ok := bytes.Cut(b, []byte{'\n'})
+		if !ok {
+			return nil
+		}
+		if len(line) > 0 {
+			into[string(line)] = true
+		}
+		b = rest
+	}
+}
+
+// readLegacyLeaseIDs reads a lease's ids from the JSON list older pipes
+// wrote beside the lock file.
+func readLegacyLeaseIDs(path string, into map[string]bool) error {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
 	}
 	if err != nil {
 		return err

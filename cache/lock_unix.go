@@ -80,3 +80,10 @@ func (l *fileLock) Unlock() {
 	l.f.Close() // closing the last descriptor releases the flock
 	l.f = nil
 }
+
+// append writes b at the lock file's offset (its end, for a file only this
+// lock writes).
+func (l *fileLock) append(b []byte) error {
+	_, err := l.f.Write(b)
+	return err
+}

@@ -57,10 +57,12 @@ type RunStep struct {
 
 // RunLog keeps the logs of one run. It is also a Sink: fed the run's
 // events, it keeps run.json up to date, each write atomic (temp file and
-// rename): written when the run log is made, at pipeline_finished and at
-// Close, and in between at most once per RunSummaryInterval, RunSummaryInterval
-// after a change, so a run of many fast steps (cache hits) does not rewrite
-// it per step. Its methods are safe for concurrent use.
+// rename): written RunSummaryInterval after the run log is made (or at the
+// run's end, whichever comes first), at pipeline_finished and at Close, and
+// in between at most once per RunSummaryInterval, RunSummaryInterval after a
+// change, so a run of many fast steps (cache hits) does not rewrite it per
+// step. Until its first write the run's dir has no run.json: ListRuns shows
+// it with status "unknown". Its methods are safe for concurrent use.
 type RunLog struct {
 	dir string
 	mu  sync.Mutex
@@ -123,13 +125,19 @@ func NewRunLog(runsDir, runID string, keep int) (*RunLog, error) {
 	}
 	r := &RunLog{dir: dir, sum: RunSummary{Schema: RunSummarySchema, RunID: runID, Started: time.Now(), Status: "running"},
 		pruned: make(chan struct{})}
+	// run.json is first written RunSummaryInterval from now, or at the
+	// run's end if that comes first: a run of cache hits ends in a few
+	// milliseconds, and each write is a new file (atomicfile), which costs
+	// the most of a run log on a disk without a journal (MACHINE.md).
+	r.dirty = true
+	r.timer = time.AfterFunc(RunSummaryInterval, r.flush)
 	go func() {
 		defer close(r.pruned)
 		// Best effort: what fails here is tried again by the next run, and
 		// past keep leftovers it fails that run with the reason.
 		_ = removeRuns(runsDir, removed)
 	}()
-	return r, r.write()
+	return r, nil
 }
 
 // removedPrefix starts the name of a run taken out of the list whose files
@@ -294,12 +302,6 @@ func (r *RunLog) Close() error {
 		r.flushLocked()
 	}
 	return r.err
-}
-
-func (r *RunLog) write() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.writeLocked()
 }
 
 // writeLocked writes run.json atomically.

@@ -1,8 +1,10 @@
 package executor
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,4 +225,41 @@ func dirNames(t *testing.T, dir string) []string {
 		out = append(out, e.Name())
 	}
 	return out
+}
+
+// A run that ends within RunSummaryInterval writes run.json once, at its end.
+func TestRunLogShortRunWritesOnce(t *testing.T) {
+	runs := t.TempDir()
+	const id = "20260101T000000Z-00000002"
+	r, err := NewRunLog(runs, id, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(runs, id, "run.json")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("run.json written as the run log was made (stat: %v)", err)
+	}
+	if listed, _ := ListRuns(runs); len(listed) != 1 || listed[0].RunID != id || listed[0].Status != "unknown" {
+		t.Errorf("ListRuns before the first write: %+v", listed)
+	}
+	r.Emit(Event{Type: EventStepFinished, Step: "a", Status: StatusCached, Key: "k"})
+	r.Emit(Event{Type: EventPipelineFinished, Status: StatusOK, Counts: map[Status]int{StatusCached: 1}})
+	s, err := ReadRun(runs, id)
+	if err != nil || s.Status != "ok" || len(s.Steps) != 1 {
+		t.Fatalf("run.json at pipeline_finished: %+v, %v", s, err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A run log closed before its end still says so.
+	const id2 = "20260101T000001Z-00000003"
+	r2, err := NewRunLog(runs, id2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := ReadRun(runs, id2); err != nil || s.Status != string(StatusCanceled) {
+		t.Errorf("run closed before its end: %+v, %v", s, err)
+	}
 }
