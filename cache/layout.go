@@ -38,8 +38,9 @@ import (
 //	                          creating process (pid + start time) is gone is removed
 //	locks/                    flock files: gc.lock (shared by writers, exclusive
 //	                          by prune), layer-<diffid>.lock, volume-<name>.lock
-//	leases/<pid>-<start>-<rnd>.lock|.json  one lease per live run: the .lock is
-//	                          flocked while the run lives, the .json lists what it uses
+//	leases/<pid>-<start>-<rnd>.lock  one lease per live run, flocked while the run
+//	                          lives, what it uses one id per line (a .json beside
+//	                          it: the list of a lease by an older pipe)
 const (
 	layoutFile = "layout.json"
 	blobsDir   = "blobs/sha256"
