@@ -42,6 +42,10 @@ type Workspace struct {
 	digestMu sync.Mutex
 	digests  map[string]string // Digest results by their globs, joined by NUL
 
+	linesOnce sync.Once
+	lines     []byte // every file's digest line (digestLines)
+	lineEnds  []int  // where each file's line ends in lines
+
 	hitsMu sync.Mutex
 	hits   map[string][]bool // per input glob, the files it matches (globHits)
 	plain  []bool            // per file, whether a glob's token walk takes its path
@@ -268,16 +272,44 @@ func (w *Workspace) digest(globs []string) (string, error) {
 	}
 	h := sha256.New()
 	io.WriteString(h, "pipe.inputs/v1\n")
-	var line []byte
+	lines, ends := w.digestLines()
 	in := w.selected(sel)
+	// The selected lines go to the hash in runs as long as they lie next
+	// to one another, not one small Write per file.
+	from, to := 0, 0
 	for i := range w.files {
-		f := &w.files[i]
-		if in[i] {
-			line = f.appendDigestLine(line[:0])
-			h.Write(line)
+		start := 0
+		if i > 0 {
+			start = ends[i-1]
 		}
+		if !in[i] {
+			continue
+		}
+		if start != to {
+			h.Write(lines[from:to])
+			from = start
+		}
+		to = ends[i]
 	}
+	h.Write(lines[from:to])
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// digestLines returns every file's digest line (appendDigestLine), one
+// after another, and where each ends; made once, for the first digest.
+func (w *Workspace) digestLines() ([]byte, []int) {
+	w.linesOnce.Do(func() {
+		n := 0
+		for i := range w.files {
+			n += len(w.files[i].path) + 90 // kind, hex sum, length, separators
+		}
+		w.lines, w.lineEnds = make([]byte, 0, n), make([]int, len(w.files))
+		for i := range w.files {
+			w.lines = w.files[i].appendDigestLine(w.lines)
+			w.lineEnds[i] = len(w.lines)
+		}
+	})
+	return w.lines, w.lineEnds
 }
 
 // appendDigestLine appends the file's line of a digest to b:
