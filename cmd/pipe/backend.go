@@ -77,16 +77,23 @@ func (f *backendFlags) kind() (string, error) {
 }
 
 // useLocal makes the run's steps containers of this machine.
-func useLocal(o *output, f runFlags, opts *executor.Options) (*executor.LazyRuntime, error) {
-	if err := isolation.Available(); err != nil {
-		return nil, fmt.Errorf("cannot run containers here: %w", err)
-	}
+//
+// Whether containers can run here is checked in the background, while the
+// store opens; the returned func waits for that check and says why not.
+func useLocal(o *output, f runFlags, opts *executor.Options) (*executor.LazyRuntime, func() error) {
+	avail := make(chan error, 1)
+	go func() { avail <- isolation.Available() }()
 	rt := executor.NewLazyRuntime(openRuntime(o, f.strictLimits)) // a run of cache hits opens none
 	if f.noCache {
 		rt.Prefetch() // every step starts a container: open while the store opens and git runs
 	}
 	opts.Runtime = rt
-	return rt, nil
+	return rt, func() error {
+		if err := <-avail; err != nil {
+			return fmt.Errorf("cannot run containers here: %w", err)
+		}
+		return nil
+	}
 }
 
 // useKube makes the run's steps pods of the cluster the flags name, their

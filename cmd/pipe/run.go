@@ -71,11 +71,10 @@ func runPipeline(ctx context.Context, o *output, f runFlags, targets []string) e
 	if err != nil {
 		return err
 	}
+	available := func() error { return nil }
 	if kind == backendLocal {
-		rt, err := useLocal(o, f, &opts)
-		if err != nil {
-			return err
-		}
+		var rt *executor.LazyRuntime
+		rt, available = useLocal(o, f, &opts)
 		defer rt.Close()
 	}
 	if opts.Store, err = openStore(); err != nil {
@@ -101,6 +100,9 @@ func runPipeline(ctx context.Context, o *output, f runFlags, targets []string) e
 	opts.Repo = repo
 	if opts.Trigger, err = executor.DetectTrigger(ctx, repo, f.since, os.Getenv); err != nil {
 		return withCode(ExitInvalid, err)
+	}
+	if err := available(); err != nil {
+		return err
 	}
 	sinks, closeSinks, err := runSinks(o, f)
 	if err != nil {
