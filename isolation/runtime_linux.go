@@ -105,37 +105,51 @@ func New(opts Options) (*Runtime, error) {
 		return nil, fmt.Errorf("isolation: %w", err)
 	}
 	r := &Runtime{opts: opts, cg: cg, self: self, noCgroupWhy: noCgroupWhy}
-	early := r.reserveEarly()
-	prog, err := defaultSeccompProgram()
-	if err != nil {
-		return nil, errors.Join(fmt.Errorf("isolation: %w", err), early.destroy(r))
-	}
 	exe, err := initExecutable(opts)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("isolation: %w", err), early.destroy(r))
+		return nil, fmt.Errorf("isolation: %w", err)
 	}
-	r.exe, r.seccomp = exe, encodeFilter(prog)
+	r.exe = exe
 	mounted, err := mountScratch(opts)
 	if err == nil && opts.UserNS != nil {
 		mounted, err = r.checkRootlessScratch(mounted)
 		opts = r.opts
 	}
-	if err == nil {
-		err = r.Cleanup()
-	}
-	if err != nil {
-		err = errors.Join(err, early.destroy(r))
+	fail := func(err error) (*Runtime, error) {
+		if r.inits != nil {
+			err = errors.Join(err, r.inits.close())
+		}
 		exe.Close()
 		if mounted {
 			_ = unix.Unmount(opts.ScratchDir, unix.MNT_DETACH)
 		}
 		return nil, err
 	}
+	if err != nil {
+		return fail(err)
+	}
+	// The first init starts now: its clone, exec and Go start take longer
+	// than the rest of the opening (the seccomp program, the clean-up after
+	// dead pipes, which leaves a live pipe's cgroups and records alone). It
+	// is cloned after the scratch tmpfs is mounted: its mount namespace is a
+	// copy of this one. The program and the network namespaces are taken at
+	// Start, after New has returned.
+	if opts.UserNS == nil {
+		r.inits = newInitPool(r, opts.Prestart, r.reserveEarly())
+	}
+	prog, err := defaultSeccompProgram()
+	if err != nil {
+		return fail(fmt.Errorf("isolation: %w", err))
+	}
+	r.seccomp = encodeFilter(prog)
+	if err := r.Cleanup(); err != nil {
+		return fail(err)
+	}
 	if opts.UserNS != nil {
 		r.nsMaker = newRootlessNetnsMaker()
+		r.inits = newInitPool(r, opts.Prestart, nil)
 	}
 	r.netns = newNetnsPool(netnsPoolSize, r.nsMaker)
-	r.inits = newInitPool(r, opts.Prestart, early)
 	return r, nil
 }
 
