@@ -110,11 +110,48 @@ func (in *initState) reap() {
 		}
 		delete(in.procs, pid)
 		st := statusOf(ws, &ru)
-		_ = in.conn.send(&message{Kind: msgExited, ID: id, Pid: pid, Status: &st})
 		if id == 0 {
 			in.mainDone = true
 			_ = syscall.Kill(-1, syscall.SIGKILL)
+			st.Alone = in.reapRest(restWait)
 		}
+		_ = in.conn.send(&message{Kind: msgExited, ID: id, Pid: pid, Status: &st})
+	}
+}
+
+// restWait bounds how long init waits, once the main process has ended,
+// for the rest it killed to be gone before it reports the main process.
+const restWait = time.Second
+
+// reapRest reaps every other process of the container (killed: see reap),
+// reporting those pipe started, until none is left (true) or wait has
+// passed (false: one is stuck in the kernel, and pipe then waits for init's
+// own end, as Destroy does).
+func (in *initState) reapRest(wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for {
+		var ws syscall.WaitStatus
+		var ru syscall.Rusage
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, &ru)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.ECHILD:
+			return true
+		case err != nil:
+			return false
+		case pid > 0:
+			if id, ok := in.procs[pid]; ok {
+				delete(in.procs, pid)
+				st := statusOf(ws, &ru)
+				_ = in.conn.send(&message{Kind: msgExited, ID: id, Pid: pid, Status: &st})
+			}
+			continue
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Microsecond) // SIGKILL'd tasks go within microseconds
 	}
 }
 

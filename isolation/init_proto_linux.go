@@ -51,6 +51,10 @@ type exitStatus struct {
 	Code   int   `json:"code"`
 	Signal int   `json:"signal,omitempty"`
 	CPU    int64 `json:"cpu_ns,omitempty"` // user+system of it and its waited-for children
+	// Alone, for the main process: every other process of the container
+	// was killed and reaped before init reported it, so nothing writes to
+	// the container's file systems any more.
+	Alone bool `json:"alone,omitempty"`
 }
 
 // setupError is an error inside init, reported as JSON.

@@ -226,13 +226,20 @@ func (c *Container) destroy() error {
 		c.killReason = killedDestroy
 	}
 	c.mu.Unlock()
+	c.mu.Lock()
+	ending := c.mainExited && !c.spec.KeepAlive
+	c.mu.Unlock()
 	var errs []error
 	select {
 	case <-c.initDone:
 		// init has ended, and with it every process of its pid namespace:
 		// the cgroup is empty (destroy checks again).
 	default:
-		errs = append(errs, c.killAll())
+		// An init whose main process has ended ends by itself (Wait did not
+		// wait for it): it is killed only if it does not (awaitInit).
+		if !ending {
+			errs = append(errs, c.killAll())
+		}
 		if c.cmd != nil && c.cmd.Process != nil {
 			if err := c.awaitInit(); err != nil {
 				return errors.Join(append(errs, err)...) // the record stays: the next run removes what is left

@@ -349,8 +349,14 @@ func (c *Container) waitMain(w *procWaiter, st *streams, tty *ttySession) {
 	c.mainExited = true
 	reason := c.killReason
 	c.mu.Unlock()
+	// When init says the main process was the last of the container (it
+	// killed and reaped the rest first), the result does not wait for
+	// init's own end, which takes the namespaces and mounts down (~1 ms of
+	// RCU waits): Destroy waits for it. Else as before: without a status
+	// init died, and its end says why; with one not Alone, a killed task
+	// may still write until init is gone.
 	var reapErr error
-	if !c.spec.KeepAlive || status == nil {
+	if status == nil || !status.Alone && !c.spec.KeepAlive {
 		reapErr = c.awaitInit()
 	}
 	c.finishStreams(st, tty)
@@ -394,7 +400,11 @@ func (c *Container) result(status *exitStatus, reason killReason, end time.Time)
 }
 
 // Wait waits for the main process to end and returns how it ended. With
-// KeepAlive the container stays up for Exec until Destroy.
+// KeepAlive the container stays up for Exec until Destroy. Without it, every
+// other process of the container has been killed and reaped by then (init
+// does that before it reports the main process; if one is stuck, Wait also
+// waits for init's end), so nothing writes to the container's mounts any
+// more; init itself may still be ending, which Destroy waits for.
 func (c *Container) Wait() (Result, error) {
 	<-c.mainDone
 	return c.mainResult, c.mainErr
