@@ -219,7 +219,7 @@ type debugTarget struct {
 }
 
 // debugRun runs the step's dependencies and the step, with the shell.
-func debugRun(ctx context.Context, p *pipeline.Pipeline, d *debugTarget) (int, error) {
+func debugRun(ctx context.Context, p *pipeline.Pipeline, d *debugTarget) (code int, err error) {
 	opts := d.o.Options
 	opts.Targets, opts.KeepFailed = []string{d.step}, false
 	r, err := newRun(ctx, p, opts)
@@ -227,7 +227,11 @@ func debugRun(ctx context.Context, p *pipeline.Pipeline, d *debugTarget) (int, e
 		return 0, err
 	}
 	r.debug = d
-	defer r.close()
+	defer func() {
+		if derr := r.close(); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}()
 	if err := r.prepare(ctx); err != nil {
 		return 0, err
 	}

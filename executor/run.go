@@ -96,20 +96,25 @@ func (e *MissingSecretError) Error() string {
 // pull, snapshot), or ctx's error when the run was interrupted (then every
 // container has been destroyed before Run returns). Step failures are in the
 // Summary, not in the error.
-func Run(ctx context.Context, p *pipeline.Pipeline, o Options) (*Summary, error) {
+func Run(ctx context.Context, p *pipeline.Pipeline, o Options) (sum *Summary, err error) {
 	r, err := newRun(ctx, p, o)
 	if err != nil {
 		return nil, err
 	}
-	defer r.close()
+	defer func() {
+		// A container that could not be destroyed is left for the next
+		// run to remove (isolation says so): the run reports it.
+		if derr := r.close(); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}()
 	if o.NoCache {
 		r.prefetchRuntime() // every step will start a container
 	}
 	if err := r.prepare(ctx); err != nil {
 		return nil, err
 	}
-	sum, err := r.execute(ctx)
-	if err != nil {
+	if sum, err = r.execute(ctx); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -130,10 +135,13 @@ type run struct {
 	masker  *Masker
 	started time.Time
 
-	emitMu    sync.Mutex
-	cleanupMu sync.Mutex
-	removals  sync.WaitGroup // staging dirs being removed off the steps' path (removeLater)
-	unbegun   atomic.Int64   // selected steps whose first attempt has not begun (expectContainers)
+	emitMu      sync.Mutex
+	cleanupMu   sync.Mutex
+	removals    sync.WaitGroup // staging dirs being removed off the steps' path (removeAfter)
+	destroys    sync.WaitGroup // containers being destroyed off the steps' path (destroyLater)
+	destroyMu   sync.Mutex
+	destroyErrs []error
+	unbegun     atomic.Int64 // selected steps whose first attempt has not begun (expectContainers)
 
 	// filled by prepare
 	images  map[string]*cache.Image // by reference
@@ -244,11 +252,13 @@ func (r *run) emit(e Event) {
 }
 
 // close releases what the run holds, last acquired first.
-func (r *run) close() {
+func (r *run) close() error {
+	derr := r.destroyErr()
 	r.removals.Wait()
 	for i := len(r.cleanup) - 1; i >= 0; i-- {
 		r.cleanup[i]()
 	}
+	return derr
 }
 
 // execute schedules the steps and emits the run's events.

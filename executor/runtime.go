@@ -33,6 +33,9 @@ type Runtime interface {
 // wrote and nothing writes to them any more.
 type Container interface {
 	// Wait blocks until the main process has exited and returns how it ended.
+	// Without KeepAlive, the upper dirs hold by then what the container's
+	// processes wrote to them before it ended: a step whose upper dir is
+	// empty then wrote nothing (runContainer does not wait for Destroy then).
 	Wait() (isolation.Result, error)
 	// Exec runs another process in the container (same namespaces, cgroup,
 	// privileges) and waits for it; ctx bounds it. It works while the main

@@ -22,8 +22,10 @@ import (
 //   - Root.Lower dirs are not mounted: argv[0] and PATH entries are looked up
 //     in them (top first), so that a busybox rootfs provides sh and applets;
 //   - an overlay mount is a copy of its lower dirs (whiteouts and opaque dirs
-//     applied); Destroy writes the difference to Upper, whiteouts included
-//     (those need root: without it deletions are not recorded);
+//     applied); the difference is written to Upper, whiteouts included
+//     (those need root: without it deletions are not recorded), when the
+//     main process ends (what isolation's overlay holds by then) and again
+//     at Destroy (for Exec after it);
 //   - a bind mount is a symlink to its source; tmpfs an empty dir;
 //   - networks and /etc/hosts are the host's: tests reach services at 127.0.0.1.
 //
@@ -233,9 +235,27 @@ func (c *fakeContainer) lookup(arg0 string) string {
 	return arg0
 }
 
+// waitMain waits for the main process; as isolation's init does, it then
+// kills whatever else the step left, and what the step wrote is in the
+// upper dirs before Wait returns.
 func (c *fakeContainer) waitMain() {
 	c.res, c.err = c.waitCmd(c.ctx, c.main, c.start)
+	syscall.Kill(-c.main.Process.Pid, syscall.SIGKILL)
+	if err := c.writeUppers(); err != nil && c.err == nil {
+		c.err = err
+	}
 	close(c.exited)
+}
+
+// writeUppers writes the overlays' differences to their upper dirs.
+func (c *fakeContainer) writeUppers() error {
+	var errs []error
+	for _, o := range c.overlays {
+		if o.o.Upper != "" {
+			errs = append(errs, diffTree(o.base, o.merged, o.o.Upper))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // waitCmd waits for cmd, killing its process group when ctx is done.
@@ -331,11 +351,16 @@ func (c *fakeContainer) Destroy() error {
 		}
 	}
 	var errs []error
-	for _, o := range c.overlays {
-		if o.o.Upper != "" {
-			errs = append(errs, diffTree(o.base, o.merged, o.o.Upper))
+	if c.spec.KeepAlive { // an Exec after the main process may have written: again, afresh
+		for _, o := range c.overlays {
+			if o.o.Upper != "" {
+				ents, _ := os.ReadDir(o.o.Upper)
+				for _, e := range ents {
+					errs = append(errs, os.RemoveAll(filepath.Join(o.o.Upper, e.Name())))
+				}
+			}
 		}
+		errs = append(errs, c.writeUppers())
 	}
-	errs = append(errs, os.RemoveAll(c.root))
-	return errors.Join(errs...)
+	return errors.Join(append(errs, os.RemoveAll(c.root))...)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -31,11 +33,14 @@ func (r *run) runContainer(ctx context.Context, st *stepState, log *StepLog) (ou
 	if err != nil {
 		return r.infraFailure(ctx, st, err)
 	}
-	defer r.removeLater(work)
+	// gone is closed once the step's container is destroyed: its overlay
+	// holds upper and work until then.
+	var gone <-chan struct{}
+	defer func() { r.removeAfter(work, gone) }()
 	committed := false
 	defer func() {
 		if !committed {
-			r.o.Store.RemoveStaging(upper)
+			r.removeAfter(upper, gone)
 		}
 	}()
 	spec := r.stepSpec(st, mounts, upper, work)
@@ -52,15 +57,22 @@ func (r *run) runContainer(ctx context.Context, st *stepState, log *StepLog) (ou
 	if err := svcs.waitReady(ctx); err != nil {
 		return r.infraFailure(ctx, st, err) // not infra: the step's own service failed
 	}
-	res, current, err := r.runMain(ctx, spec, st, log)
+	res, current, gone, err := r.runMain(ctx, spec, st, log)
 	if err != nil {
 		return r.infraFailure(ctx, st, err)
 	}
 	st.ran, st.exitCode, st.peak = true, res.ExitCode, res.PeakMemory
 	if res.ExitCode != 0 || res.TimedOut || res.Canceled || res.OOMKilled {
 		err := stepError(s, res.ExitCode, res.TimedOut, res.OOMKilled, current)
+		<-gone // keepFailure moves the container's upper dirs
 		r.keepFailure(ctx, st, spec, current, err, log)
 		return outcomeFailed, err
+	}
+	// A step that wrote nothing to /workspace is done now: its container
+	// is destroyed while the steps that need it start. What it wrote is
+	// kept (and mounted by them) only once its own overlay is gone.
+	if !emptyDir(upper) {
+		<-gone
 	}
 	if err := r.keepLayer(st, upper); err != nil {
 		committed = true // keepLayer consumed or removed it
@@ -92,39 +104,84 @@ func (r *run) stagingPair() (upper, work string, err error) {
 	return upper, work, nil
 }
 
-// removeLater removes a staging dir in the background: a step's work dir
-// holds a few dirs, and each rmdir on the store's disk takes 0.1-0.2 ms that
-// the next step need not wait for. The run waits for them when it closes.
-func (r *run) removeLater(dir string) {
+// removeAfter removes a staging dir in the background once after is closed
+// (nil: at once): a step's work dir holds a few dirs, and each rmdir on the
+// store's disk takes 0.1-0.2 ms that the next step need not wait for. The
+// run waits for them when it closes.
+func (r *run) removeAfter(dir string, after <-chan struct{}) {
 	r.removals.Add(1)
 	go func() {
 		defer r.removals.Done()
+		if after != nil {
+			<-after
+		}
 		r.o.Store.RemoveStaging(dir)
 	}()
 }
 
-// runMain starts the step's container, streams its output and destroys it.
-// It returns the result and the command that ran last.
-func (r *run) runMain(ctx context.Context, spec *isolation.Spec, st *stepState, log *StepLog) (isolation.Result, int, error) {
+// emptyDir says whether dir has no entries (false when it cannot be read).
+func emptyDir(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	return len(names) == 0 && errors.Is(err, io.EOF)
+}
+
+// runMain starts the step's container and streams its output until its main
+// process ends. The container is destroyed in the background: gone is
+// closed once it is (the run waits for every one before it ends, and
+// reports what could not be destroyed). It returns the result and the
+// command that ran last.
+func (r *run) runMain(ctx context.Context, spec *isolation.Spec, st *stepState, log *StepLog) (res isolation.Result, current int, gone <-chan struct{}, err error) {
 	echo := newCommandEcho(r.marker, st.step.Run, log, log.Note)
 	spec.Process.Stdout, spec.Process.Stderr = echo, echo
 	c, err := r.o.Runtime.Start(ctx, spec)
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return isolation.Result{TimedOut: true, ExitCode: 128 + 9}, 0, nil // the timeout covers the start too
+		return isolation.Result{TimedOut: true, ExitCode: 128 + 9}, 0, closedChan, nil // the timeout covers the start too
 	}
 	if err != nil {
-		return isolation.Result{}, 0, fmt.Errorf("step %s: start container: %w", st.step.Name, err)
+		return isolation.Result{}, 0, closedChan, fmt.Errorf("step %s: start container: %w", st.step.Name, err)
 	}
 	res, werr := c.Wait()
-	derr := c.Destroy()
 	echo.Flush()
+	gone = r.destroyLater(st.step.Name, c)
 	if werr != nil {
-		return res, 0, fmt.Errorf("step %s: container: %w", st.step.Name, werr)
+		<-gone
+		return res, 0, gone, fmt.Errorf("step %s: container: %w", st.step.Name, werr)
 	}
-	if derr != nil {
-		return res, 0, fmt.Errorf("step %s: destroy container: %w", st.step.Name, derr)
-	}
-	return res, echo.Current(), nil
+	return res, echo.Current(), gone, nil
+}
+
+// closedChan is a closed channel: nothing to wait for.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// destroyLater destroys c in the background; the returned channel is closed
+// once it is. Errors are kept for destroyErr.
+func (r *run) destroyLater(step string, c Container) <-chan struct{} {
+	done := make(chan struct{})
+	r.destroys.Add(1)
+	go func() {
+		defer r.destroys.Done()
+		defer close(done)
+		if err := c.Destroy(); err != nil {
+			r.destroyMu.Lock()
+			r.destroyErrs = append(r.destroyErrs, fmt.Errorf("step %s: destroy container: %w", step, err))
+			r.destroyMu.Unlock()
+		}
+	}()
+	return done
+}
+
+// destroyErr waits for every container destroyLater started and returns
+// what could not be destroyed.
+func (r *run) destroyErr() error {
+	r.destroys.Wait()
+	r.destroyMu.Lock()
+	defer r.destroyMu.Unlock()
+	return errors.Join(r.destroyErrs...)
 }
 
 // stepSpec builds the step's container: the image's layers as root, the

@@ -48,7 +48,7 @@ steps:
 	// b misses (new env), a hits: a's layer must be leased while b runs.
 	var leased string
 	e.rt = &hookRuntime{Runtime: e.rt, hook: func() {
-		b, _ := filepath.Glob(filepath.Join(e.store.Root(), "leases", "*.json"))
+		b, _ := filepath.Glob(filepath.Join(e.store.Root(), "leases", "*.lock"))
 		for _, f := range b {
 			data, _ := os.ReadFile(f)
 			leased += string(data)
