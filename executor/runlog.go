@@ -155,20 +155,36 @@ func checkRunID(id string) error {
 // Dir returns the run's directory.
 func (r *RunLog) Dir() string { return r.dir }
 
-// Step returns the log file of step: runDir/<step>.log, created (or
-// truncated for a retry). Writes beyond MaxStepLogBytes are dropped and
-// counted; Close then appends a line "… [log cut: N bytes not kept]".
-// Give it to NewStepLog, which writes masked lines only.
+// Step returns the log file of step: runDir/<step>.log, created at the
+// first write (a step that prints nothing leaves no file, and its summary
+// entry no Log: a new file costs more than the rest of a `true` step on a
+// disk without a journal). A retry's attempt starts the log afresh. Writes
+// beyond MaxStepLogBytes are dropped and counted; Close then appends a line
+// "… [log cut: N bytes not kept]". Give it to NewStepLog, which writes
+// masked lines only.
 func (r *RunLog) Step(step string) (io.WriteCloser, error) {
 	name := StepLogFile(step)
-	f, err := os.OpenFile(filepath.Join(r.dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("run log of step %s: %w", step, err)
-	}
+	path := filepath.Join(r.dir, name)
 	r.mu.Lock()
-	r.stepEntry(step).Log = name
+	e := r.stepEntry(step)
+	had := e.Log != ""
+	e.Log = ""
 	r.mu.Unlock()
-	return &cappedFile{f: f, left: MaxStepLogBytes}, nil
+	if had { // an earlier attempt's
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("run log of step %s: %w", step, err)
+		}
+	}
+	return &cappedFile{left: MaxStepLogBytes, open: func() (*os.File, error) {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("run log of step %s: %w", step, err)
+		}
+		r.mu.Lock()
+		r.stepEntry(step).Log = name
+		r.mu.Unlock()
+		return f, nil
+	}}, nil
 }
 
 // StepLogFile is the file name of step's log in a run's directory: the
@@ -181,15 +197,30 @@ func StepLogFile(step string) string {
 	return name + ".log"
 }
 
-// cappedFile writes up to left bytes to f and counts the rest.
+// cappedFile writes up to left bytes to f, opened by open at the first
+// write, and counts the rest. Its methods are safe for concurrent use.
 type cappedFile struct {
+	mu      sync.Mutex
+	open    func() (*os.File, error)
 	f       *os.File
+	err     error // open's
 	left    int64
 	dropped int64
 }
 
 // Write writes what fits and reports all of p written (the rest is counted).
 func (c *cappedFile) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if c.f == nil && c.err == nil {
+		c.f, c.err = c.open()
+	}
+	if c.err != nil {
+		return 0, c.err
+	}
 	n := int64(len(p))
 	if n > c.left {
 		c.dropped += n - c.left
@@ -202,13 +233,20 @@ func (c *cappedFile) Write(p []byte) (int, error) {
 	return int(n), nil
 }
 
-// Close marks a cut and closes the file.
+// Close marks a cut and closes the file, if there is one.
 func (c *cappedFile) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.f == nil {
+		return nil
+	}
 	var err error
 	if c.dropped > 0 {
 		_, err = fmt.Fprintf(c.f, "\n… [log cut: %d bytes not kept, the limit is %d MB per step]\n", c.dropped, MaxStepLogBytes>>20)
 	}
-	return errors.Join(err, c.f.Close())
+	err = errors.Join(err, c.f.Close())
+	c.f, c.err = nil, errors.New("closed")
+	return err
 }
 
 // stepEntry returns the summary entry of step, adding it if new.

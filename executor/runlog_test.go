@@ -263,3 +263,38 @@ func TestRunLogShortRunWritesOnce(t *testing.T) {
 		t.Errorf("run closed before its end: %+v, %v", s, err)
 	}
 }
+
+// A step's log file is made at its first write; a retry starts it afresh,
+// also when the retry prints nothing.
+func TestRunLogStepFileOnFirstWrite(t *testing.T) {
+	runs := t.TempDir()
+	const id = "20260101T000000Z-00000004"
+	r, err := NewRunLog(runs, id, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(runs, id, "s.log")
+	w, err := r.Step("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("log file made before anything was written (stat: %v)", err)
+	}
+	fmt.Fprintln(w, "attempt 1")
+	w.Close()
+	if b, _ := os.ReadFile(path); string(b) != "attempt 1\n" {
+		t.Errorf("log %q", b)
+	}
+	w, _ = r.Step("s") // the retry, silent
+	w.Close()
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a silent retry left the first attempt's log (stat: %v)", err)
+	}
+	r.Emit(Event{Type: EventPipelineFinished, Status: StatusOK})
+	r.Close()
+	s, err := ReadRun(runs, id)
+	if err != nil || len(s.Steps) != 1 || s.Steps[0].Log != "" {
+		t.Errorf("summary of a silent step: %+v, %v", s.Steps, err)
+	}
+}

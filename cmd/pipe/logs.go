@@ -126,7 +126,11 @@ func printStepLog(o *output, runsDir string, run executor.RunSummary, s executor
 		fmt.Fprintf(o.stdout, "%s\n", o.bold(fmt.Sprintf("==> %s (%s) <==", s.Name, status)))
 	}
 	if s.Log == "" {
-		fmt.Fprintf(o.stdout, "%s\n", o.faint(fmt.Sprintf("(no log: step %s was %s in run %s)", s.Name, status, run.RunID)))
+		msg := fmt.Sprintf("(no log: step %s was %s in run %s)", s.Name, status, run.RunID)
+		if s.Status == executor.StatusOK || s.Status == executor.StatusFailed {
+			msg = fmt.Sprintf("(step %s printed nothing in run %s)", s.Name, run.RunID)
+		}
+		fmt.Fprintf(o.stdout, "%s\n", o.faint(msg))
 		return nil
 	}
 	f, err := os.Open(filepath.Join(runsDir, run.RunID, filepath.Base(s.Log)))

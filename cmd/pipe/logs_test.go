@@ -25,6 +25,12 @@ func writeRun(t *testing.T, runsDir, id string, started time.Time) {
 	fmt.Fprintf(w, "build output of %s\n", id)
 	w.Close()
 	r.Emit(executor.Event{Type: executor.EventStepFinished, Step: "build", Status: executor.StatusOK})
+	silent, err := r.Step("quiet") // ran, printed nothing
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent.Close()
+	r.Emit(executor.Event{Type: executor.EventStepFinished, Step: "quiet", Status: executor.StatusOK})
 	r.Emit(executor.Event{Type: executor.EventStepFinished, Step: "lint", Status: executor.StatusCached})
 	r.Emit(executor.Event{Type: executor.EventPipelineFinished, Status: executor.StatusOK})
 	if err := r.Close(); err != nil {
@@ -45,6 +51,7 @@ func TestPrintLogs(t *testing.T) {
 		{"", "build", []string{"build output of new\n"}, 0},
 		{"old", "build", []string{"build output of old\n"}, 0},
 		{"", "", []string{"run new of .pipe.yml: ok", "==> build (ok) <==\nbuild output of new", "==> lint (cached) <==\n(no log: step lint was cached"}, 0},
+		{"", "quiet", []string{"(step quiet printed nothing in run new)"}, 0},
 		{"", "nope", nil, ExitInvalid},
 		{"gone", "", nil, ExitInvalid},
 	}
