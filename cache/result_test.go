@@ -158,3 +158,34 @@ func TestRemoveStagingLeavesNothingInTmp(t *testing.T) {
 		t.Errorf("RemoveStaging touched a dir not its own: %v", err)
 	}
 }
+
+func TestScratchIsOneEntryRemovedWhole(t *testing.T) {
+	s := newStore(t)
+	dir, err := s.NewScratch("work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(dir) != s.TempDir() {
+		t.Errorf("scratch dir %s is not a tmp/ entry", dir)
+	}
+	os.MkdirAll(filepath.Join(dir, "work", "incompat"), 0o755)
+	if err := s.RemoveStaging(dir); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(s.TempDir()); len(ents) != 0 {
+		t.Errorf("tmp/ holds %d entries after RemoveStaging", len(ents))
+	}
+	// Not the tmp/ dir itself, nor another process's entry.
+	for _, d := range []string{s.TempDir(), filepath.Join(s.TempDir(), "1-1-abc-work")} {
+		os.MkdirAll(d, 0o755)
+		if err := s.RemoveStaging(d); err == nil {
+			t.Errorf("RemoveStaging accepted %s", d)
+		}
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("RemoveStaging removed %s: %v", d, err)
+		}
+	}
+	if _, err := s.NewScratch("a/b"); err == nil {
+		t.Error("a kind with a slash was accepted")
+	}
+}

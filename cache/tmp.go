@@ -76,15 +76,35 @@ func (s *Store) NewStaging(kind string) (string, error) {
 	return dir, nil
 }
 
+// NewScratch returns a fresh empty directory on the store's filesystem that
+// is never committed, e.g. an overlay's work dir: a tmp/ entry itself, one
+// mkdir where NewStaging makes two. RemoveStaging removes it; anything not
+// removed is removed, once this process is gone, by the next Open.
+func (s *Store) NewScratch(kind string) (string, error) {
+	if kind != "" {
+		if err := checkName("scratch kind", kind); err != nil {
+			return "", err
+		}
+	}
+	return s.newTempEntry(kind)
+}
+
 // RemoveStaging removes a dir that NewStaging returned (whatever is in it)
-// together with its tmp/ entry, so that nothing is left in tmp/ until the
-// next Open. Any other path is left alone: it is not the store's to remove.
+// together with its tmp/ entry, or one NewScratch returned, so that nothing
+// is left in tmp/ until the next Open. Any other path is left alone: it is
+// not the store's to remove.
 func (s *Store) RemoveStaging(dir string) error {
 	entry := stagingEntry(s, dir)
-	if entry == dir {
+	if entry == dir && !s.ownEntry(dir) {
 		return fmt.Errorf("remove staging dir %s: not a staging dir of this process in store %s", dir, s.root)
 	}
 	return os.RemoveAll(entry)
+}
+
+// ownEntry says whether dir is a tmp/ entry of this process.
+func (s *Store) ownEntry(dir string) bool {
+	dir = filepath.Clean(dir)
+	return filepath.Dir(dir) == s.TempDir() && strings.HasPrefix(filepath.Base(dir), s.owner+"-")
 }
 
 // cleanTmp removes tmp/ entries whose owner is gone.

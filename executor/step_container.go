@@ -97,7 +97,7 @@ func (r *run) stagingPair() (upper, work string, err error) {
 	if upper, err = r.o.Store.NewStaging("workspace"); err != nil {
 		return "", "", fmt.Errorf("workspace upper dir: %w", err)
 	}
-	if work, err = r.o.Store.NewStaging("work"); err != nil {
+	if work, err = r.o.Store.NewScratch("work"); err != nil {
 		r.o.Store.RemoveStaging(upper)
 		return "", "", fmt.Errorf("workspace work dir: %w", err)
 	}
