@@ -72,6 +72,8 @@ func debugCommand(ctx context.Context, o *output, f debugFlags, args []string) e
 	if opts.Store, err = openStore(); err != nil {
 		return err
 	}
+	ctx, stop := withInterrupt(ctx, o) // caught until the runtime has closed
+	defer stop()
 	if f.export == "" {
 		rt, err := newRuntime(o, false)
 		if err != nil {
@@ -80,8 +82,6 @@ func debugCommand(ctx context.Context, o *output, f debugFlags, args []string) e
 		defer rt.Close()
 		opts.Runtime = executor.NewIsolationRuntime(rt)
 	}
-	ctx, stop := withInterrupt(ctx, o)
-	defer stop()
 	code, err := executor.Debug(ctx, p, step, opts)
 	return debugResult(o, f, code, err)
 }

@@ -71,6 +71,10 @@ func runPipeline(ctx context.Context, o *output, f runFlags, targets []string) e
 	if err != nil {
 		return err
 	}
+	// Signals stay caught until the end, the runtime's Close included: a
+	// second Ctrl-C while it cleans up must not kill pipe half way.
+	ctx, stop := withInterrupt(ctx, o)
+	defer stop()
 	available := func() error { return nil }
 	if kind == backendLocal {
 		var rt *executor.LazyRuntime
@@ -84,8 +88,6 @@ func runPipeline(ctx context.Context, o *output, f runFlags, targets []string) e
 		return err
 	}
 	opts.RemotePushSecrets, opts.RemoteDeadline = f.share.pushSecrets, f.share.deadline
-	ctx, stop := withInterrupt(ctx, o)
-	defer stop()
 	if kind == backendKube {
 		closeKube, err := useKube(o, f, &opts)
 		if err != nil {

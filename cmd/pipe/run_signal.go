@@ -12,7 +12,8 @@ import (
 // SIGHUP. Cancelling it makes the executor kill every container and remove
 // its mounts and cgroups before Run returns; while it does, further signals
 // are caught (so a second Ctrl-C cannot leave a half-removed container) and
-// only answered with a note. stop restores the default signal handling.
+// only answered with a note. stop, as the command ends, leaves them ignored
+// until pipe exits.
 func withInterrupt(parent context.Context, o *output) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(parent)
 	ch := make(chan os.Signal, 4)
@@ -37,7 +38,9 @@ func withInterrupt(parent context.Context, o *output) (ctx context.Context, stop
 	}()
 	return ctx, func() {
 		close(done)
-		signal.Stop(ch)
+		// Called as the command ends: a signal from here to the exit is
+		// ignored, not left to kill pipe with its default action.
+		signal.Ignore(os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		cancel()
 	}
 }
