@@ -129,6 +129,7 @@ const restWait = time.Second
 // own end, as Destroy does).
 func (in *initState) reapRest(wait time.Duration) bool {
 	deadline := time.Now().Add(wait)
+	pause := 20 * time.Microsecond // SIGKILL'd tasks go within microseconds
 	for {
 		var ws syscall.WaitStatus
 		var ru syscall.Rusage
@@ -151,7 +152,8 @@ func (in *initState) reapRest(wait time.Duration) bool {
 		if time.Now().After(deadline) {
 			return false
 		}
-		time.Sleep(20 * time.Microsecond) // SIGKILL'd tasks go within microseconds
+		time.Sleep(pause)
+		pause = min(2*pause, time.Millisecond) // one stuck in the kernel is not polled hot
 	}
 }
 
