@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -107,8 +106,7 @@ func (s *Store) commitResult(key, dir string, m ResultMeta) (*Result, error) {
 // stagingEntry is the tmp/ entry holding dir when dir came from NewStaging,
 // else dir itself.
 func stagingEntry(s *Store, dir string) string {
-	parent := filepath.Dir(filepath.Clean(dir))
-	if filepath.Base(dir) == entryFS && filepath.Dir(parent) == s.TempDir() && strings.HasPrefix(filepath.Base(parent), s.owner+"-") {
+	if parent := filepath.Dir(filepath.Clean(dir)); filepath.Base(dir) == entryFS && s.ownEntry(parent) {
 		return parent
 	}
 	return dir
