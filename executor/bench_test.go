@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/pipe-run/pipe/executor/runlog"
 )
 
 // benchEnv is a testEnv on isolation with PIPE_TEST_ROOT=1, else on the fake.
@@ -33,7 +35,7 @@ func benchRun(b *testing.B, e *testEnv, yml string, fresh bool) {
 		o := Options{Runtime: e.rt, Store: e.store, Sink: &eventLog{}, Repo: e.repo, Jobs: 2,
 			Env: []string{"PIPE_TEST_NONCE=" + nonce}}
 		sum, err := Run(context.Background(), p, o)
-		if err != nil || sum.Status != StatusOK {
+		if err != nil || sum.Status != runlog.StatusOK {
 			b.Fatalf("run: %v %+v", err, sum)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -252,7 +253,7 @@ func (r *run) notRun(step string) error {
 	st := r.states[r.index[step]]
 	var failed []string
 	for _, i := range r.ancestors(st.step) {
-		if r.states[i].status == StatusFailed {
+		if r.states[i].status == runlog.StatusFailed {
 			failed = append(failed, r.steps[i].Name)
 		}
 	}
@@ -284,7 +285,7 @@ func (r *run) debugStep(ctx context.Context, st *stepState, attempt int) (outcom
 }
 
 // containerFunc is how one attempt of s runs its container.
-func (r *run) containerFunc(s *pipeline.Step) func(context.Context, *stepState, *StepLog) (outcome, error) {
+func (r *run) containerFunc(s *pipeline.Step) func(context.Context, *stepState, *runlog.StepLog) (outcome, error) {
 	if r.debugging(s) {
 		return r.debugContainer
 	}

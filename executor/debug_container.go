@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
 )
@@ -16,7 +17,7 @@ import (
 // debugContainer is runContainer for the debugged step: the same volumes,
 // workspace, services and spec, but the container is kept alive after the
 // main process and a shell is opened in it; nothing is committed.
-func (r *run) debugContainer(ctx context.Context, st *stepState, log *StepLog) (outcome, error) {
+func (r *run) debugContainer(ctx context.Context, st *stepState, log *runlog.StepLog) (outcome, error) {
 	s := st.step
 	mounts, release, err := r.acquireVolumes(ctx, s.Caches, log)
 	if err != nil {
@@ -44,7 +45,7 @@ func (r *run) debugContainer(ctx context.Context, st *stepState, log *StepLog) (
 
 // debugMain runs the main process, then the shell, then destroys the
 // container.
-func (r *run) debugMain(ctx context.Context, st *stepState, spec *isolation.Spec, log *StepLog) (outcome, error) {
+func (r *run) debugMain(ctx context.Context, st *stepState, spec *isolation.Spec, log *runlog.StepLog) (outcome, error) {
 	s := st.step
 	echo := newCommandEcho(r.marker, s.Run, log, log.Note)
 	spec.Process.Stdout, spec.Process.Stderr = echo, echo

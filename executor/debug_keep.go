@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
 )
@@ -89,7 +90,7 @@ func (r *run) keepableRoot(spec *isolation.Spec) (func(), error) {
 }
 
 // keepFailure keeps the failed step's state, saying so in its log.
-func (r *run) keepFailure(ctx context.Context, st *stepState, spec *isolation.Spec, current int, stepErr error, log *StepLog) {
+func (r *run) keepFailure(ctx context.Context, st *stepState, spec *isolation.Spec, current int, stepErr error, log *runlog.StepLog) {
 	if !r.o.KeepFailed || spec.Root.Upper == "" || ctx.Err() != nil {
 		return
 	}
@@ -124,7 +125,7 @@ func (r *run) keepState(st *stepState, spec *isolation.Spec, current int, stepEr
 		}
 	}
 	rec := r.keptRecordOf(st, spec, len(ws.Overlay.Lower), current, stepErr)
-	return PublishKept(r.o.Store, stage, r.id+"-"+StepLogFile(st.step.Name), rec)
+	return PublishKept(r.o.Store, stage, r.id+"-"+runlog.StepFile(st.step.Name), rec)
 }
 
 // KeptRecord describes the failed container.

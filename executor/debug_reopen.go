@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
 )
@@ -66,8 +67,8 @@ func (rec *KeptRecord) checkImage(image string, layers []string) error {
 // shell in it. The main process does nothing; the shell is Exec'd. The
 // container, then the services and their namespace, go when the shell exits.
 func reopenKept(ctx context.Context, rec *KeptRecord, o DebugOptions) (int, error) {
-	r := &run{o: o.Options, id: newRunID(time.Now()), masker: NewMasker(nil)}
-	log := NewStepLog(rec.Step, r.masker, nil, nil)
+	r := &run{o: o.Options, id: runlog.NewID(time.Now()), masker: runlog.NewMasker(nil)}
+	log := runlog.NewStepLog(rec.Step, r.masker, nil, nil)
 	defer log.Close()
 	volumes, release, err := r.acquireVolumes(ctx, rec.Caches, log)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
 )
@@ -92,7 +93,7 @@ func (rec *KeptRecord) serviceDigests() []string {
 // startKeptServices starts the kept services again, points spec at their
 // network and waits until they are ready. The returned set is never nil;
 // stop it when the shell is over.
-func (r *run) startKeptServices(ctx context.Context, rec *KeptRecord, spec *isolation.Spec, log *StepLog) (*serviceSet, error) {
+func (r *run) startKeptServices(ctx context.Context, rec *KeptRecord, spec *isolation.Spec, log *runlog.StepLog) (*serviceSet, error) {
 	step := &pipeline.Step{Name: rec.Step}
 	if rec.Network == string(isolation.NetworkHost) {
 		step.Network = pipeline.NetworkHost

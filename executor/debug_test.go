@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -60,7 +61,7 @@ func TestDebugFailedStepWithoutTerminal(t *testing.T) {
 		if len(shells) != 1 || shells[0].Status != "'exit 3' exited 3" || shells[0].Dir != pipeline.Workspace || len(shells[0].Args) == 0 {
 			t.Fatalf("shells %+v", shells)
 		}
-		wantStatuses(t, log, map[string]Status{"dep": StatusOK, "build": StatusFailed})
+		wantStatuses(t, log, map[string]runlog.Status{"dep": runlog.StatusOK, "build": runlog.StatusFailed})
 		if ev := log.finished()["build"]; ev.Attempt != 1 {
 			t.Errorf("the debugged step was retried: %+v", ev)
 		}
@@ -142,7 +143,7 @@ func TestDebugKeepFailedLastAndExport(t *testing.T) {
 	sum, log := e.mustRun(debugYML, func(o *Options) {
 		o.KeepFailed, o.Targets, o.Secrets, o.Store = true, []string{"build"}, map[string]string{"TOKEN": "tok-value-123"}, e.store
 	})
-	if sum.Status != StatusFailed {
+	if sum.Status != runlog.StatusFailed {
 		t.Fatalf("status %s\n%s", sum.Status, log.text())
 	}
 	recs, err := listKept(e.store)
@@ -228,7 +229,7 @@ func TestDebugKeptServiceRoundTrip(t *testing.T) {
 		Config: &v1.ConfigFile{Config: v1.Config{Env: []string{"IMG=1"}, WorkingDir: "/srv", User: "1000", Cmd: []string{"serve"}}}}
 	def := &pipeline.Service{Name: "db", Image: "svc", Env: []pipeline.EnvVar{{Name: "A", Value: "b"}, {Name: "LEAK", Value: "tok-value-123"}},
 		Ready: &pipeline.Ready{Run: "true", Interval: time.Second, Retries: 4}}
-	r := &run{images: map[string]*cache.Image{"svc": img}, masker: NewMasker([]string{"tok-value-123"})}
+	r := &run{images: map[string]*cache.Image{"svc": img}, masker: runlog.NewMasker([]string{"tok-value-123"})}
 	kept := r.keptServices(&pipeline.Step{Name: "s", Services: []*pipeline.Service{def}})
 	if len(kept) != 1 {
 		t.Fatalf("kept %+v", kept)

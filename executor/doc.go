@@ -2,12 +2,14 @@
 // on readiness (a step starts the moment its own dependencies are done, bounded
 // by a number of jobs), gives each step its life (key, cache hit or a fresh
 // container from isolation, output layer committed to the cache), starts the
-// services a step names, and reports everything as a stream of Events to Sinks
-// (JSON lines here; the terminal, CI markers and JUnit in executor/report).
+// services a step names, and reports everything as a stream of
+// runlog.Events to Sinks (the terminal, CI markers and JUnit in
+// executor/report).
 //
 // Its sub-packages hold the concerns that need none of the scheduler:
 // executor/workspace takes the repository snapshot and hashes it,
-// executor/report prints and records what the events say.
+// executor/runlog holds the events, their masking, the step logs and the
+// run logs on disk, executor/report prints and records what the events say.
 //
 // It is the only package that knows about pipeline, cache and isolation. It
 // reaches containers only through its own Runtime interface, which
@@ -239,7 +241,7 @@ package executor
 // log files; the same run with PIPE_HOME on a journaled ext4 (a loop
 // device) took 13 % less time. So pipe makes fewer files:
 //
-//   - a run writes run.json once when it ends within RunSummaryInterval
+//   - a run writes run.json once when it ends within runlog.SummaryInterval
 //     (not also as it starts), and its store lease is one flocked file
 //     that Add appends id lines to (not a new JSON file per Add);
 //   - an overlay's work dir is one tmp/ entry (NewScratch), and a step's

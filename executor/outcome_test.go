@@ -7,6 +7,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -23,9 +24,9 @@ steps:
   cleanup: {needs: [test], when: {status: always}, run: [grep built out.txt]}
   happy: {needs: [build], when: {status: failure}, run: ["true"]}
 `, nil)
-		wantStatuses(t, log, map[string]Status{"build": StatusOK, "test": StatusFailed, "deploy": StatusSkipped,
-			"report": StatusOK, "cleanup": StatusOK, "happy": StatusSkipped})
-		if sum.Status != StatusFailed || strings.Join(sum.Failed, ",") != "test" {
+		wantStatuses(t, log, map[string]runlog.Status{"build": runlog.StatusOK, "test": runlog.StatusFailed, "deploy": runlog.StatusSkipped,
+			"report": runlog.StatusOK, "cleanup": runlog.StatusOK, "happy": runlog.StatusSkipped})
+		if sum.Status != runlog.StatusFailed || strings.Join(sum.Failed, ",") != "test" {
 			t.Errorf("summary %+v", sum)
 		}
 		if r := log.finished()["happy"].Reason; r != "when: status: failure, and nothing it needs failed" {
@@ -43,8 +44,8 @@ steps:
   after-allowed: {needs: [allowed], run: ["true"]}
   other-code: {allow_failure: {exit_codes: [3]}, run: [exit 4]}
 `, func(o *Options) { o.KeepGoing = true })
-		wantStatuses(t, log, map[string]Status{"allowed": StatusFailed, "after-allowed": StatusOK, "other-code": StatusFailed})
-		if sum.Status != StatusFailed || strings.Join(sum.Failed, ",") != "other-code" {
+		wantStatuses(t, log, map[string]runlog.Status{"allowed": runlog.StatusFailed, "after-allowed": runlog.StatusOK, "other-code": runlog.StatusFailed})
+		if sum.Status != runlog.StatusFailed || strings.Join(sum.Failed, ",") != "other-code" {
 			t.Errorf("summary %+v: want only other-code to fail the pipeline", sum)
 		}
 	})
@@ -60,14 +61,14 @@ steps:
   notify: {needs: [deploy], run: ["true"]}
 `
 		_, log := e.mustRun(yml, nil)
-		wantStatuses(t, log, map[string]Status{"build": StatusOK, "deploy": StatusSkipped, "notify": StatusSkipped})
+		wantStatuses(t, log, map[string]runlog.Status{"build": runlog.StatusOK, "deploy": runlog.StatusSkipped, "notify": runlog.StatusSkipped})
 		if r := log.finished()["deploy"].Reason; r != "manual: runs only when named (pipe run deploy)" {
 			t.Errorf("deploy reason %q", r)
 		}
 		_, log = e.mustRun(yml, func(o *Options) { o.Targets = []string{"deploy"} })
-		wantStatuses(t, log, map[string]Status{"build": StatusCached, "deploy": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"build": runlog.StatusCached, "deploy": runlog.StatusOK})
 		_, log = e.mustRun(yml, func(o *Options) { o.Targets = []string{"notify"} })
-		wantStatuses(t, log, map[string]Status{"build": StatusCached, "deploy": StatusSkipped, "notify": StatusSkipped})
+		wantStatuses(t, log, map[string]runlog.Status{"build": runlog.StatusCached, "deploy": runlog.StatusSkipped, "notify": runlog.StatusSkipped})
 	})
 }
 
@@ -100,6 +101,6 @@ steps:
   nothing: {needs: [second], outputs_from: [], run: [test ! -e b.txt, test ! -e a.txt]}
   all: {needs: [second], run: [test -e b.txt, test -e a.txt]}
 `, nil)
-		wantStatuses(t, log, map[string]Status{"first": StatusOK, "second": StatusOK, "only-second": StatusOK, "nothing": StatusOK, "all": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"first": runlog.StatusOK, "second": runlog.StatusOK, "only-second": runlog.StatusOK, "nothing": runlog.StatusOK, "all": runlog.StatusOK})
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/runlog"
 )
 
 // Which runs are alive, for pruning a cluster: a run that runs pods holds
@@ -35,7 +36,7 @@ type RunHold struct {
 // HoldRun records, until Release, that the run runID of this process is
 // alive and may have objects in a cluster.
 func HoldRun(s *cache.Store, runID string) (*RunHold, error) {
-	if err := checkRunID(runID); err != nil {
+	if err := runlog.CheckID(runID); err != nil {
 		return nil, err
 	}
 	dir := kubeRunsDir(s)
@@ -84,12 +85,12 @@ func NewRunLiveness(s *cache.Store, maxAge time.Duration) *RunLiveness {
 
 // Keep reports whether the objects of runID must stay.
 func (l *RunLiveness) Keep(runID string) bool {
-	if checkRunID(runID) != nil || strings.ContainsAny(runID, ".") {
+	if runlog.CheckID(runID) != nil || strings.ContainsAny(runID, ".") {
 		return true // not a name pipe makes: not ours to judge
 	}
 	f, err := os.OpenFile(filepath.Join(l.dir, runID+".lock"), os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		t, ok := runIDTime(runID)
+		t, ok := runlog.IDTime(runID)
 		return !ok || l.now.Sub(t) < l.maxAge
 	}
 	if err != nil {

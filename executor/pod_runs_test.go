@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/runlog"
 )
 
 func TestRunLivenessForPrune(t *testing.T) {
@@ -14,7 +15,7 @@ func TestRunLivenessForPrune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live, err := HoldRun(s, newRunID(time.Now()))
+	live, err := HoldRun(s, runlog.NewID(time.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,11 +25,11 @@ func TestRunLivenessForPrune(t *testing.T) {
 	if _, err := HoldRun(s, liveID); err == nil {
 		t.Errorf("a second hold of a live run's ID succeeded")
 	}
-	killed, _ := HoldRun(s, newRunID(time.Now()))
+	killed, _ := HoldRun(s, runlog.NewID(time.Now()))
 	killedID := filepath.Base(killed.f.Name())
 	killedID = killedID[:len(killedID)-len(".lock")]
 	killed.Release(false) // as a pipe that could not clean up, or died
-	done, _ := HoldRun(s, newRunID(time.Now()))
+	done, _ := HoldRun(s, runlog.NewID(time.Now()))
 	doneID := filepath.Base(done.f.Name())
 	doneID = doneID[:len(doneID)-len(".lock")]
 	done.Release(true)
@@ -41,7 +42,7 @@ func TestRunLivenessForPrune(t *testing.T) {
 		{liveID, true},
 		{killedID, false},
 		{doneID, true}, // no record: young, maybe another machine's
-		{newRunID(time.Now().Add(-48 * time.Hour)), false},
+		{runlog.NewID(time.Now().Add(-48 * time.Hour)), false},
 		{"not-a-pipe-run", true},
 		{"../../etc", true},
 	} {

@@ -7,13 +7,14 @@ import (
 	"strings"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
 // podStep describes st's attempt for a pod: the local container's spec
 // (stepSpec: the same script, env, working dir, user and limits), its
 // image and workspace made pullable, its services.
-func (r *run) podStep(ctx context.Context, st *stepState, log *StepLog) (*PodStep, error) {
+func (r *run) podStep(ctx context.Context, st *stepState, log *runlog.StepLog) (*PodStep, error) {
 	s := st.step
 	img := r.images[s.Image]
 	spec := r.stepSpec(st, nil, "", "")
@@ -53,7 +54,7 @@ func (r *run) stepSecrets(s *pipeline.Step) map[string]string {
 
 // podLimitNotes says which of the step's resources a pod does not apply
 // and the runtime does not know of (it says so of the others: pids).
-func podLimitNotes(s *pipeline.Step, log *StepLog) {
+func podLimitNotes(s *pipeline.Step, log *runlog.StepLog) {
 	if s.Resources.IORead > 0 || s.Resources.IOWrite > 0 {
 		log.Note("resources: io_read and io_write are not applied to pods (Kubernetes has no per-pod disk bandwidth limit)")
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -56,7 +57,7 @@ func TestPodStepsMatchLocalContainers(t *testing.T) {
 	pe, pods := newPodEnv(t)
 	pe.repo, pe.nonce = local.repo, local.nonce
 	sum, plog := pe.mustRun(diamondYML, withPods(pods, nil))
-	if sum.Status != StatusOK {
+	if sum.Status != runlog.StatusOK {
 		t.Fatalf("pods: %s\n%s", sum.Status, plog.text())
 	}
 	if local.starts() != 4 || pe.starts() != 0 || len(pods.podSteps()) != 4 {
@@ -85,7 +86,7 @@ func TestPodStepsMatchLocalContainers(t *testing.T) {
 	before := len(pods.podSteps())
 	_, again := pe.mustRun(diamondYML, withPods(pods, nil))
 	for step, ev := range again.finished() {
-		if ev.Status != StatusCached {
+		if ev.Status != runlog.StatusCached {
 			t.Errorf("rerun: step %s %s", step, ev.Status)
 		}
 	}
@@ -106,7 +107,7 @@ steps:
   c: {needs: [base], user: "1000:users", run: "true"}
 `
 	sum, log := e.mustRun(yml, withPods(pods, func(o *Options) { o.Secrets = map[string]string{"TOKEN": "tok-value-123"} }))
-	if sum.Status != StatusOK {
+	if sum.Status != runlog.StatusOK {
 		t.Fatalf("%s\n%s", sum.Status, log.text())
 	}
 	for dir, n := range pods.layerCalls {
@@ -170,7 +171,7 @@ func TestPodStepUnknownUser(t *testing.T) {
 	e, pods := newPodEnv(t)
 	sum, log := e.mustRun("steps:\n  s: {user: nosuchuser, run: 'true'}\n", withPods(pods, nil))
 	ev := log.finished()["s"]
-	if sum.Status != StatusFailed || !strings.Contains(ev.Error, `"nosuchuser"`) || !strings.Contains(ev.Error, "/etc/passwd") || len(pods.podSteps()) != 0 {
+	if sum.Status != runlog.StatusFailed || !strings.Contains(ev.Error, `"nosuchuser"`) || !strings.Contains(ev.Error, "/etc/passwd") || len(pods.podSteps()) != 0 {
 		t.Errorf("status %s, error %q, %d pods", sum.Status, ev.Error, len(pods.podSteps()))
 	}
 }
@@ -184,20 +185,20 @@ func TestPodOutcomes(t *testing.T) {
 		exit   int
 		err    string
 		infra  bool
-		status Status
+		status runlog.Status
 	}{
-		{name: "exit code", yml: "  s: {run: [echo a, exit 7]}\n", exit: 7, err: "command 2 failed with exit code 7: exit 7", status: StatusFailed},
+		{name: "exit code", yml: "  s: {run: [echo a, exit 7]}\n", exit: 7, err: "command 2 failed with exit code 7: exit 7", status: runlog.StatusFailed},
 		{name: "oom", yml: "  s: {run: 'true', resources: {memory: 32MiB}}\n", exit: 137, err: "killed: out of memory (limit 33554432 bytes",
-			hook: func(_ *PodStep, r *PodResult) error { r.OOMKilled, r.ExitCode = true, 0; return nil }, status: StatusFailed},
-		{name: "timeout", yml: "  s: {run: sleep 5, timeout: 1s}\n", exit: 137, err: "timed out after 1s", status: StatusFailed},
-		{name: "unschedulable", yml: "  s: {run: 'true'}\n", infra: true, err: "0/1 nodes are available: Insufficient memory", status: StatusFailed,
+			hook: func(_ *PodStep, r *PodResult) error { r.OOMKilled, r.ExitCode = true, 0; return nil }, status: runlog.StatusFailed},
+		{name: "timeout", yml: "  s: {run: sleep 5, timeout: 1s}\n", exit: 137, err: "timed out after 1s", status: runlog.StatusFailed},
+		{name: "unschedulable", yml: "  s: {run: 'true'}\n", infra: true, err: "0/1 nodes are available: Insufficient memory", status: runlog.StatusFailed,
 			hook: func(_ *PodStep, r *PodResult) error {
 				r.Detail = "unschedulable: 0/1 nodes are available: Insufficient memory"
 				return nil
 			}},
-		{name: "cluster error", yml: "  s: {run: 'true'}\n", infra: true, err: "pod: create pod: forbidden", status: StatusFailed,
+		{name: "cluster error", yml: "  s: {run: 'true'}\n", infra: true, err: "pod: create pod: forbidden", status: runlog.StatusFailed,
 			hook: func(*PodStep, *PodResult) error { return errors.New("create pod: forbidden") }},
-		{name: "diff lost", yml: "  s: {run: 'echo x > f'}\n", infra: true, err: "fetch what the step wrote under /workspace", status: StatusFailed,
+		{name: "diff lost", yml: "  s: {run: 'echo x > f'}\n", infra: true, err: "fetch what the step wrote under /workspace", status: runlog.StatusFailed,
 			hook: func(_ *PodStep, r *PodResult) error { r.Diff.Digest.Hex = strings.Repeat("0", 64); return nil }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -222,7 +223,7 @@ func TestPodFailureIsKept(t *testing.T) {
 	sum, log := e.mustRun(debugYML, withPods(pods, func(o *Options) {
 		o.KeepFailed, o.Targets, o.Secrets = true, []string{"build"}, map[string]string{"TOKEN": "tok-value-123"}
 	}))
-	if sum.Status != StatusFailed {
+	if sum.Status != runlog.StatusFailed {
 		t.Fatalf("status %s\n%s", sum.Status, log.text())
 	}
 	if n := len(pods.podSteps()); n != 4 { // dep, then build with two retries
@@ -300,7 +301,7 @@ func TestPodCacheVolumesMatchLocal(t *testing.T) {
 	for run := 1; run <= 2; run++ {
 		lsum, llog := local.mustRun(volumeYML, func(o *Options) { o.NoCache = true })
 		psum, plog := pe.mustRun(volumeYML, withPods(pods, func(o *Options) { o.NoCache = true }))
-		if lsum.Status != StatusFailed || psum.Status != StatusFailed {
+		if lsum.Status != runlog.StatusFailed || psum.Status != runlog.StatusFailed {
 			t.Fatalf("run %d: local %s, pods %s\n%s\n%s", run, lsum.Status, psum.Status, llog.text(), plog.text())
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -82,11 +83,11 @@ func (r *run) remoteResult(ctx context.Context, st *stepState) *cache.Result {
 		r.remoteWarn(st.step.Name, err)
 	}
 	if res == nil {
-		r.emit(Event{Type: EventRemote, RemoteOp: RemoteMiss, Step: st.step.Name, Key: st.key})
+		r.emit(runlog.Event{Type: runlog.EventRemote, RemoteOp: RemoteMiss, Step: st.step.Name, Key: st.key})
 		return nil
 	}
 	st.remoteFrom = from
-	r.emit(Event{Type: EventRemote, RemoteOp: RemoteHit, Remote: from, Step: st.step.Name, Key: st.key})
+	r.emit(runlog.Event{Type: runlog.EventRemote, RemoteOp: RemoteHit, Remote: from, Step: st.step.Name, Key: st.key})
 	return res
 }
 
@@ -143,9 +144,9 @@ func (r *run) pushDone(step, key string, pushed bool, err error) {
 		if !errors.Is(err, cache.ErrRemoteOff) && !errors.Is(err, context.Canceled) {
 			r.remoteWarn(step, err)
 		}
-		r.emit(Event{Type: EventRemote, RemoteOp: RemoteDropped, Remote: r.o.Remote.Writes(), Step: step, Key: key, Error: err.Error()})
+		r.emit(runlog.Event{Type: runlog.EventRemote, RemoteOp: RemoteDropped, Remote: r.o.Remote.Writes(), Step: step, Key: key, Error: err.Error()})
 	case pushed:
-		r.emit(Event{Type: EventRemote, RemoteOp: RemotePush, Remote: r.o.Remote.Writes(), Step: step, Key: key})
+		r.emit(runlog.Event{Type: runlog.EventRemote, RemoteOp: RemotePush, Remote: r.o.Remote.Writes(), Step: step, Key: key})
 	}
 }
 
@@ -220,7 +221,7 @@ func (r *run) remoteWarn(step string, err error) {
 	if errors.Is(err, cache.ErrRemoteOff) {
 		return
 	}
-	r.emit(Event{Type: EventRemote, RemoteOp: RemoteError, Remote: repo, Step: step, Error: err.Error()})
+	r.emit(runlog.Event{Type: runlog.EventRemote, RemoteOp: RemoteError, Remote: repo, Step: step, Error: err.Error()})
 	var de *cache.DigestError
 	if errors.As(err, &de) {
 		r.notePipe(fmt.Sprintf("warning: step %s: %v; not used (a miss)", step, err))

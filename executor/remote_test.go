@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/runlog"
+	"github.com/pipe-run/pipe/internal/jsonschema"
 	"github.com/pipe-run/pipe/internal/testregistry"
 )
 
@@ -73,7 +75,7 @@ func (e *testEnv) freshEnv(t *testing.T) *testEnv {
 func remoteOps(l *eventLog) []string {
 	var out []string
 	for _, e := range l.all() {
-		if e.Type == EventRemote {
+		if e.Type == runlog.EventRemote {
 			out = append(out, e.RemoteOp+" "+e.Step)
 		}
 	}
@@ -114,7 +116,7 @@ func TestRunSharesResultsThroughARegistry(t *testing.T) {
 			secrets(o)
 			o.Remote = shared(t, a.store, []string{repo}, repo)
 		})
-		wantStatuses(t, logA, map[string]Status{"build": StatusOK, "test": StatusOK, "secret": StatusOK, "online": StatusOK})
+		wantStatuses(t, logA, map[string]runlog.Status{"build": runlog.StatusOK, "test": runlog.StatusOK, "secret": runlog.StatusOK, "online": runlog.StatusOK})
 		opsA := remoteOps(logA)
 		for _, want := range []string{"miss build", "push build", "push test"} {
 			if !hasOp(opsA, want) {
@@ -130,7 +132,7 @@ func TestRunSharesResultsThroughARegistry(t *testing.T) {
 			secrets(o)
 			o.Remote = shared(t, b.store, []string{repo}, "")
 		})
-		wantStatuses(t, logB, map[string]Status{"build": StatusCached, "test": StatusCached, "secret": StatusOK, "online": StatusOK})
+		wantStatuses(t, logB, map[string]runlog.Status{"build": runlog.StatusCached, "test": runlog.StatusCached, "secret": runlog.StatusOK, "online": runlog.StatusOK})
 		if got := logB.finished()["build"]; got.Remote != repo || got.CachedFrom != logA.finished()["build"].RunID {
 			t.Errorf("build on store B: remote %q cached from %q", got.Remote, got.CachedFrom)
 		}
@@ -205,12 +207,12 @@ func TestRunGoesOnWhenTheRegistryIsDead(t *testing.T) {
 				o.Remote = shared(t, e.store, []string{repo}, repo)
 			})
 			took := time.Since(start)
-			if sum.Status != StatusOK {
+			if sum.Status != runlog.StatusOK {
 				t.Errorf("status %s", sum.Status)
 			}
 			var warnings []string
 			for _, ev := range log.all() {
-				if ev.Type == EventStepLog && ev.Step == "" && strings.Contains(ev.Line, "warning: remote cache") {
+				if ev.Type == runlog.EventStepLog && ev.Step == "" && strings.Contains(ev.Line, "warning: remote cache") {
 					warnings = append(warnings, ev.Line)
 				}
 			}
@@ -272,20 +274,29 @@ steps:
 }
 
 // validateRemoteEvents checks the remote and step_finished events of a run
-// against testdata/event.schema.json.
+// against the published event schema (runlog/testdata/event.schema.json).
 func validateRemoteEvents(t *testing.T, l *eventLog) {
 	t.Helper()
-	s := loadEventSchema(t)
+	b, err := os.ReadFile("runlog/testdata/event.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := jsonschema.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := 0
 	for _, e := range l.all() {
-		if e.Type != EventRemote && e.Type != EventStepFinished {
+		if e.Type != runlog.EventRemote && e.Type != runlog.EventStepFinished {
 			continue
 		}
 		b, err := e.MarshalJSON()
 		if err != nil {
 			t.Fatal(err)
 		}
-		validateEventLines(t, s, string(b))
+		for _, err := range s.ValidateLines("event", string(b)) {
+			t.Error(err)
+		}
 		n++
 	}
 	if n == 0 {
@@ -301,14 +312,14 @@ func TestRunGoesOnWhenTheRegistryDiesMidRun(t *testing.T) {
 	sum, log := e.mustRun(sharedPipeline, func(o *Options) {
 		o.Secrets = map[string]string{"TOKEN": "a-long-secret-value"}
 		o.Remote = shared(t, e.store, []string{repo}, repo)
-		o.Sink = NewTeeSink(o.Sink, sinkFunc(func(ev Event) {
-			if ev.Type == EventStepFinished && ev.Step == "build" && !killed {
+		o.Sink = runlog.NewTeeSink(o.Sink, sinkFunc(func(ev runlog.Event) {
+			if ev.Type == runlog.EventStepFinished && ev.Step == "build" && !killed {
 				killed = true
 				reg.Kill() // after build's lookup, before the pushes end
 			}
 		}))
 	})
-	if sum.Status != StatusOK || !killed {
+	if sum.Status != runlog.StatusOK || !killed {
 		t.Fatalf("status %s (registry killed: %v)", sum.Status, killed)
 	}
 	if n := strings.Count(log.text(), "warning: remote cache"); n > 1 {

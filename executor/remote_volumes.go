@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -39,7 +40,7 @@ type sharedVolume struct {
 
 // restoreVolumes restores the step's cache volumes that no step of this run
 // has used yet; a step that shares one waits for its restore.
-func (r *run) restoreVolumes(ctx context.Context, s *pipeline.Step, log *StepLog) {
+func (r *run) restoreVolumes(ctx context.Context, s *pipeline.Step, log *runlog.StepLog) {
 	vs, ok := r.o.Remote.(VolumeSharer)
 	if !ok || r.o.Remote == nil {
 		return
@@ -54,7 +55,7 @@ func (r *run) restoreVolumes(ctx context.Context, s *pipeline.Step, log *StepLog
 			}
 			if rep != nil && !rep.Missing && rep.Buckets > 0 {
 				log.Note("cache volume %s: restored %d of %d buckets (%s) from %s", c.Name, rep.Buckets, cache.VolumeBuckets, sizeText(rep.Bytes), rep.Repo)
-				r.emit(Event{Type: EventRemote, RemoteOp: RemoteVolumeRestore, Remote: rep.Repo, Step: s.Name, Volume: c.Name})
+				r.emit(runlog.Event{Type: runlog.EventRemote, RemoteOp: RemoteVolumeRestore, Remote: rep.Repo, Step: s.Name, Volume: c.Name})
 			}
 		})
 	}
@@ -116,13 +117,13 @@ func (r *run) volumePushed(name string, rep *cache.VolumeReport, err error) {
 		if !errors.Is(err, cache.ErrRemoteOff) && !errors.Is(err, context.Canceled) {
 			r.remoteWarn("", err)
 		}
-		r.emit(Event{Type: EventRemote, RemoteOp: RemoteDropped, Remote: repo, Volume: name, Error: err.Error()})
+		r.emit(runlog.Event{Type: runlog.EventRemote, RemoteOp: RemoteDropped, Remote: repo, Volume: name, Error: err.Error()})
 		return
 	}
 	if rep == nil || !rep.Changed {
 		return
 	}
-	r.emit(Event{Type: EventRemote, RemoteOp: RemoteVolumePush, Remote: repo, Volume: name})
+	r.emit(runlog.Event{Type: runlog.EventRemote, RemoteOp: RemoteVolumePush, Remote: repo, Volume: name})
 	note := fmt.Sprintf("remote cache %s: pushed cache volume %s (%s sent)", repo, name, sizeText(rep.Bytes))
 	if rep.Merged > 0 {
 		note += fmt.Sprintf("; merged %d bucket(s) another run pushed meanwhile", rep.Merged)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/executor/workspace"
 	"github.com/pipe-run/pipe/pipeline"
 )
@@ -25,7 +26,7 @@ type Options struct {
 	// not used by Run.
 	Pods  PodRuntime
 	Store *cache.Store // images, step results, cache volumes, run logs
-	Sink  Sink         // every event of the run; wrap several with NewTeeSink
+	Sink  runlog.Sink  // every event of the run; wrap several with NewTeeSink
 
 	Repo    string   // the checkout whose snapshot is /workspace; "" is the current dir
 	Targets []string // steps to run, with everything they need; none: the whole pipeline
@@ -66,8 +67,8 @@ type Options struct {
 // Summary is how a run ended.
 type Summary struct {
 	RunID    string
-	Status   Status // StatusOK, StatusFailed or StatusCanceled
-	Counts   map[Status]int
+	Status   runlog.Status // StatusOK, StatusFailed or StatusCanceled
+	Counts   map[runlog.Status]int
 	Failed   []string // steps that failed and fail the pipeline, in order
 	Infra    []string // of those, the steps pipe itself could not run (start, mount, commit)
 	Duration time.Duration
@@ -132,7 +133,7 @@ type run struct {
 	steps   []*pipeline.Step // selected, in topological order
 	index   map[string]int   // step name -> position in steps
 	states  []*stepState
-	masker  *Masker
+	masker  *runlog.Masker
 	started time.Time
 
 	emitMu      sync.Mutex
@@ -148,7 +149,7 @@ type run struct {
 	ws      *workspace.Workspace    // the snapshot, once a step has missed the cache (ensureSnapshot)
 	snap    snapshotState           // the scan step keys come from, the lazy snapshot, hits not yet leased
 	lease   *cache.Lease
-	runLog  *RunLog
+	runLog  *runlog.Log
 	cleanup []func()
 
 	remote remoteState // traffic with Options.Remote
@@ -178,7 +179,7 @@ func newRun(ctx context.Context, p *pipeline.Pipeline, o Options) (*run, error) 
 	}
 	r := &run{p: p, o: o, id: o.RunID, marker: "::pipe-" + randomHex(8) + "::", index: map[string]int{}}
 	if r.id == "" {
-		r.id = newRunID(time.Now())
+		r.id = runlog.NewID(time.Now())
 	}
 	r.steps = g.Order()
 	r.unbegun.Store(int64(len(r.steps)))
@@ -189,17 +190,8 @@ func newRun(ctx context.Context, p *pipeline.Pipeline, o Options) (*run, error) 
 	if err := r.checkSecrets(); err != nil {
 		return nil, err
 	}
-	r.masker = NewMasker(secretValues(o.Secrets))
+	r.masker = runlog.NewMasker(secretValues(o.Secrets))
 	return r, nil
-}
-
-// NewRunID makes a run ID as Run does, for a caller that needs it before
-// the run starts (Options.RunID): a cluster labels the run's objects by it.
-func NewRunID() string { return newRunID(time.Now()) }
-
-// newRunID returns a sortable, unique run ID: UTC time and 4 random bytes.
-func newRunID(t time.Time) string {
-	return t.UTC().Format("20060102T150405Z") + "-" + randomHex(4)
 }
 
 func randomHex(n int) string {
@@ -237,7 +229,7 @@ func secretValues(m map[string]string) []string {
 }
 
 // emit sends e to the sink, masked, one event at a time.
-func (r *run) emit(e Event) {
+func (r *run) emit(e runlog.Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
@@ -264,7 +256,7 @@ func (r *run) close() error {
 // execute schedules the steps and emits the run's events.
 func (r *run) execute(ctx context.Context) (*Summary, error) {
 	r.started = time.Now()
-	r.emit(Event{Type: EventPipelineStarted, Pipeline: r.p.File, Steps: len(r.steps)})
+	r.emit(runlog.Event{Type: runlog.EventPipelineStarted, Pipeline: r.p.File, Steps: len(r.steps)})
 	r.notePipe(r.startNotes()...)
 	r.startRemote(ctx)
 	nodes := make([]node, len(r.steps))
@@ -273,7 +265,7 @@ func (r *run) execute(ctx context.Context) (*Summary, error) {
 	}
 	results, err := schedule(ctx, nodes, scheduleOptions{
 		Jobs: r.o.Jobs, KeepGoing: r.o.KeepGoing,
-		OnReady: func(i int) { r.emit(Event{Type: EventStepQueued, Step: r.steps[i].Name}) },
+		OnReady: func(i int) { r.emit(runlog.Event{Type: runlog.EventStepQueued, Step: r.steps[i].Name}) },
 		OnDone:  func(i int, res nodeResult) { r.finishStep(r.states[i], res) },
 	})
 	r.flushRemote()
@@ -285,7 +277,7 @@ func (r *run) execute(ctx context.Context) (*Summary, error) {
 
 // summarize counts the results and emits pipeline_finished.
 func (r *run) summarize(ctx context.Context, results []nodeResult) *Summary {
-	sum := &Summary{RunID: r.id, Status: StatusOK, Counts: map[Status]int{}, Duration: time.Since(r.started), Snapshots: r.snapshotsMade()}
+	sum := &Summary{RunID: r.id, Status: runlog.StatusOK, Counts: map[runlog.Status]int{}, Duration: time.Since(r.started), Snapshots: r.snapshotsMade()}
 	for i, st := range r.states {
 		sum.Counts[st.status]++
 		if results[i].Outcome == outcomeFailed && !results[i].Allowed {
@@ -295,12 +287,12 @@ func (r *run) summarize(ctx context.Context, results []nodeResult) *Summary {
 			}
 		}
 	}
-	e := Event{Type: EventPipelineFinished, Duration: sum.Duration, Counts: sum.Counts}
+	e := runlog.Event{Type: runlog.EventPipelineFinished, Duration: sum.Duration, Counts: sum.Counts}
 	switch {
 	case ctx.Err() != nil:
-		sum.Status, e.Error = StatusCanceled, "interrupted"
+		sum.Status, e.Error = runlog.StatusCanceled, "interrupted"
 	case len(sum.Failed) > 0:
-		sum.Status, e.Error = StatusFailed, fmt.Sprintf("%d step(s) failed: %v", len(sum.Failed), sum.Failed)
+		sum.Status, e.Error = runlog.StatusFailed, fmt.Sprintf("%d step(s) failed: %v", len(sum.Failed), sum.Failed)
 	}
 	e.Status = sum.Status
 	r.emit(e)

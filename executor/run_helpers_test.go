@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/internal/pipetest"
 	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
@@ -20,26 +21,26 @@ const testImage = "pipe.test/busybox:1"
 // eventLog is a Sink that keeps every event.
 type eventLog struct {
 	mu     sync.Mutex
-	events []Event
+	events []runlog.Event
 }
 
-func (l *eventLog) Emit(e Event) {
+func (l *eventLog) Emit(e runlog.Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.events = append(l.events, e)
 }
 
-func (l *eventLog) all() []Event {
+func (l *eventLog) all() []runlog.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]Event(nil), l.events...)
+	return append([]runlog.Event(nil), l.events...)
 }
 
 // finished returns the step_finished event of each step.
-func (l *eventLog) finished() map[string]Event {
-	m := map[string]Event{}
+func (l *eventLog) finished() map[string]runlog.Event {
+	m := map[string]runlog.Event{}
 	for _, e := range l.all() {
-		if e.Type == EventStepFinished {
+		if e.Type == runlog.EventStepFinished {
 			m[e.Step] = e
 		}
 	}
@@ -47,8 +48,8 @@ func (l *eventLog) finished() map[string]Event {
 }
 
 // statuses returns "step=status" for every finished step, sorted by step.
-func (l *eventLog) statuses() map[string]Status {
-	m := map[string]Status{}
+func (l *eventLog) statuses() map[string]runlog.Status {
+	m := map[string]runlog.Status{}
 	for k, e := range l.finished() {
 		m[k] = e.Status
 	}
@@ -59,7 +60,7 @@ func (l *eventLog) statuses() map[string]Status {
 func (l *eventLog) lines(step string) []string {
 	var out []string
 	for _, e := range l.all() {
-		if e.Type == EventStepLog && e.Step == step {
+		if e.Type == runlog.EventStepLog && e.Step == step {
 			out = append(out, e.Line)
 		}
 	}
@@ -176,7 +177,7 @@ func (e *testEnv) mustRun(yml string, mod func(*Options)) (*Summary, *eventLog) 
 	return sum, log
 }
 
-func wantStatuses(t testing.TB, log *eventLog, want map[string]Status) {
+func wantStatuses(t testing.TB, log *eventLog, want map[string]runlog.Status) {
 	t.Helper()
 	got := log.statuses()
 	for k, v := range want {
@@ -204,6 +205,6 @@ func dirEntries(t testing.TB, dir string) []string {
 }
 
 // sinkFunc is a Sink made of a func.
-type sinkFunc func(Event)
+type sinkFunc func(runlog.Event)
 
-func (f sinkFunc) Emit(e Event) { f(e) }
+func (f sinkFunc) Emit(e runlog.Event) { f(e) }

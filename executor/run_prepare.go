@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/executor/workspace"
 )
 
@@ -47,7 +48,7 @@ func (r *run) prepareStore(ctx context.Context) error {
 	}
 	r.lease = lease
 	r.cleanup = append(r.cleanup, lease.Release)
-	if r.runLog, err = NewRunLog(r.o.Store.RunsDir(), r.id, r.o.KeepRuns); err != nil {
+	if r.runLog, err = runlog.New(r.o.Store.RunsDir(), r.id, r.o.KeepRuns); err != nil {
 		return fmt.Errorf("run log: %w", err)
 	}
 	r.cleanup = append(r.cleanup, func() { r.runLog.Close() })
@@ -138,8 +139,8 @@ func (r *run) startNotes() []string {
 	sort.Strings(names)
 	var notes []string
 	for _, name := range names {
-		if len(NewMasker([]string{r.o.Secrets[name]}).Warnings()) > 0 {
-			notes = append(notes, fmt.Sprintf("warning: secret %s is shorter than %d bytes: it is not masked in logs", name, MinSecretLen))
+		if len(runlog.NewMasker([]string{r.o.Secrets[name]}).Warnings()) > 0 {
+			notes = append(notes, fmt.Sprintf("warning: secret %s is shorter than %d bytes: it is not masked in logs", name, runlog.MinSecretLen))
 		}
 	}
 	if ws := r.snap.keys.Load(); ws != nil {
@@ -160,7 +161,7 @@ func (r *run) notePipe(notes ...string) {
 		r.snap.noted[n] = true
 		r.snap.leaseMu.Unlock()
 		if !seen {
-			r.emit(Event{Type: EventStepLog, Stream: StreamPipe, Line: n})
+			r.emit(runlog.Event{Type: runlog.EventStepLog, Stream: runlog.StreamPipe, Line: n})
 		}
 	}
 }

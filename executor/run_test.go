@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pipe-run/pipe/executor/runlog"
 )
 
 // Output layers go along edges only: b (needs a) sees a's file, c (parallel
@@ -28,7 +30,7 @@ steps:
     needs: [b]
     run: [cat a.txt b.txt, test ! -e c.txt]
 `, nil)
-		wantStatuses(t, log, map[string]Status{"a": StatusOK, "b": StatusOK, "c": StatusOK, "d": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"a": runlog.StatusOK, "b": runlog.StatusOK, "c": runlog.StatusOK, "d": runlog.StatusOK})
 		if got := strings.Join(log.lines("d"), "|"); !strings.Contains(got, "from-a|from-a") {
 			t.Errorf("d's output %q", got)
 		}
@@ -53,9 +55,9 @@ steps:
 		ends, starts := map[string]time.Time{}, map[string]time.Time{}
 		for _, ev := range log.all() {
 			switch ev.Type {
-			case EventStepStarted:
+			case runlog.EventStepStarted:
 				starts[ev.Step] = ev.Time
-			case EventStepFinished:
+			case runlog.EventStepFinished:
 				ends[ev.Step] = ev.Time
 			}
 		}
@@ -71,10 +73,10 @@ func TestRunParallelStepsOverlap(t *testing.T) {
 		_, log := e.mustRun("steps:\n  a: {run: sleep 0.5}\n  b: {run: sleep 0.5}\n", func(o *Options) { o.Jobs = 2 })
 		s, f := map[string]time.Time{}, map[string]time.Time{}
 		for _, ev := range log.all() {
-			if ev.Type == EventStepStarted {
+			if ev.Type == runlog.EventStepStarted {
 				s[ev.Step] = ev.Time
 			}
-			if ev.Type == EventStepFinished {
+			if ev.Type == runlog.EventStepFinished {
 				f[ev.Step] = ev.Time
 			}
 		}
@@ -99,19 +101,19 @@ steps:
     run: [echo hi]
 `
 		_, log := e.mustRun(yml, nil)
-		wantStatuses(t, log, map[string]Status{"build": StatusOK, "test": StatusOK, "nocache": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"build": runlog.StatusOK, "test": runlog.StatusOK, "nocache": runlog.StatusOK})
 		first := log.finished()["build"]
 		started := e.starts()
 
 		sum, log := e.mustRun(yml, nil)
-		wantStatuses(t, log, map[string]Status{"build": StatusCached, "test": StatusCached, "nocache": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"build": runlog.StatusCached, "test": runlog.StatusCached, "nocache": runlog.StatusOK})
 		if got := log.finished()["build"]; got.CachedFrom != first.RunID || !got.CacheHit || got.Key != first.Key {
 			t.Errorf("hit %+v, want cached from %s", got, first.RunID)
 		}
 		if n := e.starts() - started; n != 1 {
 			t.Errorf("%d containers on a fully cached run, want 1 (the cache: false step)", n)
 		}
-		if sum.Counts[StatusCached] != 2 {
+		if sum.Counts[runlog.StatusCached] != 2 {
 			t.Errorf("counts %v", sum.Counts)
 		}
 
@@ -119,19 +121,19 @@ steps:
 		// are the whole workspace) runs.
 		writeFiles(t, e.repo, map[string]string{"README": "changed"})
 		_, log = e.mustRun(yml, nil)
-		wantStatuses(t, log, map[string]Status{"build": StatusCached, "test": StatusOK, "nocache": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"build": runlog.StatusCached, "test": runlog.StatusOK, "nocache": runlog.StatusOK})
 
 		// An input changes: build and its dependant run again, and see it.
 		writeFiles(t, e.repo, map[string]string{"src/main.txt": "v2"})
 		_, log = e.mustRun(yml, nil)
-		wantStatuses(t, log, map[string]Status{"build": StatusOK, "test": StatusOK, "nocache": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"build": runlog.StatusOK, "test": runlog.StatusOK, "nocache": runlog.StatusOK})
 		if got := log.lines("test"); len(got) == 0 || got[len(got)-1] != "v2" {
 			t.Errorf("test's output %q, want v2 last", got)
 		}
 
 		// --no-cache runs everything.
 		_, log = e.mustRun(yml, func(o *Options) { o.NoCache = true })
-		wantStatuses(t, log, map[string]Status{"build": StatusOK, "test": StatusOK, "nocache": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"build": runlog.StatusOK, "test": runlog.StatusOK, "nocache": runlog.StatusOK})
 	})
 }
 
@@ -145,7 +147,7 @@ steps:
 `
 		start := time.Now()
 		sum, log := e.mustRun(yml, nil)
-		wantStatuses(t, log, map[string]Status{"bad": StatusFailed, "after": StatusSkipped, "slow": StatusCanceled})
+		wantStatuses(t, log, map[string]runlog.Status{"bad": runlog.StatusFailed, "after": runlog.StatusSkipped, "slow": runlog.StatusCanceled})
 		if time.Since(start) > 4*time.Second {
 			t.Errorf("fail fast did not stop the slow step")
 		}
@@ -153,7 +155,7 @@ steps:
 		if bad.ExitCode != 3 || !strings.Contains(bad.Error, "command 2 failed with exit code 3: exit 3") {
 			t.Errorf("bad: %+v", bad)
 		}
-		if sum.Status != StatusFailed || strings.Join(sum.Failed, ",") != "bad" {
+		if sum.Status != runlog.StatusFailed || strings.Join(sum.Failed, ",") != "bad" {
 			t.Errorf("summary %+v", sum)
 		}
 		if got := strings.Join(log.lines("bad"), "|"); got != "+ echo about to fail|about to fail|+ exit 3|failed: command 2 failed with exit code 3: exit 3" {
@@ -161,7 +163,7 @@ steps:
 		}
 
 		_, log = e.mustRun(strings.Replace(yml, "sleep 5", "sleep 0.2", 1), func(o *Options) { o.KeepGoing = true })
-		wantStatuses(t, log, map[string]Status{"bad": StatusFailed, "after": StatusSkipped, "slow": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"bad": runlog.StatusFailed, "after": runlog.StatusSkipped, "slow": runlog.StatusOK})
 		if r := log.finished()["after"].Reason; r != "needs bad, which failed" {
 			t.Errorf("reason %q", r)
 		}
@@ -175,8 +177,8 @@ steps:
   flaky: {allow_failure: true, run: [echo partial > p.txt, "false"]}
   next: {needs: [flaky], run: test ! -e p.txt}
 `, nil)
-		wantStatuses(t, log, map[string]Status{"flaky": StatusFailed, "next": StatusOK})
-		if sum.Status != StatusOK || len(sum.Failed) != 0 {
+		wantStatuses(t, log, map[string]runlog.Status{"flaky": runlog.StatusFailed, "next": runlog.StatusOK})
+		if sum.Status != runlog.StatusOK || len(sum.Failed) != 0 {
 			t.Errorf("summary %+v: an allowed failure failed the pipeline", sum)
 		}
 	})
@@ -197,13 +199,13 @@ steps:
       echo x >> ../count/n
       test $(wc -l < ../count/n) -ge 3
 `, e.nonce, e.nonce), nil)
-		wantStatuses(t, log, map[string]Status{"flaky": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"flaky": runlog.StatusOK})
 		if a := log.finished()["flaky"].Attempt; a != 3 {
 			t.Errorf("attempts %d, want 3", a)
 		}
 		var attempts []int
 		for _, ev := range log.all() {
-			if ev.Type == EventStepStarted {
+			if ev.Type == runlog.EventStepStarted {
 				attempts = append(attempts, ev.Attempt)
 			}
 		}
@@ -216,7 +218,7 @@ steps:
 func TestRunTimeout(t *testing.T) {
 	forEachRuntime(t, func(t *testing.T, e *testEnv) {
 		_, log := e.mustRun("steps:\n  slow: {timeout: 1s, run: sleep 10}\n", nil)
-		wantStatuses(t, log, map[string]Status{"slow": StatusFailed})
+		wantStatuses(t, log, map[string]runlog.Status{"slow": runlog.StatusFailed})
 		if got := log.finished()["slow"].Error; got != "timed out after 1s" {
 			t.Errorf("error %q", got)
 		}
@@ -234,7 +236,7 @@ steps:
     run: [echo "token is $TOKEN", "echo $TOKEN | base64", test "$TOKEN" = s3cr3t-t0ken-value]
 `
 		_, log := e.mustRun(yml, func(o *Options) { o.Secrets = map[string]string{"TOKEN": token} })
-		wantStatuses(t, log, map[string]Status{"use": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"use": runlog.StatusOK})
 		if txt := log.text(); strings.Contains(txt, token) || strings.Contains(txt, "czNjcjN0LXQwa2VuLXZhbHVl") {
 			t.Errorf("secret leaked:\n%s", txt)
 		}
@@ -270,12 +272,12 @@ steps:
   always: {run: "true"}
 `
 		_, log := e.mustRun(yml, func(o *Options) { o.Trigger = Trigger{Branch: "dev", Event: "push"} })
-		wantStatuses(t, log, map[string]Status{"deploy": StatusSkipped, "notify": StatusSkipped, "always": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"deploy": runlog.StatusSkipped, "notify": runlog.StatusSkipped, "always": runlog.StatusOK})
 		if r := log.finished()["deploy"].Reason; !strings.Contains(r, `branch "dev"`) {
 			t.Errorf("reason %q", r)
 		}
 		_, log = e.mustRun(yml, func(o *Options) { o.Trigger = Trigger{Branch: "main", Event: "push"} })
-		wantStatuses(t, log, map[string]Status{"deploy": StatusOK, "notify": StatusOK, "always": StatusCached})
+		wantStatuses(t, log, map[string]runlog.Status{"deploy": runlog.StatusOK, "notify": runlog.StatusOK, "always": runlog.StatusCached})
 	})
 }
 
@@ -291,7 +293,7 @@ steps:
     run: [cat g, echo "v=$V"]
   other: {run: "true"}
 `, func(o *Options) { o.Targets = []string{"test"} })
-		wantStatuses(t, log, map[string]Status{"gen": StatusOK, "test[v=1]": StatusOK, "test[v=2]": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"gen": runlog.StatusOK, "test[v=1]": runlog.StatusOK, "test[v=2]": runlog.StatusOK})
 		if got := strings.Join(log.lines("test[v=2]"), "|"); !strings.Contains(got, "v=2") {
 			t.Errorf("log %q", got)
 		}
@@ -315,7 +317,7 @@ steps:
   build: {outputs: ["dist/**"], run: mkdir -p dist/x && echo 1 > dist/x/a && echo junk > junk}
   use: {needs: [build], run: test -e dist/x/a && test ! -e junk}
 `, nil)
-		wantStatuses(t, log, map[string]Status{"build": StatusOK, "use": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"build": runlog.StatusOK, "use": runlog.StatusOK})
 	})
 }
 
@@ -324,22 +326,22 @@ func TestRunCancel(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		start := time.Now()
-		cancelOnStart := sinkFunc(func(ev Event) {
-			if ev.Type == EventStepStarted {
+		cancelOnStart := sinkFunc(func(ev runlog.Event) {
+			if ev.Type == runlog.EventStepStarted {
 				start = time.Now()
 				time.AfterFunc(100*time.Millisecond, cancel)
 			}
 		})
 		sum, log, err := e.run(ctx, "steps:\n  long: {run: sleep 100}\n  after: {needs: [long], run: \"true\"}\n",
-			func(o *Options) { o.Sink = NewTeeSink(o.Sink, cancelOnStart) })
+			func(o *Options) { o.Sink = runlog.NewTeeSink(o.Sink, cancelOnStart) })
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err %v, want context.Canceled", err)
 		}
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("took %v", d)
 		}
-		wantStatuses(t, log, map[string]Status{"long": StatusCanceled, "after": StatusCanceled})
-		if sum == nil || sum.Status != StatusCanceled {
+		wantStatuses(t, log, map[string]runlog.Status{"long": runlog.StatusCanceled, "after": runlog.StatusCanceled})
+		if sum == nil || sum.Status != runlog.StatusCanceled {
 			t.Errorf("summary %+v", sum)
 		}
 		if e.fake != nil {
@@ -363,6 +365,6 @@ func TestRunSharedCacheVolumeStepsMeet(t *testing.T) {
 		}
 		yml := fmt.Sprintf("caches:\n  %s: {path: /meet, sharing: shared}\nsteps:\n  a: %s\n  b: %s\n", vol, wait("a", "b"), wait("b", "a"))
 		_, log := e.mustRun(yml, func(o *Options) { o.Jobs = 2; o.NoCache = true })
-		wantStatuses(t, log, map[string]Status{"a": StatusOK, "b": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"a": runlog.StatusOK, "b": runlog.StatusOK})
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
 )
@@ -54,7 +55,7 @@ type serviceSet struct {
 	step string
 	ns   NetNS
 	list []*service
-	log  *StepLog // the step's log, for pipe lines
+	log  *runlog.StepLog // the step's log, for pipe lines
 }
 
 // service is one running service.
@@ -62,7 +63,7 @@ type service struct {
 	def    *pipeline.Service
 	env    []string
 	c      Container
-	log    *StepLog
+	log    *runlog.StepLog
 	exited chan struct{}
 	res    isolation.Result
 	err    error
@@ -71,7 +72,7 @@ type service struct {
 
 // startServices starts the step's services and points spec at their network.
 // The returned set is never nil; stop it when the step is over.
-func (r *run) startServices(ctx context.Context, st *stepState, spec *isolation.Spec, log *StepLog) (*serviceSet, error) {
+func (r *run) startServices(ctx context.Context, st *stepState, spec *isolation.Spec, log *runlog.StepLog) (*serviceSet, error) {
 	set := &serviceSet{step: st.step.Name, log: log}
 	if len(st.step.Services) == 0 {
 		return set, nil
@@ -111,11 +112,11 @@ func (r *run) startService(ctx context.Context, st *stepState, def *pipeline.Ser
 		return nil, fmt.Errorf("%s: service %s: image %s has no command: set command:", def.Pos, def.Name, def.Image)
 	}
 	env := WithDefaultPath(DedupEnv(append(imageEnv(img.Config), def.Environ()...)))
-	var emit func(Event)
+	var emit func(runlog.Event)
 	if r.o.ServiceLogs {
-		emit = func(e Event) { e.Attempt = st.attempt; r.emit(e) }
+		emit = func(e runlog.Event) { e.Attempt = st.attempt; r.emit(e) }
 	}
-	sv := &service{def: def, env: env, log: NewStepLog("svc/"+def.Name, r.masker, emit, nil), exited: make(chan struct{})}
+	sv := &service{def: def, env: env, log: runlog.NewStepLog("svc/"+def.Name, r.masker, emit, nil), exited: make(chan struct{})}
 	if def.WaitPorts {
 		sv.ports = exposedPorts(img.Config)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/pipe-run/pipe/executor/runlog"
 )
 
 // servicePipeline is a step that reads a page from an httpd service.
@@ -36,7 +38,7 @@ func TestRunServices(t *testing.T) {
 	forEachRuntime(t, func(t *testing.T, e *testEnv) {
 		port := freePort(t)
 		_, log := e.mustRun(servicePipeline(e, port), func(o *Options) { o.KeepGoing, o.ServiceLogs = true, true })
-		wantStatuses(t, log, map[string]Status{"use": StatusOK, "fails": StatusFailed})
+		wantStatuses(t, log, map[string]runlog.Status{"use": runlog.StatusOK, "fails": runlog.StatusFailed})
 		if got := strings.Join(log.lines("use"), "|"); !strings.Contains(got, "service web is ready") || !strings.Contains(got, "hello-from-web") {
 			t.Errorf("use's log %q", got)
 		}
@@ -71,7 +73,7 @@ steps:
   b: {services: [kv], run: wget -q -O - http://kv:8080/id}
   c: {needs: [a, b], run: "! wget -q -T 1 -O - http://127.0.0.1:8080/id"}
 `, testImage), nil)
-		wantStatuses(t, log, map[string]Status{"a": StatusOK, "b": StatusOK, "c": StatusOK})
+		wantStatuses(t, log, map[string]runlog.Status{"a": runlog.StatusOK, "b": runlog.StatusOK, "c": runlog.StatusOK})
 		a, b := log.lines("a"), log.lines("b")
 		if len(a) == 0 || len(b) == 0 || a[len(a)-1] == b[len(b)-1] {
 			t.Errorf("a and b saw the same service instance: %q %q", a, b)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/executor/workspace"
 	"github.com/pipe-run/pipe/pipeline"
 )
@@ -19,7 +20,7 @@ import (
 type stepState struct {
 	step *pipeline.Step
 
-	status     Status
+	status     runlog.Status
 	start      time.Time
 	key        string
 	keyWS      *workspace.Workspace // the workspace key was computed from
@@ -129,7 +130,7 @@ func (r *run) cacheable(s *pipeline.Step) bool {
 func (r *run) attempt(ctx context.Context, st *stepState, attempt int) (outcome, error) {
 	s := st.step
 	st.attempt = attempt
-	emit := func(e Event) { e.Attempt = attempt; r.emit(e) }
+	emit := func(e runlog.Event) { e.Attempt = attempt; r.emit(e) }
 	if err := r.ensureSnapshot(ctx, st); err != nil {
 		st.err, st.infra = err, true
 		return outcomeFailed, err
@@ -140,8 +141,8 @@ func (r *run) attempt(ctx context.Context, st *stepState, attempt int) (outcome,
 		return outcomeFailed, err
 	}
 	defer file.Close()
-	log := NewStepLog(s.Name, r.masker, emit, file)
-	r.emit(Event{Type: EventStepStarted, Step: s.Name, Attempt: attempt, Key: st.key})
+	log := runlog.NewStepLog(s.Name, r.masker, emit, file)
+	r.emit(runlog.Event{Type: runlog.EventStepStarted, Step: s.Name, Attempt: attempt, Key: st.key})
 	if attempt > 1 {
 		log.Note("retry: attempt %d of %d, after: %v", attempt, 1+s.Retry, st.err)
 	}
@@ -206,37 +207,37 @@ func (r *run) keepLayer(st *stepState, upper string) error {
 // finishStep emits a step's step_finished event; the scheduler calls it once
 // per step, after the step's goroutine has returned.
 func (r *run) finishStep(st *stepState, res nodeResult) {
-	e := Event{Type: EventStepFinished, Step: st.step.Name, Attempt: res.Attempts, Key: st.key,
+	e := runlog.Event{Type: runlog.EventStepFinished, Step: st.step.Name, Attempt: res.Attempts, Key: st.key,
 		Impure: st.impure, Reason: res.Reason}
 	if !st.start.IsZero() {
 		e.Duration = time.Since(st.start)
 	}
 	switch res.Outcome {
 	case outcomeOK:
-		st.status = StatusOK
+		st.status = runlog.StatusOK
 		if st.hit {
-			st.status, e.CacheHit, e.CachedFrom, e.Remote = StatusCached, true, st.cachedFrom, st.remoteFrom
+			st.status, e.CacheHit, e.CachedFrom, e.Remote = runlog.StatusCached, true, st.cachedFrom, st.remoteFrom
 		}
 		r.pushLater(st)
 	case outcomeFailed:
-		st.status = StatusFailed
+		st.status = runlog.StatusFailed
 		if err := st.err; err != nil {
 			e.Error = err.Error()
 		} else if res.Err != nil {
 			e.Error = res.Err.Error()
 		}
 	case outcomeSkipped:
-		st.status = StatusSkipped
+		st.status = runlog.StatusSkipped
 		if e.Reason == "" {
 			e.Reason = st.reason
 		}
 	default:
-		st.status = StatusCanceled
+		st.status = runlog.StatusCanceled
 		if e.Reason == "" {
 			e.Reason = "canceled"
 		}
 	}
-	if st.ran && (st.status == StatusOK || st.status == StatusFailed) {
+	if st.ran && (st.status == runlog.StatusOK || st.status == runlog.StatusFailed) {
 		e.ExitCode, e.PeakMemory = st.exitCode, st.peak
 	}
 	e.Status = st.status

@@ -13,13 +13,14 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
 // runContainer runs one attempt's container: volumes, services, the
 // container itself, and on success the output layer.
-func (r *run) runContainer(ctx context.Context, st *stepState, log *StepLog) (outcome, error) {
+func (r *run) runContainer(ctx context.Context, st *stepState, log *runlog.StepLog) (outcome, error) {
 	s := st.step
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
@@ -135,7 +136,7 @@ func emptyDir(dir string) bool {
 // closed once it is (the run waits for every one before it ends, and
 // reports what could not be destroyed). It returns the result and the
 // command that ran last.
-func (r *run) runMain(ctx context.Context, spec *isolation.Spec, st *stepState, log *StepLog) (res isolation.Result, current int, gone <-chan struct{}, err error) {
+func (r *run) runMain(ctx context.Context, spec *isolation.Spec, st *stepState, log *runlog.StepLog) (res isolation.Result, current int, gone <-chan struct{}, err error) {
 	echo := newCommandEcho(r.marker, st.step.Run, log, log.Note)
 	spec.Process.Stdout, spec.Process.Stderr = echo, echo
 	c, err := r.o.Runtime.Start(ctx, spec)

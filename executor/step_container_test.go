@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/isolation"
 )
 
@@ -26,7 +27,7 @@ steps:
 	if sum == nil {
 		t.Fatal("no summary")
 	}
-	wantStatuses(t, log, map[string]Status{"a": StatusOK, "b": StatusOK})
+	wantStatuses(t, log, map[string]runlog.Status{"a": runlog.StatusOK, "b": runlog.StatusOK})
 }
 
 // undestroyable's containers are destroyed, and then say they were not.

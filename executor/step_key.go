@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -28,7 +29,7 @@ func (r *run) computeKey(st *stepState) error {
 	for _, name := range s.Needs {
 		d := r.states[r.index[name]]
 		k := d.key
-		if d.status != StatusOK && d.status != StatusCached {
+		if d.status != runlog.StatusOK && d.status != runlog.StatusCached {
 			k += ":" + string(d.status) // failed, or skipped and canceled before when: status: always
 		}
 		deps = append(deps, k)

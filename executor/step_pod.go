@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -20,7 +21,7 @@ const killedExit = 128 + 9
 
 // runPod runs one attempt's pod: the local runContainer with the
 // container swapped for a pod, and the upper dir fetched from the registry.
-func (r *run) runPod(ctx context.Context, st *stepState, log *StepLog) (outcome, error) {
+func (r *run) runPod(ctx context.Context, st *stepState, log *runlog.StepLog) (outcome, error) {
 	s := st.step
 	r.restoreVolumes(ctx, s, log)
 	mounts, release, err := r.acquireVolumes(ctx, s.Caches, log)
@@ -63,7 +64,7 @@ func (r *run) runPod(ctx context.Context, st *stepState, log *StepLog) (outcome,
 
 // podEnded brings the pod's diff back and goes on as a local container's
 // end does: the output layer on success, the kept failure otherwise.
-func (r *run) podEnded(ctx context.Context, st *stepState, res *PodResult, current int, log *StepLog) (outcome, error) {
+func (r *run) podEnded(ctx context.Context, st *stepState, res *PodResult, current int, log *runlog.StepLog) (outcome, error) {
 	s := st.step
 	st.ran, st.exitCode = true, podExitCode(res)
 	failed := st.exitCode != 0 || res.TimedOut || res.Canceled || res.OOMKilled
@@ -123,7 +124,7 @@ func (r *run) podUpper(ctx context.Context, res *PodResult) (string, error) {
 // local container's is kept: the workspace upper dir is the pod's diff, and
 // the root's upper dir is empty (what the step wrote outside /workspace
 // stayed in the pod). upper is consumed.
-func (r *run) keepPodFailure(ctx context.Context, st *stepState, upper string, current int, stepErr error, log *StepLog) {
+func (r *run) keepPodFailure(ctx context.Context, st *stepState, upper string, current int, stepErr error, log *runlog.StepLog) {
 	if upper == "" {
 		return
 	}

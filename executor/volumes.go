@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
 )
@@ -32,7 +33,7 @@ const volumeWaitNote = 200 * time.Millisecond
 
 // acquireVolumes locks the step's cache volumes and returns their mounts and
 // a release func (always non-nil, to call after the container is destroyed).
-func (r *run) acquireVolumes(ctx context.Context, caches []pipeline.Cache, log *StepLog) ([]isolation.Mount, func(), error) {
+func (r *run) acquireVolumes(ctx context.Context, caches []pipeline.Cache, log *runlog.StepLog) ([]isolation.Mount, func(), error) {
 	sorted := append([]pipeline.Cache(nil), caches...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 	var releases []func()
@@ -59,7 +60,7 @@ func (r *run) acquireVolumes(ctx context.Context, caches []pipeline.Cache, log *
 }
 
 // volume takes one volume, saying so in the log when it has to wait.
-func (r *run) volume(ctx context.Context, c pipeline.Cache, log *StepLog) (string, func(), error) {
+func (r *run) volume(ctx context.Context, c pipeline.Cache, log *runlog.StepLog) (string, func(), error) {
 	t := time.AfterFunc(volumeWaitNote, func() {
 		log.Note("waiting for cache volume %s (another step or pipe process is using it)", c.Name)
 	})

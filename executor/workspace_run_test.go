@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/isolation"
 )
 
@@ -21,14 +22,14 @@ steps:
   c: {needs: [a], run: [cat README]}
 `
 	sum, log := e.mustRun(yml, nil)
-	wantStatuses(t, log, map[string]Status{"a": StatusOK, "b": StatusOK, "c": StatusOK})
+	wantStatuses(t, log, map[string]runlog.Status{"a": runlog.StatusOK, "b": runlog.StatusOK, "c": runlog.StatusOK})
 	if n := sum.Snapshots; n != 1 {
 		t.Errorf("a run of 3 misses made %d snapshots, want 1 shared by all", n)
 	}
 
 	started := e.starts()
 	sum, log = e.mustRun(yml, nil)
-	wantStatuses(t, log, map[string]Status{"a": StatusCached, "b": StatusCached, "c": StatusCached})
+	wantStatuses(t, log, map[string]runlog.Status{"a": runlog.StatusCached, "b": runlog.StatusCached, "c": runlog.StatusCached})
 	if n := sum.Snapshots; n != 0 {
 		t.Errorf("a run of cache hits made %d snapshots, want none", n)
 	}
@@ -55,7 +56,7 @@ steps:
 		}
 	}}
 	_, log := e.mustRun(strings.Replace(yml, "cat a.txt", "cat a.txt; true", 1), nil)
-	wantStatuses(t, log, map[string]Status{"a": StatusCached, "b": StatusOK})
+	wantStatuses(t, log, map[string]runlog.Status{"a": runlog.StatusCached, "b": runlog.StatusOK})
 	if key := log.finished()["a"].Key; !strings.Contains(leased, key) {
 		t.Errorf("while b ran, the leases held %s, not a's key %s", leased, key)
 	}
@@ -117,8 +118,8 @@ steps:
 	})
 	var notes []string
 	for _, ev := range log.all() {
-		if ev.Type == EventStepLog && ev.Step == "" {
-			if ev.Stream != StreamPipe {
+		if ev.Type == runlog.EventStepLog && ev.Step == "" {
+			if ev.Stream != runlog.StreamPipe {
 				t.Errorf("run note on stream %q", ev.Stream)
 			}
 			notes = append(notes, ev.Line)

@@ -17,6 +17,7 @@ import (
 	"github.com/pipe-run/pipe/cache"
 	"github.com/pipe-run/pipe/executor"
 	"github.com/pipe-run/pipe/executor/podagent"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/kube"
 )
@@ -104,7 +105,7 @@ func useKube(o *output, f runFlags, opts *executor.Options) (func(), error) {
 		return nil, err
 	}
 	if opts.RunID == "" {
-		opts.RunID = executor.NewRunID()
+		opts.RunID = runlog.NewID(time.Now())
 	}
 	cfg := f.backends.kube.config(opts.RunID)
 	if cfg.RegistryConfig, err = executor.RegistryAuth(repo.Repository(), nil); err != nil {
@@ -113,7 +114,7 @@ func useKube(o *output, f runFlags, opts *executor.Options) (func(), error) {
 	if cfg.RegistryCA, err = registryCA(); err != nil {
 		return nil, err
 	}
-	masker := executor.NewMasker(slices.Collect(maps.Values(opts.Secrets))) // what the cluster says could quote anything
+	masker := runlog.NewMasker(slices.Collect(maps.Values(opts.Secrets))) // what the cluster says could quote anything
 	kr, err := executor.NewKubeRuntime(executor.KubeOptions{Kube: cfg, Store: opts.Store, Repo: repo, Agent: agentImage,
 		Warn: func(msg string) { fmt.Fprintf(o.stderr, "%s %s\n", o.yellow("warning:"), masker.Mask(msg)) }})
 	if err != nil {

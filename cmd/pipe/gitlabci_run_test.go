@@ -12,13 +12,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/internal/testimage"
 )
 
 // gitlabRun runs pipe run -f .gitlab-ci.yml --json in e's repo and returns
 // the events and the exit code.
-func glPipeline(t *testing.T, e *runEnv, ci string, args ...string) ([]executor.Event, int, string) {
+func glPipeline(t *testing.T, e *runEnv, ci string, args ...string) ([]runlog.Event, int, string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(e.repo, ".gitlab-ci.yml"), []byte(ci), 0o644); err != nil {
 		t.Fatal(err)
@@ -27,9 +27,9 @@ func glPipeline(t *testing.T, e *runEnv, ci string, args ...string) ([]executor.
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Run()
-	var events []executor.Event
+	var events []runlog.Event
 	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
-		var ev executor.Event
+		var ev runlog.Event
 		if json.Unmarshal([]byte(line), &ev) == nil {
 			events = append(events, ev)
 		}
@@ -39,21 +39,21 @@ func glPipeline(t *testing.T, e *runEnv, ci string, args ...string) ([]executor.
 
 // glLog is what the events say of each step: status, lines, order.
 type glLog struct {
-	status  map[string]executor.Status
+	status  map[string]runlog.Status
 	lines   map[string][]string
 	started map[string]int // index of step_started
 	ended   map[string]int // index of step_finished
 }
 
-func readGLLog(events []executor.Event) glLog {
-	l := glLog{status: map[string]executor.Status{}, lines: map[string][]string{}, started: map[string]int{}, ended: map[string]int{}}
+func readGLLog(events []runlog.Event) glLog {
+	l := glLog{status: map[string]runlog.Status{}, lines: map[string][]string{}, started: map[string]int{}, ended: map[string]int{}}
 	for i, ev := range events {
 		switch ev.Type {
-		case executor.EventStepStarted:
+		case runlog.EventStepStarted:
 			l.started[ev.Step] = i
-		case executor.EventStepFinished:
+		case runlog.EventStepFinished:
 			l.status[ev.Step], l.ended[ev.Step] = ev.Status, i
-		case executor.EventStepLog:
+		case runlog.EventStepLog:
 			l.lines[ev.Step] = append(l.lines[ev.Step], ev.Line)
 		}
 	}
@@ -131,8 +131,8 @@ notify:
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%v", code, stderr, l.lines)
 	}
-	want := map[string]executor.Status{"compile": executor.StatusOK, "test[V=a]": executor.StatusOK, "test[V=b]": executor.StatusOK,
-		"with-service": executor.StatusOK, "flaky": executor.StatusFailed, "notify": executor.StatusSkipped}
+	want := map[string]runlog.Status{"compile": runlog.StatusOK, "test[V=a]": runlog.StatusOK, "test[V=b]": runlog.StatusOK,
+		"with-service": runlog.StatusOK, "flaky": runlog.StatusFailed, "notify": runlog.StatusSkipped}
 	for step, st := range want {
 		if l.status[step] != st {
 			t.Errorf("%s: status %q, want %q (lines %q)", step, l.status[step], st, l.lines[step])
@@ -194,8 +194,8 @@ cleanup:
 	if code != ExitStepFailed {
 		t.Fatalf("exit %d, want %d\n%s", code, ExitStepFailed, stderr)
 	}
-	want := map[string]executor.Status{"test": executor.StatusFailed, "deploy": executor.StatusSkipped,
-		"notify": executor.StatusOK, "cleanup": executor.StatusOK}
+	want := map[string]runlog.Status{"test": runlog.StatusFailed, "deploy": runlog.StatusSkipped,
+		"notify": runlog.StatusOK, "cleanup": runlog.StatusOK}
 	for step, st := range want {
 		if l.status[step] != st {
 			t.Errorf("%s: status %q, want %q", step, l.status[step], st)
@@ -205,7 +205,7 @@ cleanup:
 		t.Errorf("lines: %q", l.lines)
 	}
 	for _, ev := range events {
-		if ev.Type == executor.EventStepFinished && ev.Step == "test" && ev.ExitCode != 5 {
+		if ev.Type == runlog.EventStepFinished && ev.Step == "test" && ev.ExitCode != 5 {
 			t.Errorf("test exit code %d, want the script's 5", ev.ExitCode)
 		}
 	}

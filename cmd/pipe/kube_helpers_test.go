@@ -19,7 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/internal/testcluster"
 	"github.com/pipe-run/pipe/internal/testimage"
 )
@@ -155,15 +155,15 @@ func (s *kubeStore) pipe(args ...string) (string, string, int) {
 
 // run is pipe run --json args; it returns the events, the human output
 // and the exit code.
-func (s *kubeStore) run(args ...string) ([]executor.Event, string, int) {
+func (s *kubeStore) run(args ...string) ([]runlog.Event, string, int) {
 	s.k.t.Helper()
 	stdout, stderr, code := s.pipe(append([]string{"run", "--json"}, args...)...)
-	var evs []executor.Event
+	var evs []runlog.Event
 	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
 		if line == "" {
 			continue
 		}
-		var ev executor.Event
+		var ev runlog.Event
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			s.k.t.Fatalf("not an event: %q\n%s", line, stderr)
 		}
@@ -295,10 +295,10 @@ func (k *kubeEnv) watchPods() func() []corev1.Pod {
 }
 
 // stepEvents indexes the step_finished events by step.
-func stepEvents(evs []executor.Event) map[string]executor.Event {
-	m := map[string]executor.Event{}
+func stepEvents(evs []runlog.Event) map[string]runlog.Event {
+	m := map[string]runlog.Event{}
 	for _, e := range evs {
-		if e.Type == executor.EventStepFinished {
+		if e.Type == runlog.EventStepFinished {
 			m[e.Step] = e
 		}
 	}

@@ -13,7 +13,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/internal/testimage"
 )
 
@@ -126,9 +126,9 @@ steps:
 		t.Fatalf("the coordinator in the cluster failed (%v):\n%s\n%s", term, log, c.Report(k.ns, pod.Name))
 	}
 	events, human, _ := strings.Cut(log, "---\n")
-	var evs []executor.Event
+	var evs []runlog.Event
 	for _, line := range strings.Split(strings.TrimSpace(events), "\n") {
-		var ev executor.Event
+		var ev runlog.Event
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			t.Fatalf("not an event: %q\n%s", line, log)
 		}
@@ -136,7 +136,7 @@ steps:
 	}
 	in := stepEvents(evs)
 	for _, s := range []string{"gen", "use"} {
-		if in[s].Status != executor.StatusOK || in[s].Key == "" {
+		if in[s].Status != runlog.StatusOK || in[s].Key == "" {
 			t.Fatalf("in the cluster, step %s: %s key %q, want ok\n%s", s, in[s].Status, in[s].Key, human)
 		}
 	}
@@ -154,7 +154,7 @@ steps:
 		t.Fatalf("rerun here: exit %d\n%s", code, out)
 	}
 	for name, ev := range stepEvents(evs) {
-		if ev.Status != executor.StatusCached || ev.Key != in[name].Key {
+		if ev.Status != runlog.StatusCached || ev.Key != in[name].Key {
 			t.Errorf("rerun here: step %s %s key %s, want cached with the cluster's key %s\n%s", name, ev.Status, ev.Key, in[name].Key, out)
 		}
 	}

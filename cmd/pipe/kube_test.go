@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/runlog"
 )
 
 // bothBackendsPipe is a diamond whose outputs travel along its edges (a
@@ -56,14 +56,14 @@ func TestKubeSameResultsOnBothBackends(t *testing.T) {
 				l.Status, l.Key, l.ExitCode, l.Error, p.Status, p.Key, p.ExitCode, p.Error)
 			continue
 		}
-		if p.Status != executor.StatusOK {
+		if p.Status != runlog.StatusOK {
 			continue
 		}
 		if lr, pr := local.result(l.Key), pods.result(p.Key); lr != pr {
 			t.Errorf("step %s: result on kubernetes:\n%s\nlocally:\n%s", step, pr, lr)
 		}
 	}
-	if pf["flaky"].ExitCode != 3 || pf["flaky"].Status != executor.StatusFailed {
+	if pf["flaky"].ExitCode != 3 || pf["flaky"].Status != runlog.StatusFailed {
 		t.Errorf("flaky on kubernetes: %+v", pf["flaky"])
 	}
 	// A step that fails the pipeline: the same exit codes, of the step and
@@ -123,7 +123,7 @@ steps:
 		t.Fatalf("rerun: exit %d\n%s", code, out)
 	}
 	for step, ev := range stepEvents(evs) {
-		if ev.Status != executor.StatusCached || ev.Remote != k.repo || ev.Key != f[step].Key {
+		if ev.Status != runlog.StatusCached || ev.Remote != k.repo || ev.Key != f[step].Key {
 			t.Errorf("rerun: step %s %s from %q key %s, want cached from %s with key %s", step, ev.Status, ev.Remote, ev.Key, k.repo, f[step].Key)
 		}
 	}
@@ -199,10 +199,10 @@ func TestKubeOOMAndTimeout(t *testing.T) {
 		t.Errorf("exit %d, want %d\n%s", code, ExitStepFailed, out)
 	}
 	f := stepEvents(evs)
-	if ev := f["hog"]; ev.Status != executor.StatusFailed || ev.ExitCode != 137 || !strings.Contains(ev.Error, "killed: out of memory (limit 33554432 bytes") {
+	if ev := f["hog"]; ev.Status != runlog.StatusFailed || ev.ExitCode != 137 || !strings.Contains(ev.Error, "killed: out of memory (limit 33554432 bytes") {
 		t.Errorf("hog: %s exit %d %q\n%s", ev.Status, ev.ExitCode, ev.Error, out)
 	}
-	if ev := f["slow"]; ev.Status != executor.StatusFailed || ev.ExitCode != 137 || ev.Error != "timed out after 5s" {
+	if ev := f["slow"]; ev.Status != runlog.StatusFailed || ev.ExitCode != 137 || ev.Error != "timed out after 5s" {
 		t.Errorf("slow: %s exit %d %q\n%s", ev.Status, ev.ExitCode, ev.Error, out)
 	}
 	if d := time.Since(start); d > 4*time.Minute {

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/spf13/cobra"
 )
 
@@ -63,36 +63,36 @@ func printLogs(o *output, runsDir, runID, step string) error {
 }
 
 // findRun returns the run with runID, or the newest run.
-func findRun(runsDir, runID string) (executor.RunSummary, error) {
+func findRun(runsDir, runID string) (runlog.Summary, error) {
 	if runID != "" {
-		run, err := executor.ReadRun(runsDir, runID)
+		run, err := runlog.Read(runsDir, runID)
 		if errors.Is(err, fs.ErrNotExist) {
 			return run, withCode(ExitInvalid, fmt.Errorf("no run %s kept in %s (pipe keeps the last 20 runs)", runID, runsDir))
 		}
 		return run, err
 	}
-	runs, err := executor.ListRuns(runsDir)
+	runs, err := runlog.List(runsDir)
 	if err != nil {
-		return executor.RunSummary{}, err
+		return runlog.Summary{}, err
 	}
 	if len(runs) == 0 {
-		return executor.RunSummary{}, withCode(ExitInvalid, fmt.Errorf("no run kept in %s yet: `pipe run` keeps the logs of each run there", runsDir))
+		return runlog.Summary{}, withCode(ExitInvalid, fmt.Errorf("no run kept in %s yet: `pipe run` keeps the logs of each run there", runsDir))
 	}
 	return runs[0], nil
 }
 
 // runStep finds a step of run by name.
-func runStep(run executor.RunSummary, name string) (executor.RunStep, bool) {
+func runStep(run runlog.Summary, name string) (runlog.StepSummary, bool) {
 	for _, s := range run.Steps {
 		if s.Name == name {
 			return s, true
 		}
 	}
-	return executor.RunStep{}, false
+	return runlog.StepSummary{}, false
 }
 
 // stepNames lists the steps of a run for an error message.
-func stepNames(run executor.RunSummary) string {
+func stepNames(run runlog.Summary) string {
 	names := make([]string, len(run.Steps))
 	for i, s := range run.Steps {
 		names[i] = s.Name
@@ -104,7 +104,7 @@ func stepNames(run executor.RunSummary) string {
 }
 
 // runHeader describes a run in one line.
-func runHeader(run executor.RunSummary) string {
+func runHeader(run runlog.Summary) string {
 	h := "run " + run.RunID
 	if run.Pipeline != "" {
 		h += " of " + run.Pipeline
@@ -117,7 +117,7 @@ func runHeader(run executor.RunSummary) string {
 }
 
 // printStepLog copies one step's log to stdout, under a header if asked.
-func printStepLog(o *output, runsDir string, run executor.RunSummary, s executor.RunStep, header bool) error {
+func printStepLog(o *output, runsDir string, run runlog.Summary, s runlog.StepSummary, header bool) error {
 	status := string(s.Status)
 	if status == "" {
 		status = "not finished"
@@ -127,7 +127,7 @@ func printStepLog(o *output, runsDir string, run executor.RunSummary, s executor
 	}
 	if s.Log == "" {
 		msg := fmt.Sprintf("(no log: step %s was %s in run %s)", s.Name, status, run.RunID)
-		if s.Status == executor.StatusOK || s.Status == executor.StatusFailed {
+		if s.Status == runlog.StatusOK || s.Status == runlog.StatusFailed {
 			msg = fmt.Sprintf("(step %s printed nothing in run %s)", s.Name, run.RunID)
 		}
 		fmt.Fprintf(o.stdout, "%s\n", o.faint(msg))

@@ -7,32 +7,32 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/runlog"
 )
 
 // writeRun keeps a run with a build step that logged and a cached lint.
 func writeRun(t *testing.T, runsDir, id string, started time.Time) {
 	t.Helper()
-	r, err := executor.NewRunLog(runsDir, id, 5)
+	r, err := runlog.New(runsDir, id, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Emit(executor.Event{Type: executor.EventPipelineStarted, Time: started, Pipeline: ".pipe.yml"})
+	r.Emit(runlog.Event{Type: runlog.EventPipelineStarted, Time: started, Pipeline: ".pipe.yml"})
 	w, err := r.Step("build")
 	if err != nil {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(w, "build output of %s\n", id)
 	w.Close()
-	r.Emit(executor.Event{Type: executor.EventStepFinished, Step: "build", Status: executor.StatusOK})
+	r.Emit(runlog.Event{Type: runlog.EventStepFinished, Step: "build", Status: runlog.StatusOK})
 	silent, err := r.Step("quiet") // ran, printed nothing
 	if err != nil {
 		t.Fatal(err)
 	}
 	silent.Close()
-	r.Emit(executor.Event{Type: executor.EventStepFinished, Step: "quiet", Status: executor.StatusOK})
-	r.Emit(executor.Event{Type: executor.EventStepFinished, Step: "lint", Status: executor.StatusCached})
-	r.Emit(executor.Event{Type: executor.EventPipelineFinished, Status: executor.StatusOK})
+	r.Emit(runlog.Event{Type: runlog.EventStepFinished, Step: "quiet", Status: runlog.StatusOK})
+	r.Emit(runlog.Event{Type: runlog.EventStepFinished, Step: "lint", Status: runlog.StatusCached})
+	r.Emit(runlog.Event{Type: runlog.EventPipelineFinished, Status: runlog.StatusOK})
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/pipe-run/pipe/cache"
 	"github.com/pipe-run/pipe/executor"
 	"github.com/pipe-run/pipe/executor/report"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/pipeline"
 )
 
@@ -228,16 +229,16 @@ func repoDir(file string) (string, error) {
 
 // runSinks builds where the events go: the terminal (stdout, or stderr with
 // --json), JSON lines on stdout, JUnit. close flushes the JUnit report.
-func runSinks(o *output, f runFlags) (executor.Sink, func() error, error) {
+func runSinks(o *output, f runFlags) (runlog.Sink, func() error, error) {
 	human := o.stdout
 	if f.json {
 		human = o.stderr
 	}
 	ci := report.DetectCI(os.Getenv)
-	sinks := []executor.Sink{report.NewTerminalSink(human, report.TerminalOptions{
+	sinks := []runlog.Sink{report.NewTerminalSink(human, report.TerminalOptions{
 		Color: o.color, Live: isTerminal(human) && ci == "", CI: ci, DebugArgs: f.src.args()})}
 	if f.json {
-		sinks = append(sinks, executor.NewJSONSink(o.stdout))
+		sinks = append(sinks, runlog.NewJSONSink(o.stdout))
 	}
 	closer := func() error { return nil }
 	if f.junit != "" {
@@ -250,7 +251,7 @@ func runSinks(o *output, f runFlags) (executor.Sink, func() error, error) {
 			return nil
 		}
 	}
-	return executor.NewTeeSink(sinks...), closer, nil
+	return runlog.NewTeeSink(sinks...), closer, nil
 }
 
 // runResult maps the run's outcome to pipe's exit codes. The terminal sink
@@ -266,7 +267,7 @@ func runResult(sum *executor.Summary, err error) error {
 		return withCode(ExitInterrupted, silentError{err})
 	case err != nil:
 		return err
-	case sum.Status == executor.StatusCanceled:
+	case sum.Status == runlog.StatusCanceled:
 		return withCode(ExitInterrupted, silentError{context.Canceled})
 	case len(sum.Failed) > 0 && len(sum.Infra) == len(sum.Failed):
 		return withCode(ExitInfra, silentError{fmt.Errorf("pipe could not run %v", sum.Infra)})

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/internal/testimage"
 	"github.com/pipe-run/pipe/pipeline"
 )
@@ -60,11 +61,11 @@ func TestRunResultExitCodes(t *testing.T) {
 		err  error
 		want int
 	}{
-		{&executor.Summary{Status: executor.StatusOK}, nil, ExitOK},
-		{&executor.Summary{Status: executor.StatusFailed, Failed: []string{"a"}}, nil, ExitStepFailed},
-		{&executor.Summary{Status: executor.StatusFailed, Failed: []string{"a"}, Infra: []string{"a"}}, nil, ExitInfra},
-		{&executor.Summary{Status: executor.StatusFailed, Failed: []string{"a", "b"}, Infra: []string{"a"}}, nil, ExitStepFailed},
-		{&executor.Summary{Status: executor.StatusCanceled}, context.Canceled, ExitInterrupted},
+		{&executor.Summary{Status: runlog.StatusOK}, nil, ExitOK},
+		{&executor.Summary{Status: runlog.StatusFailed, Failed: []string{"a"}}, nil, ExitStepFailed},
+		{&executor.Summary{Status: runlog.StatusFailed, Failed: []string{"a"}, Infra: []string{"a"}}, nil, ExitInfra},
+		{&executor.Summary{Status: runlog.StatusFailed, Failed: []string{"a", "b"}, Infra: []string{"a"}}, nil, ExitStepFailed},
+		{&executor.Summary{Status: runlog.StatusCanceled}, context.Canceled, ExitInterrupted},
 		{nil, &executor.MissingSecretError{Names: []string{"X"}}, ExitInvalid},
 		{nil, &pipeline.UnknownStepError{Name: "x"}, ExitInvalid},
 		{nil, errors.New("pull failed"), ExitInfra},
@@ -148,7 +149,7 @@ steps:
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
-		var ev executor.Event
+		var ev runlog.Event
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			t.Errorf("not an event: %q: %v", line, err)
 		}

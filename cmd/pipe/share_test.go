@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/internal/testregistry"
 )
 
@@ -30,7 +30,7 @@ steps:
 `
 
 // runJSON runs pipe with env added and returns its events and its output.
-func (e *runEnv) runJSON(t *testing.T, env []string, args ...string) ([]executor.Event, string) {
+func (e *runEnv) runJSON(t *testing.T, env []string, args ...string) ([]runlog.Event, string) {
 	t.Helper()
 	cmd := e.command(append([]string{"run", "--json"}, args...)...)
 	cmd.Env = append(cmd.Env, env...)
@@ -44,9 +44,9 @@ func (e *runEnv) runJSON(t *testing.T, env []string, args ...string) ([]executor
 	if code := cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("pipe run %v: exit %d\n%s", args, code, stderr.String())
 	}
-	var evs []executor.Event
+	var evs []runlog.Event
 	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
-		var ev executor.Event
+		var ev runlog.Event
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			t.Fatalf("not an event: %q", line)
 		}
@@ -73,7 +73,7 @@ func TestRunSharesTheCacheBetweenTwoStores(t *testing.T) {
 	evB, outB := b.runJSON(t, append(env, "PIPE_CACHE_FROM="+repo))
 	for _, step := range []string{"build", "test"} {
 		f := finishedEvent(evB, step)
-		if f.Status != executor.StatusCached || f.Remote != repo {
+		if f.Status != runlog.StatusCached || f.Remote != repo {
 			t.Errorf("store B: step %s %s (remote %q), want cached from %s\n%s", step, f.Status, f.Remote, repo, outB)
 		}
 		if !strings.Contains(outB, "cached (remote "+repo+")") {
@@ -91,13 +91,13 @@ func TestRunSharesTheCacheBetweenTwoStores(t *testing.T) {
 	}
 }
 
-func finishedEvent(evs []executor.Event, step string) executor.Event {
+func finishedEvent(evs []runlog.Event, step string) runlog.Event {
 	for _, e := range evs {
-		if e.Type == executor.EventStepFinished && e.Step == step {
+		if e.Type == runlog.EventStepFinished && e.Step == step {
 			return e
 		}
 	}
-	return executor.Event{}
+	return runlog.Event{}
 }
 
 // treeDump lists a tree byte for byte: paths, modes, link targets, contents.

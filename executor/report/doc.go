@@ -5,7 +5,7 @@
 // ::group:: and ::error::, GitLab's collapsible sections); NewJUnitSink
 // writes a JUnit XML report when the run ends.
 //
-// Every sink consumes executor.Event and nothing else: it never starts a
+// Every sink consumes runlog.Event and nothing else: it never starts a
 // step, never sees a secret (the executor masks events before any sink gets
 // them) and never chooses an exit code. The JSON event stream stays with
 // the event schema in executor (executor.NewJSONSink).

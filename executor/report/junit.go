@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/internal/atomicfile"
 )
 
@@ -70,7 +70,7 @@ type junitSink struct {
 // junitStep is what the sink knows of one step.
 type junitStep struct {
 	finished bool
-	e        executor.Event // its step_finished
+	e        runlog.Event // its step_finished
 	tail     []string
 }
 
@@ -84,24 +84,24 @@ type junitStep struct {
 // skipped. The file is written atomically (temp file + rename) by Close,
 // which is idempotent.
 func NewJUnitSink(path string) interface {
-	executor.Sink
+	runlog.Sink
 	Close() error
 } {
 	return &junitSink{path: path, steps: map[string]*junitStep{}}
 }
 
 // Emit records e.
-func (j *junitSink) Emit(e executor.Event) {
+func (j *junitSink) Emit(e runlog.Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	switch e.Type {
-	case executor.EventPipelineStarted:
+	case runlog.EventPipelineStarted:
 		j.pipeline, j.started = e.Pipeline, e.Time
-	case executor.EventPipelineFinished:
+	case runlog.EventPipelineFinished:
 		j.ended = e.Time
-	case executor.EventStepQueued, executor.EventStepStarted:
+	case runlog.EventStepQueued, runlog.EventStepStarted:
 		j.step(e.Step)
-	case executor.EventStepLog:
+	case runlog.EventStepLog:
 		if e.Step == "" { // a message about the run, not a test case
 			return
 		}
@@ -109,7 +109,7 @@ func (j *junitSink) Emit(e executor.Event) {
 		if s.tail = append(s.tail, e.Line); len(s.tail) > 2*junitTailLines {
 			s.tail = append(s.tail[:0], s.tail[len(s.tail)-junitTailLines:]...)
 		}
-	case executor.EventStepFinished:
+	case runlog.EventStepFinished:
 		s := j.step(e.Step)
 		s.finished, s.e = true, e
 		s.e.Counts = nil
@@ -186,11 +186,11 @@ func (j *junitSink) testCase(class, name string, s *junitStep) junitTestCase {
 	}
 	e := s.e
 	switch e.Status {
-	case executor.StatusFailed:
+	case runlog.StatusFailed:
 		c.Failure = &junitMessage{Message: failureMessage(e), Type: "failed", Text: failureText(e, s.tail)}
-	case executor.StatusSkipped, executor.StatusCanceled:
+	case runlog.StatusSkipped, runlog.StatusCanceled:
 		c.Skipped = &junitMessage{Message: strings.TrimSpace(string(e.Status) + ": " + e.Reason)}
-	case executor.StatusCached:
+	case runlog.StatusCached:
 		c.SystemOut = "cached: result reused"
 		if e.CachedFrom != "" {
 			c.SystemOut += " from run " + e.CachedFrom
@@ -200,7 +200,7 @@ func (j *junitSink) testCase(class, name string, s *junitStep) junitTestCase {
 }
 
 // failureMessage is the one-line summary of a failed step.
-func failureMessage(e executor.Event) string {
+func failureMessage(e runlog.Event) string {
 	if e.Error != "" {
 		return firstLine(e.Error)
 	}
@@ -208,7 +208,7 @@ func failureMessage(e executor.Event) string {
 }
 
 // failureText is the error and the last lines of a failed step's log.
-func failureText(e executor.Event, tail []string) string {
+func failureText(e runlog.Event, tail []string) string {
 	if len(tail) > junitTailLines {
 		tail = tail[len(tail)-junitTailLines:]
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/runlog"
 )
 
 // junitDoc is the JUnit XML a CI reads, with the attributes it requires.
@@ -106,7 +106,7 @@ func TestJUnitSink(t *testing.T) {
 func TestJUnitSinkUnfinishedStep(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "r.xml")
 	j := NewJUnitSink(path)
-	j.Emit(executor.Event{Type: executor.EventStepQueued, Step: "never"})
+	j.Emit(runlog.Event{Type: runlog.EventStepQueued, Step: "never"})
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -6,22 +6,22 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/runlog"
 )
 
 // summary prints the table of steps and the failures at pipeline_finished.
-func (t *terminalSink) summary(e executor.Event) {
+func (t *terminalSink) summary(e runlog.Event) {
 	if len(t.order) > 0 {
 		t.table()
 	}
 	for _, name := range t.order {
-		if s := t.steps[name]; s.done && s.e.Status == executor.StatusFailed {
+		if s := t.steps[name]; s.done && s.e.Status == runlog.StatusFailed {
 			t.failure(s)
 		}
 	}
 	msg := fmt.Sprintf("%s in %s", t.counts(e.Counts), formatDuration(e.Duration))
 	if e.Error != "" {
-		msg += ": " + executor.SanitizeText(e.Error)
+		msg += ": " + runlog.SanitizeText(e.Error)
 	}
 	t.pipeLine(msg)
 }
@@ -35,13 +35,13 @@ func (t *terminalSink) table() {
 		status, dur, mem, exit := "not run", "-", "-", "-"
 		if s.done {
 			status = string(s.e.Status)
-			if s.e.Duration > 0 && s.e.Status != executor.StatusSkipped && s.e.Status != executor.StatusCached {
+			if s.e.Duration > 0 && s.e.Status != runlog.StatusSkipped && s.e.Status != runlog.StatusCached {
 				dur = formatDuration(s.e.Duration)
 			}
 			if s.e.PeakMemory > 0 {
 				mem = formatBytes(s.e.PeakMemory)
 			}
-			if s.e.Status == executor.StatusOK || s.e.Status == executor.StatusFailed {
+			if s.e.Status == runlog.StatusOK || s.e.Status == runlog.StatusFailed {
 				exit = fmt.Sprint(s.e.ExitCode)
 			}
 		}
@@ -76,9 +76,9 @@ func (t *terminalSink) failure(s *termStep) {
 }
 
 // counts says how many steps ended how, e.g. "3 ok, 1 failed".
-func (t *terminalSink) counts(c map[executor.Status]int) string {
+func (t *terminalSink) counts(c map[runlog.Status]int) string {
 	if c == nil {
-		c = map[executor.Status]int{}
+		c = map[runlog.Status]int{}
 		for _, s := range t.steps {
 			if s.done {
 				c[s.e.Status]++
@@ -86,7 +86,7 @@ func (t *terminalSink) counts(c map[executor.Status]int) string {
 		}
 	}
 	var parts []string
-	for _, st := range []executor.Status{executor.StatusOK, executor.StatusCached, executor.StatusFailed, executor.StatusSkipped, executor.StatusCanceled} {
+	for _, st := range []runlog.Status{runlog.StatusOK, runlog.StatusCached, runlog.StatusFailed, runlog.StatusSkipped, runlog.StatusCanceled} {
 		if n := c[st]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, st))
 		}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/runlog"
 )
 
 // TerminalOptions says how the terminal sink prints.
@@ -72,7 +72,7 @@ type termStep struct {
 	running   bool
 	started   time.Time
 	done      bool
-	e         executor.Event // step_finished
+	e         runlog.Event // step_finished
 	tail      []string
 	group     []string  // CI: lines waiting for the step's group
 	groupFrom time.Time // when the lines in group began (GitLab section start)
@@ -107,7 +107,7 @@ type termStep struct {
 // At pipeline_finished it prints a summary table (step, status, duration,
 // peak memory, exit code), then for each failed step its last lines and the
 // `pipe debug <step>` command that reproduces it.
-func NewTerminalSink(w io.Writer, o TerminalOptions) executor.Sink {
+func NewTerminalSink(w io.Writer, o TerminalOptions) runlog.Sink {
 	if o.Width <= 0 {
 		o.Width = 100
 	}
@@ -136,25 +136,25 @@ func (c clearingWriter) Write(p []byte) (int, error) {
 }
 
 // Emit prints what e means for a person.
-func (t *terminalSink) Emit(e executor.Event) {
+func (t *terminalSink) Emit(e runlog.Event) {
 	t.now = e.Time
 	if t.start.IsZero() {
 		t.start = e.Time
 	}
 	switch e.Type {
-	case executor.EventPipelineStarted:
+	case runlog.EventPipelineStarted:
 		t.start, t.runID = e.Time, e.RunID
 		t.pipeLine(fmt.Sprintf("run %s: %d steps", e.RunID, e.Steps))
-	case executor.EventStepQueued:
+	case runlog.EventStepQueued:
 		t.step(e.Step)
 		t.queued++
-	case executor.EventStepStarted:
+	case runlog.EventStepStarted:
 		t.started(e)
-	case executor.EventStepLog:
+	case runlog.EventStepLog:
 		t.logLine(e)
-	case executor.EventStepFinished:
+	case runlog.EventStepFinished:
 		t.finished(e)
-	case executor.EventPipelineFinished:
+	case runlog.EventPipelineFinished:
 		t.summary(e)
 		return
 	}
@@ -174,7 +174,7 @@ func (t *terminalSink) step(name string) *termStep {
 }
 
 // started prints "<step> <elapsed> > started".
-func (t *terminalSink) started(e executor.Event) {
+func (t *terminalSink) started(e runlog.Event) {
 	s := t.step(e.Step)
 	s.running, s.started, s.groupFrom = true, e.Time, e.Time
 	msg := "started"
@@ -185,14 +185,14 @@ func (t *terminalSink) started(e executor.Event) {
 }
 
 // logLine prints (or, in CI, buffers) one line of a step's log.
-func (t *terminalSink) logLine(e executor.Event) {
+func (t *terminalSink) logLine(e runlog.Event) {
 	if e.Step == "" { // pipe's message about the run as a whole
-		t.pipeLine(executor.SanitizeLine(e.Line))
+		t.pipeLine(runlog.SanitizeLine(e.Line))
 		return
 	}
 	s := t.step(e.Step)
-	line, sep := executor.SanitizeLine(e.Line), "|"
-	if e.Stream == executor.StreamPipe {
+	line, sep := runlog.SanitizeLine(e.Line), "|"
+	if e.Stream == runlog.StreamPipe {
 		sep = ">"
 	}
 	if sep == "|" {
@@ -219,7 +219,7 @@ func (s *termStep) addTail(line string, n int) {
 }
 
 // finished prints the step's end (and, in CI, its buffered output).
-func (t *terminalSink) finished(e executor.Event) {
+func (t *terminalSink) finished(e runlog.Event) {
 	s := t.step(e.Step)
 	s.running, s.done, s.e = false, true, e
 	s.e.Counts = nil
@@ -231,22 +231,22 @@ func (t *terminalSink) finished(e executor.Event) {
 		if s.parts > 0 {
 			title += fmt.Sprintf(" (part %d)", s.parts+1)
 		}
-		t.printGroup(s, title, s.groupFrom, e.Time, e.Status != executor.StatusFailed)
+		t.printGroup(s, title, s.groupFrom, e.Time, e.Status != runlog.StatusFailed)
 	}
-	if e.Status == executor.StatusFailed && t.o.CI == CIGitHub {
+	if e.Status == runlog.StatusFailed && t.o.CI == CIGitHub {
 		githubError(t.w, "step "+s.name+" failed", firstLine(t.failureReason(e)))
 	}
 }
 
 // verdict says how a step ended, e.g. "ok in 3.2s" or "failed: exit code 2".
-func (t *terminalSink) verdict(e executor.Event) string {
+func (t *terminalSink) verdict(e runlog.Event) string {
 	d := formatDuration(e.Duration)
 	switch e.Status {
-	case executor.StatusOK:
+	case runlog.StatusOK:
 		return t.paint("32", "ok") + " in " + d
-	case executor.StatusFailed:
+	case runlog.StatusFailed:
 		return t.paint("31", "failed") + " after " + d + ": " + firstLine(t.failureReason(e))
-	case executor.StatusCached:
+	case runlog.StatusCached:
 		if e.Remote != "" {
 			return t.paint("36", "cached") + " (remote " + e.Remote + ")"
 		}
@@ -257,15 +257,15 @@ func (t *terminalSink) verdict(e executor.Event) string {
 	}
 	v := t.paint("33", string(e.Status))
 	if e.Reason != "" {
-		v += ": " + executor.SanitizeText(e.Reason)
+		v += ": " + runlog.SanitizeText(e.Reason)
 	}
 	return v
 }
 
 // failureReason is the error of a failed step, or its exit code.
-func (t *terminalSink) failureReason(e executor.Event) string {
+func (t *terminalSink) failureReason(e runlog.Event) string {
 	if e.Error != "" {
-		return executor.SanitizeText(e.Error)
+		return runlog.SanitizeText(e.Error)
 	}
 	return fmt.Sprintf("exit code %d", e.ExitCode)
 }

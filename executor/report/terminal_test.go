@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/runlog"
 )
 
 // TestTerminalSinkGolden renders the sample run for each kind of output.
@@ -68,12 +68,12 @@ func TestTerminalSinkFailureTail(t *testing.T) {
 	var b bytes.Buffer
 	s := NewTerminalSink(&b, TerminalOptions{TailLines: 3})
 	t0 := time.Unix(0, 0)
-	s.Emit(executor.Event{Type: executor.EventStepStarted, Time: t0, Step: "t"})
+	s.Emit(runlog.Event{Type: runlog.EventStepStarted, Time: t0, Step: "t"})
 	for i := range 10 {
-		s.Emit(executor.Event{Type: executor.EventStepLog, Time: t0, Step: "t", Line: fmt.Sprintf("line %d", i), Stream: executor.StreamOutput})
+		s.Emit(runlog.Event{Type: runlog.EventStepLog, Time: t0, Step: "t", Line: fmt.Sprintf("line %d", i), Stream: runlog.StreamOutput})
 	}
-	s.Emit(executor.Event{Type: executor.EventStepFinished, Time: t0, Step: "t", Status: executor.StatusFailed, ExitCode: 2})
-	s.Emit(executor.Event{Type: executor.EventPipelineFinished, Time: t0, Status: executor.StatusFailed})
+	s.Emit(runlog.Event{Type: runlog.EventStepFinished, Time: t0, Step: "t", Status: runlog.StatusFailed, ExitCode: 2})
+	s.Emit(runlog.Event{Type: runlog.EventPipelineFinished, Time: t0, Status: runlog.StatusFailed})
 	out := b.String()
 	tail := out[strings.Index(out, "--- t failed"):]
 	if strings.Contains(tail, "line 6") || !strings.Contains(tail, "t | line 7\nt | line 8\nt | line 9\n") {
@@ -91,12 +91,12 @@ func TestTerminalSinkCIGroupBound(t *testing.T) {
 	s := NewTerminalSink(&b, TerminalOptions{CI: CIGitHub})
 	t0 := time.Unix(0, 0)
 	for i := range groupMaxLines + 10 {
-		s.Emit(executor.Event{Type: executor.EventStepLog, Time: t0, Step: "big", Line: fmt.Sprint(i), Stream: executor.StreamOutput})
+		s.Emit(runlog.Event{Type: runlog.EventStepLog, Time: t0, Step: "big", Line: fmt.Sprint(i), Stream: runlog.StreamOutput})
 	}
 	if !strings.Contains(b.String(), "::group::big: output so far (part 1)") {
 		t.Fatal("no partial group after groupMaxLines lines")
 	}
-	s.Emit(executor.Event{Type: executor.EventStepFinished, Time: t0, Step: "big", Status: executor.StatusOK})
+	s.Emit(runlog.Event{Type: runlog.EventStepFinished, Time: t0, Step: "big", Status: runlog.StatusOK})
 	if !strings.Contains(b.String(), "::group::big: ok in 0.0s (part 2)") {
 		t.Errorf("last part not numbered:\n%s", b.String()[len(b.String())-300:])
 	}
@@ -130,9 +130,9 @@ func TestDebugTerminalSinkNoHint(t *testing.T) {
 	for _, hint := range []bool{true, false} {
 		var b strings.Builder
 		s := NewTerminalSink(&b, TerminalOptions{NoDebugHint: !hint})
-		s.Emit(executor.Event{Type: executor.EventStepStarted, Step: "t"})
-		s.Emit(executor.Event{Type: executor.EventStepFinished, Step: "t", Status: executor.StatusFailed, ExitCode: 2})
-		s.Emit(executor.Event{Type: executor.EventPipelineFinished, Status: executor.StatusFailed})
+		s.Emit(runlog.Event{Type: runlog.EventStepStarted, Step: "t"})
+		s.Emit(runlog.Event{Type: runlog.EventStepFinished, Step: "t", Status: runlog.StatusFailed, ExitCode: 2})
+		s.Emit(runlog.Event{Type: runlog.EventPipelineFinished, Status: runlog.StatusFailed})
 		if got := strings.Contains(b.String(), "reproduce with: pipe debug t"); got != hint {
 			t.Errorf("NoDebugHint %v: hint printed %v:\n%s", !hint, got, b.String())
 		}
@@ -143,9 +143,9 @@ func TestDebugTerminalSinkNoHint(t *testing.T) {
 func TestDebugHintFileAndQuoting(t *testing.T) {
 	var b strings.Builder
 	s := NewTerminalSink(&b, TerminalOptions{DebugArgs: "-f .github/workflows/ci.yml"})
-	s.Emit(executor.Event{Type: executor.EventStepStarted, Step: "test[n=2]"})
-	s.Emit(executor.Event{Type: executor.EventStepFinished, Step: "test[n=2]", Status: executor.StatusFailed, ExitCode: 2})
-	s.Emit(executor.Event{Type: executor.EventPipelineFinished, Status: executor.StatusFailed})
+	s.Emit(runlog.Event{Type: runlog.EventStepStarted, Step: "test[n=2]"})
+	s.Emit(runlog.Event{Type: runlog.EventStepFinished, Step: "test[n=2]", Status: runlog.StatusFailed, ExitCode: 2})
+	s.Emit(runlog.Event{Type: runlog.EventPipelineFinished, Status: runlog.StatusFailed})
 	if want := "reproduce with: pipe debug -f .github/workflows/ci.yml 'test[n=2]'\n"; !strings.Contains(b.String(), want) {
 		t.Errorf("no %q in:\n%s", want, b.String())
 	}

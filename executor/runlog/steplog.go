@@ -1,4 +1,4 @@
-package executor
+package runlog
 
 import (
 	"bufio"
@@ -46,7 +46,7 @@ const (
 //  2. masks secrets (Masker.Mask), removes terminal control sequences
 //     (SanitizeLine), and masks again if that changed the line;
 //  3. writes it to file (the run log; the caller bounds its size, see
-//     RunLog.Step) — so the file only ever holds masked lines;
+//     Log.Step) — so the file only ever holds masked lines;
 //  4. keeps it for Tail;
 //  5. sends a step_log event with Stream "output" to emit, unless the step
 //     exceeds its display budget (a flood) or the consumer has fallen behind

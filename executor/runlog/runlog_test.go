@@ -1,4 +1,4 @@
-package executor
+package runlog
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 
 func TestRunLog(t *testing.T) {
 	runs := t.TempDir()
-	r, err := NewRunLog(runs, "run1", 3)
+	r, err := New(runs, "run1", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestRunLog(t *testing.T) {
 	if err != nil || string(b) != "hello ***\nbye\n" {
 		t.Errorf("build.log = %q, %v", b, err)
 	}
-	s, err := ReadRun(runs, "run1")
+	s, err := Read(runs, "run1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,14 +51,14 @@ func TestRunLogKeepsLastRuns(t *testing.T) {
 	runs := t.TempDir()
 	base := time.Now().Add(-time.Hour)
 	for i := range 5 {
-		r, err := NewRunLog(runs, fmt.Sprintf("run%d", i), 3)
+		r, err := New(runs, fmt.Sprintf("run%d", i), 3)
 		if err != nil {
 			t.Fatal(err)
 		}
 		r.Emit(Event{Type: EventPipelineStarted, Time: base.Add(time.Duration(i) * time.Minute)})
 		r.Close()
 	}
-	list, err := ListRuns(runs)
+	list, err := List(runs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestRunLogKeepsLastRuns(t *testing.T) {
 	if strings.Join(ids, ",") != "run4,run3,run2" {
 		t.Errorf("kept runs = %v, want run4,run3,run2 (newest first)", ids)
 	}
-	if _, err := NewRunLog(runs, "../x", 3); err == nil {
+	if _, err := New(runs, "../x", 3); err == nil {
 		t.Error("a run ID with a slash was accepted")
 	}
 }
@@ -94,15 +94,15 @@ func TestStepLogFile(t *testing.T) {
 	for step, want := range map[string]string{
 		"build": "build.log", "test (go=1.22)": "test%20%28go=1.22%29.log", "a/b": "a%2Fb.log", "..": "%2E..log",
 	} {
-		if got := StepLogFile(step); got != want {
-			t.Errorf("StepLogFile(%q) = %q, want %q", step, got, want)
+		if got := StepFile(step); got != want {
+			t.Errorf("StepFile(%q) = %q, want %q", step, got, want)
 		}
 	}
 }
 
 func TestRunLogBatchesWrites(t *testing.T) {
 	runs := t.TempDir()
-	r, err := NewRunLog(runs, "20260101T000000Z-00000001", 3)
+	r, err := New(runs, "20260101T000000Z-00000001", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,18 +114,18 @@ func TestRunLogBatchesWrites(t *testing.T) {
 		r.Emit(Event{Type: EventStepFinished, Step: fmt.Sprintf("s%d", i), Status: StatusCached, Key: "k"})
 	}
 	if got := written(); got != start {
-		t.Errorf("run.json rewritten per event, before RunSummaryInterval passed")
+		t.Errorf("run.json rewritten per event, before SummaryInterval passed")
 	}
-	// Within about RunSummaryInterval, the pending changes are written.
-	deadline := time.Now().Add(10 * RunSummaryInterval)
+	// Within about SummaryInterval, the pending changes are written.
+	deadline := time.Now().Add(10 * SummaryInterval)
 	for !strings.Contains(written(), `"s99"`) && time.Now().Before(deadline) {
-		time.Sleep(RunSummaryInterval / 10)
+		time.Sleep(SummaryInterval / 10)
 	}
 	if !strings.Contains(written(), `"s99"`) {
 		t.Errorf("run.json never got the pending steps: %s", written())
 	}
 	r.Emit(Event{Type: EventPipelineFinished, Status: StatusOK, Counts: map[Status]int{StatusCached: 100}})
-	s, err := ReadRun(runs, "20260101T000000Z-00000001")
+	s, err := Read(runs, "20260101T000000Z-00000001")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,12 +148,12 @@ func TestRunLogPrunesByRunIDWithoutReading(t *testing.T) {
 	for _, id := range []string{"20260101T000003Z-aaaa", "20260101T000001Z-bbbb", "20260101T000002Z-cccc"} {
 		os.Mkdir(filepath.Join(runs, id), 0o755) // no run.json: ordered by name alone
 	}
-	r, err := NewRunLog(runs, "20260101T000004Z-dddd", 2)
+	r, err := New(runs, "20260101T000004Z-dddd", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The old runs are out of the list once NewRunLog returns...
-	listed, err := ListRuns(runs)
+	// The old runs are out of the list once New returns...
+	listed, err := List(runs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,12 +189,12 @@ func TestRunLogFinishesRemovalsLeftBehind(t *testing.T) {
 		}
 	}
 	leave(2)
-	r, err := NewRunLog(runs, "20260101T000010Z-aaaa", 3)
+	r, err := New(runs, "20260101T000010Z-aaaa", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if listed, _ := ListRuns(runs); len(listed) != 1 {
-		t.Errorf("ListRuns shows runs being removed: %+v", listed)
+	if listed, _ := List(runs); len(listed) != 1 {
+		t.Errorf("List shows runs being removed: %+v", listed)
 	}
 	<-r.pruned
 	if got := strings.Join(dirNames(t, runs), ","); got != "20260101T000010Z-aaaa" {
@@ -202,13 +202,13 @@ func TestRunLogFinishesRemovalsLeftBehind(t *testing.T) {
 	}
 	r.Close()
 
-	leave(5) // more than keep: removed before NewRunLog returns
-	r, err = NewRunLog(runs, "20260101T000011Z-bbbb", 3)
+	leave(5) // more than keep: removed before New returns
+	r, err = New(runs, "20260101T000011Z-bbbb", 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(dirNames(t, runs), ","); got != "20260101T000010Z-aaaa,20260101T000011Z-bbbb" {
-		t.Errorf("past keep leftovers, NewRunLog returned with %s in the runs dir", got)
+		t.Errorf("past keep leftovers, New returned with %s in the runs dir", got)
 	}
 	r.Close()
 	<-r.pruned
@@ -227,23 +227,23 @@ func dirNames(t *testing.T, dir string) []string {
 	return out
 }
 
-// A run that ends within RunSummaryInterval writes run.json once, at its end.
+// A run that ends within SummaryInterval writes run.json once, at its end.
 func TestRunLogShortRunWritesOnce(t *testing.T) {
 	runs := t.TempDir()
 	const id = "20260101T000000Z-00000002"
-	r, err := NewRunLog(runs, id, 3)
+	r, err := New(runs, id, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(runs, id, "run.json")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("run.json written as the run log was made (stat: %v)", err)
 	}
-	if listed, _ := ListRuns(runs); len(listed) != 1 || listed[0].RunID != id || listed[0].Status != "unknown" {
-		t.Errorf("ListRuns before the first write: %+v", listed)
+	if listed, _ := List(runs); len(listed) != 1 || listed[0].RunID != id || listed[0].Status != "unknown" {
+		t.Errorf("List before the first write: %+v", listed)
 	}
 	r.Emit(Event{Type: EventStepFinished, Step: "a", Status: StatusCached, Key: "k"})
 	r.Emit(Event{Type: EventPipelineFinished, Status: StatusOK, Counts: map[Status]int{StatusCached: 1}})
-	s, err := ReadRun(runs, id)
+	s, err := Read(runs, id)
 	if err != nil || s.Status != "ok" || len(s.Steps) != 1 {
 		t.Fatalf("run.json at pipeline_finished: %+v, %v", s, err)
 	}
@@ -252,14 +252,14 @@ func TestRunLogShortRunWritesOnce(t *testing.T) {
 	}
 	// A run log closed before its end still says so.
 	const id2 = "20260101T000001Z-00000003"
-	r2, err := NewRunLog(runs, id2, 3)
+	r2, err := New(runs, id2, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := r2.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := ReadRun(runs, id2); err != nil || s.Status != string(StatusCanceled) {
+	if s, err := Read(runs, id2); err != nil || s.Status != string(StatusCanceled) {
 		t.Errorf("run closed before its end: %+v, %v", s, err)
 	}
 }
@@ -269,7 +269,7 @@ func TestRunLogShortRunWritesOnce(t *testing.T) {
 func TestRunLogStepFileOnFirstWrite(t *testing.T) {
 	runs := t.TempDir()
 	const id = "20260101T000000Z-00000004"
-	r, err := NewRunLog(runs, id, 3)
+	r, err := New(runs, id, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestRunLogStepFileOnFirstWrite(t *testing.T) {
 	}
 	r.Emit(Event{Type: EventPipelineFinished, Status: StatusOK})
 	r.Close()
-	s, err := ReadRun(runs, id)
+	s, err := Read(runs, id)
 	if err != nil || len(s.Steps) != 1 || s.Steps[0].Log != "" {
 		t.Errorf("summary of a silent step: %+v, %v", s.Steps, err)
 	}

@@ -1,4 +1,4 @@
-package executor
+package runlog
 
 import (
 	"bytes"
@@ -118,7 +118,7 @@ func TestEventSchemaRejects(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &v); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.validate("event", v); err == nil {
+		if err := s.Validate("event", v); err == nil {
 			t.Errorf("schema accepted %s", line)
 		}
 	}

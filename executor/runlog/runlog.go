@@ -1,6 +1,8 @@
-package executor
+package runlog
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,13 +28,13 @@ const (
 	// MaxStepLogBytes bounds one step's log file; the rest is counted and the
 	// file ends with a line saying how much was cut.
 	MaxStepLogBytes = 100 << 20
-	// RunSummarySchema names the version of run.json.
-	RunSummarySchema = "pipe.run/v1"
-	runSummaryFile   = "run.json"
+	// SummarySchema names the version of run.json.
+	SummarySchema  = "pipe.run/v1"
+	runSummaryFile = "run.json"
 )
 
-// RunSummary is run.json: what `pipe logs` needs to find a run and its steps.
-type RunSummary struct {
+// Summary is run.json: what `pipe logs` needs to find a run and its steps.
+type Summary struct {
 	Schema   string         `json:"schema"`
 	RunID    string         `json:"run_id"`
 	Pipeline string         `json:"pipeline,omitempty"`
@@ -40,11 +42,11 @@ type RunSummary struct {
 	Finished time.Time      `json:"finished,omitzero"`
 	Status   string         `json:"status"` // "running", then ok, failed or canceled
 	Counts   map[Status]int `json:"counts,omitempty"`
-	Steps    []RunStep      `json:"steps"`
+	Steps    []StepSummary  `json:"steps"`
 }
 
-// RunStep is one step of a RunSummary, in the order steps were queued.
-type RunStep struct {
+// StepSummary is one step of a Summary, in the order steps were queued.
+type StepSummary struct {
 	Name       string `json:"name"`
 	Status     Status `json:"status,omitempty"` // empty while it runs
 	ExitCode   int    `json:"exit_code,omitempty"`
@@ -55,40 +57,40 @@ type RunStep struct {
 	Log        string `json:"log,omitempty"` // file name in the run's dir, when the step logged
 }
 
-// RunLog keeps the logs of one run. It is also a Sink: fed the run's
+// Log keeps the logs of one run. It is also a Sink: fed the run's
 // events, it keeps run.json up to date, each write atomic (temp file and
-// rename): written RunSummaryInterval after the run log is made (or at the
+// rename): written SummaryInterval after the run log is made (or at the
 // run's end, whichever comes first), at pipeline_finished and at Close, and
-// in between at most once per RunSummaryInterval, RunSummaryInterval after a
+// in between at most once per SummaryInterval, SummaryInterval after a
 // change, so a run of many fast steps (cache hits) does not rewrite it per
-// step. Until its first write the run's dir has no run.json: ListRuns shows
+// step. Until its first write the run's dir has no run.json: List shows
 // it with status "unknown". Its methods are safe for concurrent use.
-type RunLog struct {
+type Log struct {
 	dir string
 	mu  sync.Mutex
-	sum RunSummary
+	sum Summary
 	err error // first error writing run.json
 
 	dirty  bool        // sum has changes not written yet
 	timer  *time.Timer // the pending write of those changes
 	closed bool
-	pruned chan struct{} // closed when the removal of old runs ends (NewRunLog); tests wait on it
+	pruned chan struct{} // closed when the removal of old runs ends (New); tests wait on it
 }
 
-// RunSummaryInterval bounds how stale run.json is while a run goes on.
-const RunSummaryInterval = time.Second
+// SummaryInterval bounds how stale run.json is while a run goes on.
+const SummaryInterval = time.Second
 
-// NewRunLog creates runsDir/runID and takes the oldest runs out of the list
+// New creates runsDir/runID and takes the oldest runs out of the list
 // so that at most keep (DefaultKeepRuns when keep <= 0) are kept, this one
 // included. An old run is renamed to a dot name first (one rename: it is
 // gone from `pipe logs` at once) and its files are removed in the
 // background: removing them takes milliseconds on a disk without a journal
 // or mounted with discard (MACHINE.md), and the run neither waits for it
 // nor for it to end. What a run leaves half removed when it exits, the next
-// one goes on removing; past keep such leftovers, NewRunLog removes them
+// one goes on removing; past keep such leftovers, New removes them
 // before it returns, so a removal that keeps failing says why.
-func NewRunLog(runsDir, runID string, keep int) (*RunLog, error) {
-	if err := checkRunID(runID); err != nil {
+func New(runsDir, runID string, keep int) (*Log, error) {
+	if err := CheckID(runID); err != nil {
 		return nil, err
 	}
 	if keep <= 0 {
@@ -123,14 +125,14 @@ func NewRunLog(runsDir, runID string, keep int) (*RunLog, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run logs: %w", err)
 	}
-	r := &RunLog{dir: dir, sum: RunSummary{Schema: RunSummarySchema, RunID: runID, Started: time.Now(), Status: "running"},
+	r := &Log{dir: dir, sum: Summary{Schema: SummarySchema, RunID: runID, Started: time.Now(), Status: "running"},
 		pruned: make(chan struct{})}
-	// run.json is first written RunSummaryInterval from now, or at the
+	// run.json is first written SummaryInterval from now, or at the
 	// run's end if that comes first: a run of cache hits ends in a few
 	// milliseconds, and each write is a new file (atomicfile), which costs
 	// the most of a run log on a disk without a journal (MACHINE.md).
 	r.dirty = true
-	r.timer = time.AfterFunc(RunSummaryInterval, r.flush)
+	r.timer = time.AfterFunc(SummaryInterval, r.flush)
 	go func() {
 		defer close(r.pruned)
 		// Best effort: what fails here is tried again by the next run, and
@@ -144,8 +146,22 @@ func NewRunLog(runsDir, runID string, keep int) (*RunLog, error) {
 // are still being removed.
 const removedPrefix = ".removed-"
 
-// checkRunID rejects IDs that are not a single plain path element.
-func checkRunID(id string) error {
+// NewID returns a sortable, unique run ID: the UTC time t and 4 random
+// bytes. A caller that needs the ID before the run starts (a cluster labels
+// the run's objects by it) makes it here and passes it on.
+func NewID(t time.Time) string {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return t.UTC().Format(idTimeLayout) + "-" + hex.EncodeToString(b)
+}
+
+// idTimeLayout is the time at the front of a run ID.
+const idTimeLayout = "20060102T150405Z"
+
+// CheckID rejects IDs that are not a single plain path element.
+func CheckID(id string) error {
 	if id == "" || id == "." || id == ".." || strings.ContainsAny(id, `/\`) || strings.ContainsRune(id, 0) {
 		return fmt.Errorf("run logs: run ID %q is not a plain name", id)
 	}
@@ -153,7 +169,7 @@ func checkRunID(id string) error {
 }
 
 // Dir returns the run's directory.
-func (r *RunLog) Dir() string { return r.dir }
+func (r *Log) Dir() string { return r.dir }
 
 // Step returns the log file of step: runDir/<step>.log, created at the
 // first write (a step that prints nothing leaves no file, and its summary
@@ -162,8 +178,8 @@ func (r *RunLog) Dir() string { return r.dir }
 // beyond MaxStepLogBytes are dropped and counted; Close then appends a line
 // "… [log cut: N bytes not kept]". Give it to NewStepLog, which writes
 // masked lines only.
-func (r *RunLog) Step(step string) (io.WriteCloser, error) {
-	name := StepLogFile(step)
+func (r *Log) Step(step string) (io.WriteCloser, error) {
+	name := StepFile(step)
 	path := filepath.Join(r.dir, name)
 	r.mu.Lock()
 	e := r.stepEntry(step)
@@ -187,9 +203,9 @@ func (r *RunLog) Step(step string) (io.WriteCloser, error) {
 	}}, nil
 }
 
-// StepLogFile is the file name of step's log in a run's directory: the
+// StepFile is the file name of step's log in a run's directory: the
 // name escaped so that any step name is one safe path element.
-func StepLogFile(step string) string {
+func StepFile(step string) string {
 	name := url.PathEscape(step)
 	if strings.HasPrefix(name, ".") {
 		name = "%2E" + name[1:]
@@ -250,18 +266,18 @@ func (c *cappedFile) Close() error {
 }
 
 // stepEntry returns the summary entry of step, adding it if new.
-func (r *RunLog) stepEntry(step string) *RunStep {
+func (r *Log) stepEntry(step string) *StepSummary {
 	for i := range r.sum.Steps {
 		if r.sum.Steps[i].Name == step {
 			return &r.sum.Steps[i]
 		}
 	}
-	r.sum.Steps = append(r.sum.Steps, RunStep{Name: step})
+	r.sum.Steps = append(r.sum.Steps, StepSummary{Name: step})
 	return &r.sum.Steps[len(r.sum.Steps)-1]
 }
 
 // Emit records e in run.json.
-func (r *RunLog) Emit(e Event) {
+func (r *Log) Emit(e Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch e.Type {
@@ -283,12 +299,12 @@ func (r *RunLog) Emit(e Event) {
 	}
 	r.dirty = true
 	if r.timer == nil && !r.closed {
-		r.timer = time.AfterFunc(RunSummaryInterval, r.flush)
+		r.timer = time.AfterFunc(SummaryInterval, r.flush)
 	}
 }
 
 // flush writes pending changes (the timer's func).
-func (r *RunLog) flush() {
+func (r *Log) flush() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.timer = nil
@@ -298,7 +314,7 @@ func (r *RunLog) flush() {
 }
 
 // flushLocked writes run.json now and keeps the first error.
-func (r *RunLog) flushLocked() {
+func (r *Log) flushLocked() {
 	r.dirty = false
 	if err := r.writeLocked(); err != nil && r.err == nil {
 		r.err = err
@@ -320,8 +336,8 @@ func copyCounts(m map[Status]int) map[Status]int {
 // Close writes run.json a last time if it has changes not written yet
 // (status "canceled" when the run never reported its end) and returns the
 // first error writing it. It does not wait for the removal of old runs (see
-// NewRunLog). Calls after the first return that error only.
-func (r *RunLog) Close() error {
+// New). Calls after the first return that error only.
+func (r *Log) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.timer != nil {
@@ -343,7 +359,7 @@ func (r *RunLog) Close() error {
 }
 
 // writeLocked writes run.json atomically.
-func (r *RunLog) writeLocked() error {
+func (r *Log) writeLocked() error {
 	b, err := json.MarshalIndent(r.sum, "", "  ")
 	if err != nil {
 		return fmt.Errorf("run logs: %w", err)
@@ -351,10 +367,10 @@ func (r *RunLog) writeLocked() error {
 	return atomicfile.WriteFile(filepath.Join(r.dir, runSummaryFile), append(b, '\n'))
 }
 
-// ListRuns returns the runs kept in runsDir, newest first. Directories
+// List returns the runs kept in runsDir, newest first. Directories
 // without a readable run.json are listed with their name as RunID, their
 // mtime as Started and status "unknown".
-func ListRuns(runsDir string) ([]RunSummary, error) {
+func List(runsDir string) ([]Summary, error) {
 	ents, err := os.ReadDir(runsDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -362,14 +378,14 @@ func ListRuns(runsDir string) ([]RunSummary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("run logs: %w", err)
 	}
-	var runs []RunSummary
+	var runs []Summary
 	for _, e := range ents {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") { // dot names: runs being removed
 			continue
 		}
-		s, err := ReadRun(runsDir, e.Name())
+		s, err := Read(runsDir, e.Name())
 		if err != nil {
-			s = RunSummary{RunID: e.Name(), Status: "unknown"}
+			s = Summary{RunID: e.Name(), Status: "unknown"}
 			if fi, err := e.Info(); err == nil {
 				s.Started = fi.ModTime()
 			}
@@ -389,7 +405,7 @@ func ListRuns(runsDir string) ([]RunSummary, error) {
 // out whose files are still being removed (removedPrefix). When every name is
 // a run ID as Run makes them (its start time, to the second, then a random
 // suffix) the names give the order and no run.json is read; else it is
-// ListRuns's order.
+// List's order.
 func scanRuns(runsDir string) (ids, removed []string, err error) {
 	ents, err := os.ReadDir(runsDir)
 	if err != nil {
@@ -403,7 +419,7 @@ func scanRuns(runsDir string) (ids, removed []string, err error) {
 			removed = append(removed, name)
 		case !e.IsDir() || strings.HasPrefix(name, "."):
 		default:
-			if _, ok := runIDTime(name); !ok {
+			if _, ok := IDTime(name); !ok {
 				byName = false
 			}
 			ids = append(ids, name)
@@ -417,19 +433,18 @@ func scanRuns(runsDir string) (ids, removed []string, err error) {
 	return ids, removed, nil
 }
 
-// runIDTime parses the start time at the front of a run ID made by newRunID.
-func runIDTime(id string) (time.Time, bool) {
-	const layout = "20060102T150405Z"
-	if len(id) <= len(layout) || id[len(layout)] != '-' {
+// IDTime parses the start time at the front of a run ID made by NewID.
+func IDTime(id string) (time.Time, bool) {
+	if len(id) <= len(idTimeLayout) || id[len(idTimeLayout)] != '-' {
 		return time.Time{}, false
 	}
-	t, err := time.Parse(layout, id[:len(layout)])
+	t, err := time.Parse(idTimeLayout, id[:len(idTimeLayout)])
 	return t, err == nil
 }
 
-// listRunIDs is ListRuns's order, as IDs.
+// listRunIDs is List's order, as IDs.
 func listRunIDs(runsDir string) ([]string, error) {
-	runs, err := ListRuns(runsDir)
+	runs, err := List(runsDir)
 	if err != nil {
 		return nil, err
 	}
@@ -440,10 +455,10 @@ func listRunIDs(runsDir string) ([]string, error) {
 	return ids, nil
 }
 
-// ReadRun reads the run.json of one run.
-func ReadRun(runsDir, runID string) (RunSummary, error) {
-	var s RunSummary
-	if err := checkRunID(runID); err != nil {
+// Read reads the run.json of one run.
+func Read(runsDir, runID string) (Summary, error) {
+	var s Summary
+	if err := CheckID(runID); err != nil {
 		return s, err
 	}
 	b, err := os.ReadFile(filepath.Join(runsDir, runID, runSummaryFile))

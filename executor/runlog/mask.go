@@ -1,4 +1,4 @@
-package executor
+package runlog
 
 import (
 	"encoding/base64"

@@ -1,27 +1,29 @@
-package executor
+// Package jsonschema validates decoded JSON against the small subset of JSON
+// Schema that pipe's published schemas use. It is for tests: it checks that
+// what pipe writes matches what it documents. It never fetches a $ref or
+// reads a schema from anywhere but the bytes it is given.
+package jsonschema
 
 import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
-	"testing"
 	"time"
 )
 
-// jsonSchema is the subset of JSON Schema (2020-12) that
-// testdata/event.schema.json uses: type, enum, const, required, properties,
+// Schema is the subset of JSON Schema (2020-12) that pipe's event schema
+// (executor/runlog/testdata/event.schema.json) uses: type, enum, const, required, properties,
 // additionalProperties, propertyNames, minimum, minLength, pattern, format
-// date-time, allOf, if/then. Unknown keywords fail the test, so the schema
+// date-time, allOf, if/then. Unknown keywords are errors, so a schema
 // cannot silently use something this validator ignores.
-type jsonSchema map[string]any
+type Schema map[string]any
 
 // validate returns the first violation of v (decoded JSON) against s.
-func (s jsonSchema) validate(path string, v any) error {
+func (s Schema) validate(path string, v any) error {
 	keys := make([]string, 0, len(s))
 	for k := range s {
 		keys = append(keys, k)
@@ -36,7 +38,7 @@ func (s jsonSchema) validate(path string, v any) error {
 }
 
 // keyword checks one keyword of s against v.
-func (s jsonSchema) keyword(k, path string, v any) error {
+func (s Schema) keyword(k, path string, v any) error {
 	arg := s[k]
 	switch k {
 	case "$schema", "$id", "title", "description", "then":
@@ -78,13 +80,13 @@ func (s jsonSchema) keyword(k, path string, v any) error {
 			return sub(s["then"]).validate(path, v)
 		}
 	default:
-		return fmt.Errorf("schema keyword %q not supported by the test validator", k)
+		return fmt.Errorf("schema keyword %q not supported by this validator", k)
 	}
 	return nil
 }
 
 // sub converts a decoded sub-schema.
-func sub(v any) jsonSchema { return jsonSchema(v.(map[string]any)) }
+func sub(v any) Schema { return Schema(v.(map[string]any)) }
 
 // checkType checks a JSON type name.
 func checkType(path, typ string, v any) error {
@@ -100,7 +102,7 @@ func checkType(path, typ string, v any) error {
 		n, isNum := v.(float64)
 		ok = isNum && n == math.Trunc(n)
 	default:
-		return fmt.Errorf("type %q not supported by the test validator", typ)
+		return fmt.Errorf("type %q not supported by this validator", typ)
 	}
 	if !ok {
 		return fmt.Errorf("%s: %v is not %s", path, v, typ)
@@ -109,7 +111,7 @@ func checkType(path, typ string, v any) error {
 }
 
 // object checks the object keywords.
-func (s jsonSchema) object(k, path string, v any) error {
+func (s Schema) object(k, path string, v any) error {
 	obj, ok := v.(map[string]any)
 	if !ok {
 		return nil
@@ -147,7 +149,7 @@ func (s jsonSchema) object(k, path string, v any) error {
 					return fmt.Errorf("%s: unknown property %q", path, name)
 				}
 			case map[string]any:
-				if err := jsonSchema(ap).validate(path+"."+name, pv); err != nil {
+				if err := Schema(ap).validate(path+"."+name, pv); err != nil {
 					return err
 				}
 			}
@@ -157,7 +159,7 @@ func (s jsonSchema) object(k, path string, v any) error {
 }
 
 // allOf checks every sub-schema.
-func (s jsonSchema) allOf(path string, v any) error {
+func (s Schema) allOf(path string, v any) error {
 	for _, ss := range s["allOf"].([]any) {
 		if err := sub(ss).validate(path, v); err != nil {
 			return err
@@ -166,31 +168,32 @@ func (s jsonSchema) allOf(path string, v any) error {
 	return nil
 }
 
-// loadEventSchema reads testdata/event.schema.json.
-func loadEventSchema(t *testing.T) jsonSchema {
-	t.Helper()
-	b, err := os.ReadFile("testdata/event.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s jsonSchema
+// Parse decodes a schema.
+func Parse(b []byte) (Schema, error) {
+	var s Schema
 	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("schema: %w", err)
 	}
-	return s
+	return s, nil
 }
 
-// validateEventLines checks every line of a JSON event stream.
-func validateEventLines(t *testing.T, s jsonSchema, stream string) {
-	t.Helper()
+// Validate returns the first violation of v (decoded JSON) against s; path
+// names v in the error.
+func (s Schema) Validate(path string, v any) error { return s.validate(path, v) }
+
+// ValidateLines checks every line of a JSON-lines stream and returns one
+// error per line that is not JSON or breaks s, each naming its line.
+func (s Schema) ValidateLines(path, stream string) []error {
+	var errs []error
 	for i, line := range strings.Split(strings.TrimSpace(stream), "\n") {
 		var v any
 		if err := json.Unmarshal([]byte(line), &v); err != nil {
-			t.Errorf("line %d: %v: %s", i+1, err, line)
+			errs = append(errs, fmt.Errorf("line %d: %v: %s", i+1, err, line))
 			continue
 		}
-		if err := s.validate("event", v); err != nil {
-			t.Errorf("line %d: %v\n%s", i+1, err, line)
+		if err := s.validate(path, v); err != nil {
+			errs = append(errs, fmt.Errorf("line %d: %v\n%s", i+1, err, line))
 		}
 	}
+	return errs
 }
