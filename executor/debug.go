@@ -86,9 +86,6 @@ type DebugShell struct {
 	Prompt   string   // the prompt it shows, e.g. "[pipe debug build: 'make' exited 2] /workspace # "
 }
 
-// ErrNoKeptFailure is returned by Debug with Last or Export when nothing was kept.
-var ErrNoKeptFailure = errors.New("no kept failure: run `pipe run --keep-failed` first")
-
 // NotRunError says the debugged step never ran because of what it needs.
 type NotRunError struct {
 	Step   string

@@ -3,11 +3,11 @@ package executor
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/pipe-run/pipe/executor/kept"
 	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
@@ -16,7 +16,7 @@ import (
 // debugKept reopens (or exports) the newest kept failure, of step when it is
 // not "".
 func debugKept(ctx context.Context, step string, o DebugOptions) (int, error) {
-	rec, err := lastKept(o.Store, step)
+	rec, err := kept.Last(o.Store, step)
 	if err != nil {
 		return 0, err
 	}
@@ -25,48 +25,23 @@ func debugKept(ctx context.Context, step string, o DebugOptions) (int, error) {
 		return 0, fmt.Errorf("store %s: lease: %w", o.Store.Root(), err)
 	}
 	defer lease.Release()
-	if err := lease.Add(append([]string{rec.ImageDigest}, rec.serviceDigests()...)...); err != nil {
+	if err := lease.Add(append([]string{rec.ImageDigest}, rec.ServiceDigests()...)...); err != nil {
 		return 0, fmt.Errorf("store lease: %w", err)
 	}
-	if err := rec.checkLayers(); err != nil {
+	if err := rec.CheckLayers(); err != nil {
 		return 0, err
 	}
 	if o.Export != "" {
-		return 0, exportKept(ctx, o.Store, rec, o.Export)
+		return 0, kept.Export(ctx, o.Store, rec, o.Export)
 	}
 	return reopenKept(ctx, rec, o)
-}
-
-// checkLayers fails when the layers of the step's or a service's image
-// were pruned since.
-func (rec *KeptRecord) checkLayers() error {
-	if err := rec.checkImage(rec.Image, rec.ImageLayers); err != nil {
-		return err
-	}
-	for _, ks := range rec.Services {
-		if err := rec.checkImage(ks.Image, ks.ImageLayers); err != nil {
-			return fmt.Errorf("service %s: %w", ks.Name, err)
-		}
-	}
-	return nil
-}
-
-// checkImage fails when a layer of image is gone from the store.
-func (rec *KeptRecord) checkImage(image string, layers []string) error {
-	for _, l := range layers {
-		if _, err := os.Stat(l); err != nil {
-			return fmt.Errorf("kept failure of step %s (run %s): layer %s of image %s is gone from the store (pruned?): pull %s again: %w",
-				rec.Step, rec.RunID, filepath.Base(l), image, image, err)
-		}
-	}
-	return nil
 }
 
 // reopenKept recreates the failed container from the kept layers, starts
 // the step's services again in a network namespace it joins, and opens the
 // shell in it. The main process does nothing; the shell is Exec'd. The
 // container, then the services and their namespace, go when the shell exits.
-func reopenKept(ctx context.Context, rec *KeptRecord, o DebugOptions) (int, error) {
+func reopenKept(ctx context.Context, rec *kept.Record, o DebugOptions) (int, error) {
 	r := &run{o: o.Options, id: runlog.NewID(time.Now()), masker: runlog.NewMasker(nil)}
 	log := runlog.NewStepLog(rec.Step, r.masker, nil, nil)
 	defer log.Close()
@@ -75,7 +50,7 @@ func reopenKept(ctx context.Context, rec *KeptRecord, o DebugOptions) (int, erro
 		return 0, err
 	}
 	defer release()
-	spec := rec.spec(r.containerID(&pipeline.Step{Name: rec.Step}, 1, "-last"), volumes, o.LookupSecret)
+	spec := keptSpec(rec, r.containerID(&pipeline.Step{Name: rec.Step}, 1, "-last"), volumes, o.LookupSecret)
 	svcs, err := r.startKeptServices(ctx, rec, spec, log)
 	defer svcs.stop()
 	if err != nil {
@@ -89,15 +64,15 @@ func reopenKept(ctx context.Context, rec *KeptRecord, o DebugOptions) (int, erro
 	if _, err := c.Wait(); err != nil {
 		return 0, fmt.Errorf("step %s: kept container: %w", rec.Step, err)
 	}
-	sh := &DebugShell{Step: rec.Step, ExitCode: rec.ExitCode, Status: rec.status()}
+	sh := &DebugShell{Step: rec.Step, ExitCode: rec.ExitCode, Status: keptStatus(rec)}
 	if _, err := runShell(ctx, c, spec.Process, sh, &o); err != nil {
 		return 0, err
 	}
 	return rec.ExitCode, nil
 }
 
-// status is the prompt's account of the kept failure.
-func (rec *KeptRecord) status() string {
+// keptStatus is the prompt's account of the kept failure.
+func keptStatus(rec *kept.Record) string {
 	what := "its script"
 	if rec.Command > 0 {
 		what = quoteCommand(rec.CommandText)
@@ -105,16 +80,16 @@ func (rec *KeptRecord) status() string {
 	return fmt.Sprintf("%s exited %d, kept from run %s", what, rec.ExitCode, rec.RunID)
 }
 
-// spec is the container of the kept state: image layers then root/ for /,
+// keptSpec is the container of the kept state: image layers then root/ for /,
 // lower/* then ws/ for /workspace, fresh upper dirs for both, secrets taken
 // from lookup again.
-func (rec *KeptRecord) spec(id string, volumes []isolation.Mount, lookup func(string) (string, bool)) *isolation.Spec {
+func keptSpec(rec *kept.Record, id string, volumes []isolation.Mount, lookup func(string) (string, bool)) *isolation.Spec {
 	lowers := make([]string, 0, rec.Lowers+1)
 	for i := 0; i < rec.Lowers; i++ {
-		lowers = append(lowers, filepath.Join(rec.dir, "lower", strconv.Itoa(i)))
+		lowers = append(lowers, filepath.Join(rec.Path(), "lower", strconv.Itoa(i)))
 	}
-	lowers = append(lowers, filepath.Join(rec.dir, "ws"))
-	ws := isolation.Mount{Type: isolation.MountOverlay, Target: firstNonEmpty(rec.Workspace, pipeline.Workspace), Overlay: isolation.Overlay{Lower: lowers}}
+	lowers = append(lowers, filepath.Join(rec.Path(), "ws"))
+	ws := isolation.Mount{Type: isolation.MountOverlay, Target: rec.WorkspaceDir(), Overlay: isolation.Overlay{Lower: lowers}}
 	env := append([]string(nil), rec.Env...)
 	for _, name := range rec.Secrets {
 		if lookup == nil {
@@ -126,7 +101,7 @@ func (rec *KeptRecord) spec(id string, volumes []isolation.Mount, lookup func(st
 	}
 	spec := &isolation.Spec{
 		ID:        id,
-		Root:      isolation.Overlay{Lower: append(append([]string(nil), rec.ImageLayers...), filepath.Join(rec.dir, "root"))},
+		Root:      isolation.Overlay{Lower: append(append([]string(nil), rec.ImageLayers...), filepath.Join(rec.Path(), "root"))},
 		Mounts:    append([]isolation.Mount{ws}, volumes...),
 		Process:   isolation.Process{Args: []string{pipeline.Shell, "-c", ":"}, Env: DedupEnv(env), Dir: rec.Dir, User: rec.User},
 		KeepAlive: true,

@@ -3,11 +3,11 @@ package executor
 import (
 	"context"
 	"fmt"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/kept"
 	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
@@ -22,43 +22,19 @@ import (
 // when the shell exits. Their state is fresh: what the services held when
 // the step failed is not kept.
 
-// keptService is one service of a kept failure: what is needed to start it
-// again, never a secret's value.
-type keptService struct {
-	Name        string     `json:"name"`
-	Image       string     `json:"image"`
-	ImageDigest string     `json:"image_digest"`
-	ImageLayers []string   `json:"image_layers"` // extracted layer dirs in the store, bottom first
-	Args        []string   `json:"args"`         // its command (or the image's entrypoint and cmd)
-	Env         []string   `json:"env"`          // KEY=VALUE, image env included; none holding a secret
-	Dir         string     `json:"dir"`
-	User        string     `json:"user,omitempty"`
-	Ready       *keptReady `json:"ready,omitempty"`
-	Aliases     []string   `json:"aliases,omitempty"`    // its other host names
-	WaitPorts   []string   `json:"wait_ports,omitempty"` // the exposed TCP ports it is waited for on (wait_ports)
-}
-
-// keptReady is a service's ready check.
-type keptReady struct {
-	Run      string        `json:"run"`
-	Interval time.Duration `json:"interval_ns,omitempty"`
-	Timeout  time.Duration `json:"timeout_ns,omitempty"`
-	Retries  int           `json:"retries,omitempty"`
-}
-
 // keptServices records the services of s as startService starts them.
-func (r *run) keptServices(s *pipeline.Step) []keptService {
-	out := make([]keptService, 0, len(s.Services))
+func (r *run) keptServices(s *pipeline.Step) []kept.Service {
+	out := make([]kept.Service, 0, len(s.Services))
 	for _, def := range s.Services {
 		img := r.images[def.Image]
 		if img == nil {
 			continue
 		}
 		env := WithDefaultPath(DedupEnv(append(imageEnv(img.Config), def.Environ()...)))
-		ks := keptService{Name: def.Name, Image: img.Ref, ImageDigest: img.Digest.String(), ImageLayers: img.Layers,
+		ks := kept.Service{Name: def.Name, Image: img.Ref, ImageDigest: img.Digest.String(), ImageLayers: img.Layers,
 			Args: serviceArgs(def, img.Config), Env: r.withoutSecretValues(env), Dir: ImageWorkdir(img.Config), User: imageUser(img)}
 		if rd := def.Ready; rd != nil {
-			ks.Ready = &keptReady{Run: rd.Run, Interval: rd.Interval, Timeout: rd.Timeout, Retries: rd.Retries}
+			ks.Ready = &kept.Ready{Run: rd.Run, Interval: rd.Interval, Timeout: rd.Timeout, Retries: rd.Retries}
 		}
 		ks.Aliases = def.Aliases
 		if def.WaitPorts {
@@ -81,26 +57,17 @@ func (r *run) withoutSecretValues(env []string) []string {
 	return out
 }
 
-// serviceDigests are the image digests the kept services need leased.
-func (rec *KeptRecord) serviceDigests() []string {
-	var ds []string
-	for _, ks := range rec.Services {
-		ds = append(ds, ks.ImageDigest)
-	}
-	return ds
-}
-
 // startKeptServices starts the kept services again, points spec at their
 // network and waits until they are ready. The returned set is never nil;
 // stop it when the shell is over.
-func (r *run) startKeptServices(ctx context.Context, rec *KeptRecord, spec *isolation.Spec, log *runlog.StepLog) (*serviceSet, error) {
+func (r *run) startKeptServices(ctx context.Context, rec *kept.Record, spec *isolation.Spec, log *runlog.StepLog) (*serviceSet, error) {
 	step := &pipeline.Step{Name: rec.Step}
 	if rec.Network == string(isolation.NetworkHost) {
 		step.Network = pipeline.NetworkHost
 	}
 	r.images = map[string]*cache.Image{}
 	for _, ks := range rec.Services {
-		def, img, err := ks.service()
+		def, img, err := keptServiceDef(&ks)
 		if err != nil {
 			return &serviceSet{}, fmt.Errorf("kept failure of step %s: %w", rec.Step, err)
 		}
@@ -114,9 +81,9 @@ func (r *run) startKeptServices(ctx context.Context, rec *KeptRecord, spec *isol
 	return set, set.waitReady(ctx)
 }
 
-// service is the definition and image startService needs: the recorded
+// keptServiceDef is the definition and image startService needs: the recorded
 // argv and env, under an image whose config gives the recorded dir and user.
-func (ks *keptService) service() (*pipeline.Service, *cache.Image, error) {
+func keptServiceDef(ks *kept.Service) (*pipeline.Service, *cache.Image, error) {
 	digest, err := v1.NewHash(ks.ImageDigest)
 	if err != nil {
 		return nil, nil, fmt.Errorf("service %s: image digest %q: %w", ks.Name, ks.ImageDigest, err)

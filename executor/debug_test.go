@@ -12,9 +12,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"golang.org/x/sys/unix"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/kept"
 	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/pipeline"
 )
@@ -146,15 +146,15 @@ func TestDebugKeepFailedLastAndExport(t *testing.T) {
 	if sum.Status != runlog.StatusFailed {
 		t.Fatalf("status %s\n%s", sum.Status, log.text())
 	}
-	recs, err := listKept(e.store)
+	recs, err := kept.List(e.store)
 	if err != nil || len(recs) != 1 || recs[0].Step != "build" || recs[0].Command != 2 || recs[0].ExitCode != 3 {
 		t.Fatalf("kept: %v %+v", err, recs)
 	}
-	b, _ := os.ReadFile(filepath.Join(recs[0].dir, "record.json"))
+	b, _ := os.ReadFile(filepath.Join(recs[0].Path(), "record.json"))
 	if strings.Contains(string(b), "tok-value-123") || !strings.Contains(string(b), `"TOKEN"`) {
 		t.Errorf("record.json:\n%s", b)
 	}
-	if got, _ := os.ReadFile(filepath.Join(recs[0].dir, "ws", "out.txt")); string(got) != "one\n" {
+	if got, _ := os.ReadFile(filepath.Join(recs[0].Path(), "ws", "out.txt")); string(got) != "one\n" {
 		t.Errorf("kept workspace upper: out.txt %q", got)
 	}
 	code, shells, _, err := e.debug("", func(o *DebugOptions) { o.Last, o.Store = true, e.store })
@@ -192,35 +192,6 @@ func openTempStore(t *testing.T) *cache.Store {
 	return s
 }
 
-// linkTree keeps whiteouts and opaque dirs, and shares the files' data.
-func TestDebugLinkTreeKeepsOverlayForm(t *testing.T) {
-	needsRoot(t)
-	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "copy")
-	writeFiles(t, src, map[string]string{"d/f": "data"})
-	if err := unix.Mknod(filepath.Join(src, "gone"), unix.S_IFCHR, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Setxattr(filepath.Join(src, "d"), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := linkTree(src, dst); err != nil {
-		t.Fatal(err)
-	}
-	var a, b unix.Stat_t
-	unix.Stat(filepath.Join(src, "d/f"), &a)
-	unix.Stat(filepath.Join(dst, "d/f"), &b)
-	if a.Ino != b.Ino {
-		t.Errorf("d/f was copied, not linked")
-	}
-	if err := unix.Lstat(filepath.Join(dst, "gone"), &b); err != nil || b.Mode&unix.S_IFMT != unix.S_IFCHR || b.Rdev != 0 {
-		t.Errorf("whiteout: %v mode %o", err, b.Mode)
-	}
-	buf := make([]byte, 4)
-	if n, err := unix.Getxattr(filepath.Join(dst, "d"), "trusted.overlay.opaque", buf); err != nil || string(buf[:n]) != "y" {
-		t.Errorf("opaque xattr: %v %q", err, buf[:n])
-	}
-}
-
 // A kept service is recorded as startService starts it, without secret
 // values, and comes back as a definition that starts it the same way.
 func TestDebugKeptServiceRoundTrip(t *testing.T) {
@@ -230,17 +201,17 @@ func TestDebugKeptServiceRoundTrip(t *testing.T) {
 	def := &pipeline.Service{Name: "db", Image: "svc", Env: []pipeline.EnvVar{{Name: "A", Value: "b"}, {Name: "LEAK", Value: "tok-value-123"}},
 		Ready: &pipeline.Ready{Run: "true", Interval: time.Second, Retries: 4}}
 	r := &run{images: map[string]*cache.Image{"svc": img}, masker: runlog.NewMasker([]string{"tok-value-123"})}
-	kept := r.keptServices(&pipeline.Step{Name: "s", Services: []*pipeline.Service{def}})
-	if len(kept) != 1 {
-		t.Fatalf("kept %+v", kept)
+	services := r.keptServices(&pipeline.Step{Name: "s", Services: []*pipeline.Service{def}})
+	if len(services) != 1 {
+		t.Fatalf("services %+v", services)
 	}
-	ks := kept[0]
+	ks := services[0]
 	env := strings.Join(ks.Env, " ")
 	if ks.ImageDigest != digest.String() || strings.Join(ks.Args, " ") != "serve" || ks.Dir != "/srv" || ks.User != "1000" ||
 		!strings.Contains(env, "IMG=1") || !strings.Contains(env, "A=b") || strings.Contains(env, "tok-value") || ks.Ready.Retries != 4 {
 		t.Errorf("kept service %+v", ks)
 	}
-	back, bimg, err := ks.service()
+	back, bimg, err := keptServiceDef(&ks)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,9 @@
 // Its sub-packages hold the concerns that need none of the scheduler:
 // executor/workspace takes the repository snapshot and hashes it,
 // executor/runlog holds the events, their masking, the step logs and the
-// run logs on disk, executor/report prints and records what the events say.
+// run logs on disk, executor/report prints and records what the events say,
+// executor/kept holds the failed steps' states that `pipe debug --last`
+// reopens.
 //
 // It is the only package that knows about pipeline, cache and isolation. It
 // reaches containers only through its own Runtime interface, which
@@ -58,7 +60,7 @@
 //
 // Jobs, for CI runners that call pipe once per stage, are package
 // executor/job: it uses this package's env rules (ContainerEnv) and kept
-// failures (KeptRecord, PublishKept), never the other way round.
+// failures (executor/kept), never the other way round.
 //
 // Pods (pod*.go, step_pod.go): with Options.Pods, a step that misses the
 // cache runs as a pod of a cluster (PodRuntime; KubeRuntime adapts it onto

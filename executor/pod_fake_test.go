@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor/kept"
 	"github.com/pipe-run/pipe/isolation"
 	"github.com/pipe-run/pipe/pipeline"
 )
@@ -69,7 +70,7 @@ func (f *fakePods) store(dir string) (cache.LayerBlob, error) {
 	n := f.seq
 	f.mu.Unlock()
 	dst := filepath.Join(f.dir, fmt.Sprintf("blob%d", n))
-	if err := linkTree(dir, dst); err != nil {
+	if err := kept.LinkTree(dir, dst); err != nil {
 		return cache.LayerBlob{}, err
 	}
 	sum := sha256.Sum256([]byte(dst))
@@ -165,7 +166,7 @@ func (f *fakePods) Diff(ctx context.Context, l cache.LayerBlob, dir string) erro
 	if !ok {
 		return fmt.Errorf("fake pods: no blob %s", l.Digest)
 	}
-	return linkTree(src, dir)
+	return kept.LinkTree(src, dir)
 }
 
 // podSteps returns the attempts run so far.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pipe-run/pipe/executor/kept"
 	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/pipeline"
 )
@@ -229,17 +230,17 @@ func TestPodFailureIsKept(t *testing.T) {
 	if n := len(pods.podSteps()); n != 4 { // dep, then build with two retries
 		t.Errorf("%d pods, want 4", n)
 	}
-	recs, err := listKept(e.store)
+	recs, err := kept.List(e.store)
 	if err != nil || len(recs) != 1 || recs[0].Step != "build" || recs[0].Command != 2 || recs[0].ExitCode != 3 || recs[0].Lowers != 2 {
 		t.Fatalf("kept: %v %+v", err, recs)
 	}
-	if got, _ := os.ReadFile(filepath.Join(recs[0].dir, "ws", "out.txt")); string(got) != "one\n" {
+	if got, _ := os.ReadFile(filepath.Join(recs[0].Path(), "ws", "out.txt")); string(got) != "one\n" {
 		t.Errorf("kept workspace upper: out.txt %q", got)
 	}
-	if got, _ := os.ReadFile(filepath.Join(recs[0].dir, "lower", "1", "dep.txt")); string(got) != "dep\n" {
+	if got, _ := os.ReadFile(filepath.Join(recs[0].Path(), "lower", "1", "dep.txt")); string(got) != "dep\n" {
 		t.Errorf("kept lower 1: dep.txt %q", got)
 	}
-	b, _ := os.ReadFile(filepath.Join(recs[0].dir, "record.json"))
+	b, _ := os.ReadFile(filepath.Join(recs[0].Path(), "record.json"))
 	if strings.Contains(string(b), "tok-value-123") {
 		t.Errorf("record.json holds the secret:\n%s", b)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/kept"
 	"github.com/pipe-run/pipe/executor/report"
 	"github.com/pipe-run/pipe/pipeline"
 )
@@ -171,7 +172,7 @@ func debugResult(o *output, f debugFlags, code int, err error) error {
 	var unknown *pipeline.UnknownStepError
 	var notRun *executor.NotRunError
 	switch {
-	case errors.As(err, &missing), errors.As(err, &unknown), errors.Is(err, executor.ErrNoKeptFailure):
+	case errors.As(err, &missing), errors.As(err, &unknown), errors.Is(err, kept.ErrNone):
 		return withCode(ExitInvalid, err)
 	case errors.As(err, &notRun):
 		return withCode(ExitStepFailed, err)

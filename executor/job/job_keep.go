@@ -10,6 +10,7 @@ import (
 
 	"github.com/pipe-run/pipe/cache"
 	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/kept"
 	"github.com/pipe-run/pipe/isolation"
 )
 
@@ -66,13 +67,13 @@ func keepJobState(s *cache.Store, job *resolvedJob, dir string, k KeepOptions) (
 		return "", err
 	}
 	defer os.RemoveAll(stage)
-	if err := executor.MoveDir(filepath.Join(dir, rc.Name, "upper"), filepath.Join(stage, "root")); err != nil {
+	if err := kept.MoveDir(filepath.Join(dir, rc.Name, "upper"), filepath.Join(stage, "root")); err != nil {
 		return "", err
 	}
-	if err := executor.MoveDir(k.Workspace, filepath.Join(stage, "ws")); err != nil {
+	if err := kept.MoveDir(k.Workspace, filepath.Join(stage, "ws")); err != nil {
 		return "", err
 	}
-	rec := &executor.KeptRecord{Schema: executor.KeptSchema, RunID: job.Spec.Name, Step: k.Step, Created: time.Now().UTC(),
+	rec := &kept.Record{Schema: kept.Schema, RunID: job.Spec.Name, Step: k.Step, Created: time.Now().UTC(),
 		Image: rc.Image, ImageDigest: rc.Digest, ImageLayers: rc.Layers,
 		Env: executor.ContainerEnv(rc.Config, rc.Env...), Dir: cmp.Or(k.Dir, rc.Dir, executor.ImageWorkdir(rc.Config)),
 		User: rc.User, Network: string(isolation.NetworkHost), Limits: job.Spec.Limits,
@@ -80,5 +81,5 @@ func keepJobState(s *cache.Store, job *resolvedJob, dir string, k KeepOptions) (
 	if job.Spec.Network == "private" {
 		rec.Network = string(isolation.NetworkNone)
 	}
-	return executor.PublishKept(s, stage, job.Spec.Name, rec)
+	return kept.Publish(s, stage, job.Spec.Name, rec)
 }

@@ -1,4 +1,4 @@
-package executor
+package kept
 
 import (
 	"archive/tar"
@@ -22,12 +22,12 @@ import (
 	"github.com/pipe-run/pipe/pipeline"
 )
 
-// exportKept writes the kept failure as a docker-load-compatible OCI image
+// Export writes the kept failure as a docker-load-compatible OCI image
 // tarball: the image's layers, the root upper dir, then the workspace (its
 // lowers and its upper dir) as layers under /workspace, with the step's env
 // (without secrets), working dir and user in the config, and the shell as
 // its command. Its tag is pipe-debug/<step>:<run>.
-func exportKept(ctx context.Context, s *cache.Store, rec *KeptRecord, file string) error {
+func Export(ctx context.Context, s *cache.Store, rec *Record, file string) error {
 	img, err := keptImage(s, rec)
 	if err != nil {
 		return fmt.Errorf("export the kept failure of step %s: %w", rec.Step, err)
@@ -40,7 +40,7 @@ func exportKept(ctx context.Context, s *cache.Store, rec *KeptRecord, file strin
 }
 
 // keptImage builds the image of the kept state.
-func keptImage(s *cache.Store, rec *KeptRecord) (v1.Image, error) {
+func keptImage(s *cache.Store, rec *Record) (v1.Image, error) {
 	var layers []v1.Layer
 	dirs := append(append([]string(nil), rec.ImageLayers...), filepath.Join(rec.dir, "root"))
 	for _, d := range dirs {
@@ -55,7 +55,7 @@ func keptImage(s *cache.Store, rec *KeptRecord) (v1.Image, error) {
 		if i == rec.Lowers {
 			d = filepath.Join(rec.dir, "ws")
 		}
-		l, err := dirLayer(s, d, strings.TrimPrefix(firstNonEmpty(rec.Workspace, pipeline.Workspace), "/")+"/")
+		l, err := dirLayer(s, d, strings.TrimPrefix(rec.WorkspaceDir(), "/")+"/")
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +69,7 @@ func keptImage(s *cache.Store, rec *KeptRecord) (v1.Image, error) {
 }
 
 // withKeptConfig sets the config: platform, env, working dir, user, command.
-func withKeptConfig(img v1.Image, rec *KeptRecord) (v1.Image, error) {
+func withKeptConfig(img v1.Image, rec *Record) (v1.Image, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, err
@@ -86,7 +86,7 @@ func withKeptConfig(img v1.Image, rec *KeptRecord) (v1.Image, error) {
 }
 
 // exportTag is pipe-debug/<step>:<run>, cut to what a reference allows.
-func exportTag(rec *KeptRecord) string {
+func exportTag(rec *Record) string {
 	step := strings.Map(func(c rune) rune {
 		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
 			return c

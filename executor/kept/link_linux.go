@@ -1,4 +1,4 @@
-package executor
+package kept
 
 import (
 	"errors"
@@ -12,12 +12,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// linkTree makes dst a copy of the overlay-form dir src in which every
+// LinkTree makes dst a copy of the overlay-form dir src in which every
 // non-directory is a hard link to src's (no data copied; whiteouts, symlinks
 // and devices included) and every directory is new, with src's mode, owner,
 // times and overlay xattrs (opaque dirs stay opaque). Files on another
 // filesystem are copied.
-func linkTree(src, dst string) error {
+func LinkTree(src, dst string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
