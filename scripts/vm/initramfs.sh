@@ -86,7 +86,11 @@ vm_add_tests() {
   for p in "${VM_TEST_PKGS[@]}"; do
     mkdir -p "$rootfs/src/$p"
     CGO_ENABLED=0 go test -c -o "$rootfs/src/$p/$(basename "$p").test" "./$p"
-    [ -d "$p/testdata" ] && cp -r "$p/testdata" "$rootfs/src/$p/"
+    # Every testdata under the package, its subpackages' too: a test may read
+    # a file a subpackage publishes (executor reads runlog's event schema).
+    find "$p" -type d -name testdata -prune -print | while read -r d; do
+      mkdir -p "$rootfs/src/$(dirname "$d")" && cp -r "$d" "$rootfs/src/$(dirname "$d")/"
+    done
   done
   # As make build: the small container init first, then pipe embedding it.
   CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o cmd/pipe/pipe-init.bin ./cmd/pipe-init
