@@ -63,8 +63,8 @@
 // failures (executor/kept), never the other way round.
 //
 // Pods (pod*.go, step_pod.go): with Options.Pods, a step that misses the
-// cache runs as a pod of a cluster (PodRuntime; KubeRuntime adapts it onto
-// package kube) and everything else of its life stays as above: its
+// cache runs as a pod of a cluster (PodRuntime; package executor/kuberun adapts
+// it onto package kube) and everything else of its life stays as above: its
 // workspace lowers travel to the pod as layer blobs of the cache
 // repository, and what it wrote comes back as one, extracted into the
 // upper dir a local container would have left.

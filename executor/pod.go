@@ -19,7 +19,7 @@ import (
 // container's upper dir goes (outputs filter, commit by key, push, or the
 // kept failure of pipe debug --last).
 //
-// The executor owns this description; runtime_kube.go adapts it onto
+// The executor owns this description; package executor/kuberun adapts it onto
 // kube.Backend, and tests use a fake that runs the pod as a fake container.
 
 // PodRuntime runs step attempts as pods, their workspace travelling

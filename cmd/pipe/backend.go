@@ -16,6 +16,7 @@ import (
 
 	"github.com/pipe-run/pipe/cache"
 	"github.com/pipe-run/pipe/executor"
+	"github.com/pipe-run/pipe/executor/kuberun"
 	"github.com/pipe-run/pipe/executor/podagent"
 	"github.com/pipe-run/pipe/executor/runlog"
 	"github.com/pipe-run/pipe/isolation"
@@ -108,14 +109,14 @@ func useKube(o *output, f runFlags, opts *executor.Options) (func(), error) {
 		opts.RunID = runlog.NewID(time.Now())
 	}
 	cfg := f.backends.kube.config(opts.RunID)
-	if cfg.RegistryConfig, err = executor.RegistryAuth(repo.Repository(), nil); err != nil {
+	if cfg.RegistryConfig, err = kuberun.RegistryAuth(repo.Repository(), nil); err != nil {
 		return nil, fmt.Errorf("--cache-to %s: %w", repo, err)
 	}
 	if cfg.RegistryCA, err = registryCA(); err != nil {
 		return nil, err
 	}
 	masker := runlog.NewMasker(slices.Collect(maps.Values(opts.Secrets))) // what the cluster says could quote anything
-	kr, err := executor.NewKubeRuntime(executor.KubeOptions{Kube: cfg, Store: opts.Store, Repo: repo, Agent: agentImage,
+	kr, err := kuberun.New(kuberun.Options{Kube: cfg, Store: opts.Store, Repo: repo, Agent: agentImage,
 		Warn: func(msg string) { fmt.Fprintf(o.stderr, "%s %s\n", o.yellow("warning:"), masker.Mask(msg)) }})
 	if err != nil {
 		return nil, err
@@ -126,7 +127,7 @@ func useKube(o *output, f runFlags, opts *executor.Options) (func(), error) {
 
 // closeKube deletes the run's objects in the cluster, saying so if it
 // could not.
-func closeKube(o *output, kr *executor.KubeRuntime) {
+func closeKube(o *output, kr *kuberun.Runtime) {
 	ctx, cancel := context.WithTimeout(context.Background(), kubeCloseTimeout)
 	defer cancel()
 	if err := kr.Close(ctx); err != nil {
@@ -211,7 +212,7 @@ const foreignRunAge = 24 * time.Hour
 
 // pruneKube is pipe cache prune --kubernetes.
 func pruneKube(ctx context.Context, o *output, s *cache.Store, f kubeFlags, asJSON bool) error {
-	rep, err := executor.PruneKube(ctx, s, f.config(""), foreignRunAge)
+	rep, err := kuberun.Prune(ctx, s, f.config(""), foreignRunAge)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package executor
+package kuberun
 
 import (
 	"context"
@@ -12,11 +12,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor"
 	"github.com/pipe-run/pipe/kube"
 )
 
-// KubeOptions configure a KubeRuntime.
-type KubeOptions struct {
+// Options configure a Runtime.
+type Options struct {
 	// Kube names the cluster, the namespace and the run (its RunID labels
 	// every object). The runtime sets AgentImage and Events; RegistryConfig
 	// and RegistryCA are the caller's.
@@ -35,12 +36,12 @@ type KubeOptions struct {
 	Warn func(string)
 }
 
-// KubeRuntime is the PodRuntime of a Kubernetes cluster (package kube).
+// Runtime is the executor.PodRuntime of a Kubernetes cluster (package kube).
 // It opens on the first Run (an all-hit run talks to no cluster): it
 // records the run as alive in the store (HoldRun), pushes the agent image
 // and connects. Close deletes what the run left in the cluster.
-type KubeRuntime struct {
-	o      KubeOptions
+type Runtime struct {
+	o      Options
 	ctx    context.Context // of a background open (Prefetch); Close cancels it
 	cancel context.CancelFunc
 	early  sync.Once
@@ -52,14 +53,14 @@ type KubeRuntime struct {
 	notes   map[string]*podListener // step -> its running attempt's
 }
 
-var _ PodRuntime = (*KubeRuntime)(nil)
+var _ executor.PodRuntime = (*Runtime)(nil)
 
-// NewKubeRuntime returns the runtime; it does no I/O.
-func NewKubeRuntime(o KubeOptions) (*KubeRuntime, error) {
+// New returns the runtime; it does no I/O.
+func New(o Options) (*Runtime, error) {
 	if o.Store == nil || o.Repo == nil || o.Agent == nil || o.Kube.RunID == "" {
-		return nil, errors.New("executor: KubeOptions.Store, Repo, Agent and Kube.RunID are required")
+		return nil, errors.New("executor: Options.Store, Repo, Agent and Kube.RunID are required")
 	}
-	k := &KubeRuntime{o: o, notes: map[string]*podListener{}}
+	k := &Runtime{o: o, notes: map[string]*podListener{}}
 	k.ctx, k.cancel = context.WithCancel(context.Background())
 	return k, nil
 }
@@ -67,13 +68,13 @@ func NewKubeRuntime(o KubeOptions) (*KubeRuntime, error) {
 // Prefetch starts opening in the background (the executor calls it at the
 // first cache miss), so that the agent image's push and the connection
 // overlap the step's own pushes.
-func (k *KubeRuntime) Prefetch() {
+func (k *Runtime) Prefetch() {
 	k.early.Do(func() { go k.open(k.ctx) })
 }
 
 // Image returns img by digest from its registry, or pushed to the cache
 // repository when only this machine has it (cache.Image.Local).
-func (k *KubeRuntime) Image(ctx context.Context, img *cache.Image) (string, error) {
+func (k *Runtime) Image(ctx context.Context, img *cache.Image) (string, error) {
 	if img.Local {
 		return k.o.Store.PushImage(ctx, k.o.Repo, img, "img-"+img.Digest.Hex)
 	}
@@ -85,17 +86,17 @@ func (k *KubeRuntime) Image(ctx context.Context, img *cache.Image) (string, erro
 }
 
 // Layer pushes dir as a layer blob of the cache repository.
-func (k *KubeRuntime) Layer(ctx context.Context, dir string) (cache.LayerBlob, error) {
+func (k *Runtime) Layer(ctx context.Context, dir string) (cache.LayerBlob, error) {
 	return k.o.Store.PushLayerDir(ctx, k.o.Repo, dir)
 }
 
 // Diff fetches a pod's diff from the cache repository.
-func (k *KubeRuntime) Diff(ctx context.Context, l cache.LayerBlob, dir string) error {
+func (k *Runtime) Diff(ctx context.Context, l cache.LayerBlob, dir string) error {
 	return k.o.Store.FetchLayerDir(ctx, k.o.Repo, l, dir)
 }
 
 // Run runs the attempt as a pod and waits for it.
-func (k *KubeRuntime) Run(ctx context.Context, ps *PodStep) (*PodResult, error) {
+func (k *Runtime) Run(ctx context.Context, ps *executor.PodStep) (*executor.PodResult, error) {
 	b, err := k.open(ctx)
 	if err != nil {
 		return nil, err
@@ -123,7 +124,7 @@ func (k *KubeRuntime) Run(ctx context.Context, ps *PodStep) (*PodResult, error) 
 // speak HTTPS to the registry, always (kube.Step.Insecure stays false):
 // pipe reaches a registry over plain HTTP only on loopback, which pods
 // cannot reach.
-func (k *KubeRuntime) kubeStep(ps *PodStep) *kube.Step {
+func (k *Runtime) kubeStep(ps *executor.PodStep) *kube.Step {
 	ks := &kube.Step{Name: ps.Name, ID: ps.ID, Image: ps.Image, Args: ps.Args, Env: ps.Env, Secrets: ps.Secrets,
 		Dir: ps.Dir, User: ps.User, CPU: ps.CPU, Memory: ps.Memory, Pids: ps.Pids, Timeout: ps.Timeout,
 		NetworkNone: ps.NetworkNone, Repo: k.o.Repo.Repository().String(),
@@ -147,8 +148,8 @@ func kubeLayer(l cache.LayerBlob) kube.Layer {
 }
 
 // podResult is the executor's view of a kube.Result.
-func podResult(res *kube.Result) (*PodResult, error) {
-	out := &PodResult{ExitCode: res.ExitCode, OOMKilled: res.OOMKilled, TimedOut: res.TimedOut, Canceled: res.Canceled,
+func podResult(res *kube.Result) (*executor.PodResult, error) {
+	out := &executor.PodResult{ExitCode: res.ExitCode, OOMKilled: res.OOMKilled, TimedOut: res.TimedOut, Canceled: res.Canceled,
 		Node: res.Node, Detail: res.Detail, Notes: res.Notes}
 	var err error
 	if out.Diff, err = layerBlob(res.Diff); err != nil {
@@ -181,7 +182,7 @@ func layerBlob(d *kube.Layer) (*cache.LayerBlob, error) {
 // first use. A failure the run cannot get past (no cluster, no agent
 // image) is kept and returned to every later step; an interrupted one is
 // tried again.
-func (k *KubeRuntime) open(ctx context.Context) (*kube.Backend, error) {
+func (k *Runtime) open(ctx context.Context) (*kube.Backend, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.b != nil || k.openErr != nil {
@@ -196,7 +197,7 @@ func (k *KubeRuntime) open(ctx context.Context) (*kube.Backend, error) {
 }
 
 // dial is open's work.
-func (k *KubeRuntime) dial(ctx context.Context) (*kube.Backend, error) {
+func (k *Runtime) dial(ctx context.Context) (*kube.Backend, error) {
 	if k.hold == nil {
 		hold, err := HoldRun(k.o.Store, k.o.Kube.RunID)
 		if err != nil {
@@ -225,7 +226,7 @@ type podListener struct {
 }
 
 // listen routes the cluster's events about step to note (nil: nowhere).
-func (k *KubeRuntime) listen(step string, note func(string)) {
+func (k *Runtime) listen(step string, note func(string)) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if note == nil {
@@ -236,7 +237,7 @@ func (k *KubeRuntime) listen(step string, note func(string)) {
 }
 
 // event tells the step's log (or Warn) what the cluster said.
-func (k *KubeRuntime) event(e kube.Event) {
+func (k *Runtime) event(e kube.Event) {
 	line := eventLine(e)
 	if line == "" {
 		return
@@ -272,7 +273,7 @@ func eventLine(e kube.Event) string {
 // NetworkPolicies and Secret) and ends the run's record; call it when Run
 // has returned. A run that could not clean up stays recorded, for `pipe
 // cache prune --kubernetes`.
-func (k *KubeRuntime) Close(ctx context.Context) error {
+func (k *Runtime) Close(ctx context.Context) error {
 	k.cancel()
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -286,11 +287,11 @@ func (k *KubeRuntime) Close(ctx context.Context) error {
 	return err
 }
 
-// PruneKube removes what dead runs of this store left in the cluster c
+// Prune removes what dead runs of this store left in the cluster c
 // names: their pods, NetworkPolicies and Secrets (kube.Prune). A run is
 // dead when its record in the store is no longer held (RunLiveness); a
 // run with no record is kept while younger than maxAge.
-func PruneKube(ctx context.Context, s *cache.Store, c kube.Config, maxAge time.Duration) (*kube.PruneReport, error) {
+func Prune(ctx context.Context, s *cache.Store, c kube.Config, maxAge time.Duration) (*kube.PruneReport, error) {
 	l := NewRunLiveness(s, maxAge)
 	rep, err := kube.Prune(ctx, c, l.Keep)
 	if err == nil {

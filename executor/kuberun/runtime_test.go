@@ -1,7 +1,8 @@
-package executor
+package kuberun
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,16 +10,21 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/pipe-run/pipe/cache"
+	"github.com/pipe-run/pipe/executor"
 	"github.com/pipe-run/pipe/kube"
 )
 
-func testKubeRuntime(t *testing.T) *KubeRuntime {
+func testKubeRuntime(t *testing.T) *Runtime {
 	t.Helper()
 	rem, err := cache.OpenRemote("10.244.0.1:5000/team/cache", cache.RemoteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, err := NewKubeRuntime(KubeOptions{Kube: kube.Config{RunID: "20261202T000000Z-abcd0123"}, Store: sharedStore(t), Repo: rem,
+	store, err := cache.Open(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := New(Options{Kube: kube.Config{RunID: "20261202T000000Z-abcd0123"}, Store: store, Repo: rem,
 		Agent: func() (v1.Image, string, error) { return nil, "", nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -30,11 +36,11 @@ func testKubeRuntime(t *testing.T) *KubeRuntime {
 func TestKubeStepFromPodStep(t *testing.T) {
 	k := testKubeRuntime(t)
 	h := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}
-	ps := &PodStep{Name: "build", ID: "pipe-x-build-1-ab", Image: "r.example/i@sha256:" + h.Hex, Args: []string{"/bin/sh", "-e", "-c", "true"},
+	ps := &executor.PodStep{Name: "build", ID: "pipe-x-build-1-ab", Image: "r.example/i@sha256:" + h.Hex, Args: []string{"/bin/sh", "-e", "-c", "true"},
 		Env: []string{"A=1"}, Secrets: map[string]string{"T": "v"}, Dir: "/workspace/sub", User: "1000:1000", CPU: 1.5, Memory: 1 << 20,
 		Pids: 7, Timeout: time.Minute, NetworkNone: true, PreferNode: "n1",
 		Workspace: []cache.LayerBlob{{Digest: h, DiffID: h, Size: 9, MediaType: "application/vnd.oci.image.layer.v1.tar+zstd"}},
-		Services: []PodService{{Name: "db", Aliases: []string{"pg"}, Image: "r.example/db@sha256:" + h.Hex, Args: []string{"/bin/sh", "-c", "serve"},
+		Services: []executor.PodService{{Name: "db", Aliases: []string{"pg"}, Image: "r.example/db@sha256:" + h.Hex, Args: []string{"/bin/sh", "-c", "serve"},
 			Env: []string{"B=2"}, Ready: []string{"/bin/sh", "-c", "check"}, ReadyInterval: time.Second, ReadyTimeout: 2 * time.Second, ReadyRetries: 3, Port: 5432}}}
 	ks := k.kubeStep(ps)
 	if ks.Repo != "10.244.0.1:5000/team/cache" || ks.Insecure || ks.Name != "build" || ks.ID != ps.ID || ks.Image != ps.Image ||

@@ -1,4 +1,4 @@
-package executor
+package kuberun
 
 import (
 	"encoding/base64"
